@@ -1,0 +1,13 @@
+"""The device's software. Imports hwsim below it; never panel or tools above it.
+
+Map:
+    settings, settings_store   frozen validated settings and their NVRAM home
+    providers                  OAuth providers as data (microsoft, google, local, from TOML)
+    tokens/                    token stores: state machine table + msal device-code flow
+    events                     the one event stream
+    api                        the one command API (panel, console and web page use it)
+    shell                      the console language (key=value lines, then OK / ERR)
+    trust                      the device's CA trust store
+    device                     one MFP: wires all of the above together
+    errors                     the exception tree
+"""

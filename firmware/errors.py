@@ -1,0 +1,57 @@
+"""Errors raised by the firmware. Every one carries a message a person can act on.
+
+    FirmwareError
+     ├── SettingsError         a value was refused; `.key` names the field, the message says what is allowed
+     ├── ProviderError         unknown provider, or a providers file that does not parse
+     ├── TokenError
+     │    ├── TokenStateError  the action is impossible in the store's current state
+     │    ├── DeviceFlowError  the identity provider refused; `.error` is its OAuth `error` code
+     │    └── TokenUnavailable no usable token (not retrieved, invalid, or refresh failing)
+     ├── CommandError          a console/API command that is malformed or unknown
+     └── MailError             (see firmware.mail.errors for the SMTP/POP tree)
+"""
+
+from __future__ import annotations
+
+
+class FirmwareError(Exception):
+    """Base of every firmware error."""
+
+
+class SettingsError(FirmwareError):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+class ProviderError(FirmwareError):
+    pass
+
+
+class TokenError(FirmwareError):
+    pass
+
+
+class TokenStateError(TokenError):
+    pass
+
+
+class DeviceFlowError(TokenError):
+    def __init__(self, error: str, description: str = "") -> None:
+        text = f"{error}: {description}" if description else error
+        super().__init__(text)
+        self.error = error
+        self.description = description
+
+
+class TokenUnavailable(TokenError):
+    pass
+
+
+class CommandError(FirmwareError):
+    pass
+
+
+class MailError(FirmwareError):
+    pass

@@ -1,0 +1,87 @@
+"""The device's trust store: which certificate authorities it accepts for TLS.
+
+It holds the public roots (certifi, as a real MFP ships a root list) plus the CAs an
+administrator imported (the bench CA, a company CA). Every TLS client on the device (msal's
+HTTPS, SMTP, POP3) verifies against it. msal talks through `requests`, and this environment
+sets REQUESTS_CA_BUNDLE, which would silently replace `verify=`: the session made here ignores
+the environment (`trust_env = False`).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Iterable
+from pathlib import Path
+
+import certifi
+import requests
+from cryptography import x509
+
+from .errors import FirmwareError
+
+__all__ = ["TrustStore", "TrustError"]
+
+
+class TrustError(FirmwareError):
+    pass
+
+
+def _check_pem(pem: bytes, origin: str) -> bytes:
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError as exc:
+        raise TrustError(f"{origin} is not a PEM certificate: {exc}") from exc
+    if not certs:
+        raise TrustError(f"{origin} holds no certificate")
+    return pem.strip() + b"\n"
+
+
+class TrustStore:
+    def __init__(self, directory: Path, imported: Iterable[bytes] = ()) -> None:
+        self._dir = Path(directory)
+        self._imported: list[bytes] = []
+        for i, pem in enumerate(imported):
+            self._imported.append(_check_pem(pem, f"imported CA #{i + 1}"))
+        self._write()
+
+    @staticmethod
+    def read_ca_file(path: Path) -> bytes:
+        try:
+            return _check_pem(Path(path).read_bytes(), str(path))
+        except OSError as exc:
+            raise TrustError(f"cannot read CA file {path}: {exc}") from exc
+
+    @property
+    def imported(self) -> list[bytes]:
+        return list(self._imported)
+
+    def add(self, pem: bytes) -> None:
+        pem = _check_pem(pem, "CA certificate")
+        if pem not in self._imported:
+            self._imported.append(pem)
+            self._write()
+
+    @property
+    def bundle_path(self) -> Path:
+        return self._dir / "ca-bundle.pem"
+
+    def _write(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        data = Path(certifi.where()).read_bytes() + b"\n" + b"".join(self._imported)
+        tmp = self.bundle_path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, self.bundle_path)
+        self._ctx: ssl.SSLContext | None = None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that checks certificates and host names against this store."""
+        if self._ctx is None:
+            self._ctx = ssl.create_default_context(cafile=str(self.bundle_path))
+        return self._ctx
+
+    def http_session(self) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = str(self.bundle_path)
+        return session

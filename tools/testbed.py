@@ -1,0 +1,119 @@
+"""The bench: identity provider (and, once started, the mail server) around a device.
+
+`Testbed` runs in the caller's event loop, so an in-process test shares one virtual clock
+between device and bench. `mfp-sim testbed` runs the same thing as a process and writes
+`testbed.json`, which `mfp-sim device --testbed` and scripts read:
+
+    {"issuer", "ca_file", "control_url", "verification_uri", "client_id", "scopes",
+     "ports": {"idp": ...}, "policy", "state_dir"}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from firmware.providers import Provider, ServerPreset
+from firmware.settings import Security
+from hwsim.clock import Clock
+
+from .bench_ca import BenchCA
+from .idp import CLIENT_ID, POP_SCOPE, SMTP_SCOPE, IdentityProvider, IdpPolicy
+
+__all__ = ["Testbed", "local_provider", "load_testbed", "TestbedError"]
+
+
+class TestbedError(Exception):
+    pass
+
+
+class Testbed:
+    def __init__(self, state_dir: Path, clock: Clock, *, policy: IdpPolicy | None = None) -> None:
+        self.state_dir = Path(state_dir)
+        self.clock = clock
+        self.policy = policy or IdpPolicy.microsoft()
+        self.ca = BenchCA()
+        self.idp = IdentityProvider(clock=clock, ca=self.ca, policy=self.policy)
+        self.extra: dict[str, Any] = {}
+        self._started: list[Any] = []
+
+    @property
+    def ca_file(self) -> Path:
+        return self.state_dir / "ca.pem"
+
+    @property
+    def json_path(self) -> Path:
+        return self.state_dir / "testbed.json"
+
+    async def start(self) -> dict[str, Any]:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.ca.write_ca(self.ca_file)
+        await self.idp.start()
+        self._started.append(self.idp)
+        info = self.info()
+        tmp = self.json_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(self.json_path)
+        return info
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "issuer": self.idp.issuer,
+            "ca_file": str(self.ca_file.resolve()),
+            "control_url": self.idp.control_url,
+            "verification_uri": self.idp.verification_uri,
+            "client_id": CLIENT_ID,
+            "scopes": {"smtp": [SMTP_SCOPE], "pop": [POP_SCOPE]},
+            "policy": self.policy.flavour,
+            "ports": {"idp": self.idp.port},
+            "state_dir": str(self.state_dir.resolve()),
+            **self.extra,
+        }
+
+    def provider(self) -> Provider:
+        return local_provider(self.info())
+
+    async def stop(self) -> None:
+        while self._started:
+            await self._started.pop().stop()
+
+    async def __aenter__(self) -> Testbed:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def load_testbed(path: Path) -> dict[str, Any]:
+    try:
+        info = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TestbedError(f"cannot read {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise TestbedError(f"{path} is not JSON: {exc}") from exc
+    missing = {"issuer", "ca_file", "client_id", "scopes"} - set(info)
+    if missing:
+        raise TestbedError(f"{path} lacks {sorted(missing)}: is it a testbed.json written by mfp-sim testbed?")
+    return dict(info)
+
+
+def local_provider(info: dict[str, Any]) -> Provider:
+    """The `local` provider record a device uses to talk to this bench."""
+    ports = info.get("ports", {})
+    presets: dict[str, ServerPreset] = {}
+    if "smtp" in ports:
+        presets["smtp"] = ServerPreset("127.0.0.1", int(ports["smtp"]), Security.STARTTLS)
+    if "pop3s" in ports:
+        presets["pop"] = ServerPreset("127.0.0.1", int(ports["pop3s"]), Security.SSL)
+    return Provider(
+        name="local",
+        display_name="Bench identity provider",
+        authority=str(info["issuer"]),
+        authority_kind="oidc",
+        client_id=str(info["client_id"]),
+        scopes={k: tuple(v) for k, v in dict(info["scopes"]).items()},
+        presets=presets,
+        note=f"policy {info.get('policy', 'microsoft')}",
+    )
