@@ -308,15 +308,20 @@ class TokenStore:
                     self._flow = None
                     self._fire("flow_failed", _FLOW_ENDINGS["expired_token"] + " (expired_token)")
                     return
-                if await self._poll_once(flow):
+                try:
+                    if await self._poll_once(flow):
+                        return
+                except FirmwareError as exc:  # e.g. the provider was removed from the device
+                    self._flow = None
+                    self._fire("flow_failed", f"Authorization stopped: {exc}")
                     return
 
     async def _poll_once(self, flow: _PendingFlow) -> bool:
         """One token request; True when the flow has ended (either way)."""
-        assert self._app is not None
-        app = self._app
         flow.msal_flow["latest_attempt_at"] = 0  # the device clock paces polls, not msal's
         try:
+            # After a power cycle the msal application is rebuilt from the restored cache.
+            app = self._app or await self._call(self._build_app, self._providers.get(self._provider))
             result: dict[str, Any] = await self._call(
                 app.acquire_token_by_device_flow, flow.msal_flow, exit_condition=lambda f: True
             )
@@ -375,7 +380,11 @@ class TokenStore:
                 if self.state is not TokenState.RETRIEVED:
                     return
                 if self._next_refresh_at is not None and self._clock.now() >= self._next_refresh_at:
-                    await self._refresh_locked()
+                    try:
+                        await self._refresh_locked()
+                    except FirmwareError as exc:
+                        self._next_refresh_at = self._clock.now() + REFRESH_RETRY
+                        self._set_reason(f"Refresh failed ({exc}); retrying in {int(REFRESH_RETRY)} s")
 
     async def _refresh_locked(self) -> None:
         provider = self._providers.get(self._provider)
