@@ -1,0 +1,411 @@
+"""The device's POP3 client (RFC 1939, CAPA RFC 2449, STLS RFC 2595, AUTH RFC 5034) on asyncio.
+
+No maintained asyncio POP3 client exists, and stdlib `poplib` blocks and mistakes the `+ `
+challenge of a refused XOAUTH2 for success, so the device has its own. It is small on purpose:
+one command at a time, every reply checked, and bounds everywhere, because a device on a
+customer network meets captive portals, broken middleboxes and hostile servers:
+
+* every public operation must finish within `timeout` seconds of event-loop time (network time:
+  it guards a real socket, whatever the device clock says), or it raises `Pop3Timeout`;
+* no reply line may exceed `max_line` bytes and no message `max_message_size` bytes
+  (`Pop3ProtocolError`), so an endless or oversized reply cannot eat the device's memory;
+* after a timeout or a protocol error the session state is unknown, so the connection is
+  dropped without QUIT: the server then deletes nothing (RFC 1939 §6).
+
+Errors are told apart by what the administrator must do next (see `errors.py`); the server's
+own -ERR text always travels unchanged in the exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import ssl
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Self
+
+from firmware.settings import Security
+
+from .errors import (
+    Pop3AuthError,
+    Pop3ConnectError,
+    Pop3Error,
+    Pop3ProtocolError,
+    Pop3ServerError,
+    Pop3Timeout,
+    Pop3TlsError,
+    Pop3TokenRejected,
+    response_code,
+)
+
+__all__ = ["MAX_COMMAND_LINE", "Pop3Client", "Security"]
+
+#: RFC 2449 §4: command lines are at most 255 octets including CRLF.
+MAX_COMMAND_LINE = 255
+#: RFC 3206 codes that say a refusal is not about the credentials.
+_NOT_CREDENTIALS = frozenset({"IN-USE", "LOGIN-DELAY", "SYS/TEMP", "SYS/PERM"})
+
+
+def _preview(raw: bytes, limit: int = 60) -> str:
+    """A bounded, printable excerpt of what a server sent, for error messages."""
+    text = raw[:limit].decode("utf-8", "replace").rstrip("\r\n")
+    return repr(text) + ("…" if len(raw) > limit else "")
+
+
+class Pop3Client:
+    """One POP3 session: connect (with TLS as configured), log in, read and delete, QUIT.
+
+    Use as `async with Pop3Client(...) as pop:`; leaving the block normally sends QUIT (which
+    commits DELE), leaving it by an exception only drops the connection (nothing is deleted).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: Security = Security.SSL,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        timeout: float = 30.0,
+        max_line: int = 64 * 1024,
+        max_message_size: int = 32 * 1024 * 1024,
+    ) -> None:
+        if timeout <= 0 or max_line < 512 or max_message_size < 1:
+            raise ValueError("timeout > 0, max_line >= 512 and max_message_size >= 1 required")
+        self.host = host
+        self.port = port
+        self.security = Security(security)
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname or host
+        self.timeout = timeout
+        self.max_line = max_line
+        self.max_message_size = max_message_size
+        self.greeting: str | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    # -- connection ----------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None
+
+    def _tls(self) -> ssl.SSLContext:
+        return self.ssl_context if self.ssl_context is not None else ssl.create_default_context()
+
+    async def connect(self) -> str:
+        """Open the connection, read the greeting, and secure it as configured."""
+        if self.connected:
+            raise Pop3Error("already connected")
+        where = f"{self.host}:{self.port}"
+        try:
+            async with asyncio.timeout(self.timeout):
+                try:
+                    if self.security is Security.SSL:
+                        self._reader, self._writer = await asyncio.open_connection(
+                            self.host,
+                            self.port,
+                            ssl=self._tls(),
+                            server_hostname=self.server_hostname,
+                            limit=self.max_line,
+                        )
+                    else:
+                        self._reader, self._writer = await asyncio.open_connection(
+                            self.host, self.port, limit=self.max_line
+                        )
+                except ssl.SSLError as exc:
+                    raise Pop3TlsError(f"TLS with {where} failed: {_ssl_reason(exc)}") from exc
+                except OSError as exc:
+                    raise Pop3ConnectError(f"cannot connect to {where}: {_os_reason(exc)}") from exc
+                kind, text = await self._reply()
+                if kind == "err":
+                    raise Pop3ServerError(text)
+                self.greeting = text
+                if self.security is Security.STARTTLS:
+                    await self._stls(where)
+        except TimeoutError as exc:
+            self._drop()
+            raise Pop3Timeout(f"no POP3 session with {where} within {self.timeout:g} s") from exc
+        except BaseException:
+            self._drop()
+            raise
+        return text
+
+    async def _stls(self, where: str) -> None:
+        await self._send("STLS")
+        kind, text = await self._reply()
+        if kind == "err":
+            raise Pop3TlsError(f"{where} refused STLS: {text}", text)
+        assert self._writer is not None
+        try:
+            await self._writer.start_tls(self._tls(), server_hostname=self.server_hostname)
+        except ssl.SSLError as exc:
+            raise Pop3TlsError(f"TLS with {where} failed: {_ssl_reason(exc)}") from exc
+        except OSError as exc:
+            raise Pop3ConnectError(f"connection to {where} lost during STLS") from exc
+
+    def _drop(self) -> None:
+        """Forget the connection without QUIT (nothing is deleted on the server)."""
+        writer, self._writer, self._reader = self._writer, None, None
+        if writer is not None:
+            writer.transport.abort()
+
+    async def close(self) -> None:
+        """Drop the connection without QUIT."""
+        self._drop()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None and self.connected:
+            await self.quit()
+        else:
+            self._drop()
+
+    # -- wire --------------------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _operation(self, what: str) -> AsyncIterator[None]:
+        """Bound one exchange in time; on any failure but -ERR, drop the connection."""
+        if not self.connected:
+            raise Pop3Error(f"{what}: not connected")
+        try:
+            async with asyncio.timeout(self.timeout):
+                yield
+        except TimeoutError as exc:
+            self._drop()
+            raise Pop3Timeout(f"{what}: no complete answer within {self.timeout:g} s") from exc
+        except Pop3ServerError:
+            raise
+        except ssl.SSLError as exc:
+            self._drop()
+            raise Pop3TlsError(f"{what}: TLS failure: {_ssl_reason(exc)}") from exc
+        except OSError as exc:
+            self._drop()
+            raise Pop3ConnectError(f"{what}: connection lost: {_os_reason(exc)}") from exc
+        except BaseException:
+            self._drop()
+            raise
+
+    async def _send(self, line: str) -> None:
+        assert self._writer is not None
+        if "\r" in line or "\n" in line:
+            raise ValueError("a POP3 command must not contain CR or LF")
+        self._writer.write(line.encode("utf-8") + b"\r\n")
+        await self._writer.drain()
+
+    async def _readline(self) -> bytes:
+        assert self._reader is not None
+        try:
+            return await self._reader.readuntil(b"\n")
+        except asyncio.LimitOverrunError as exc:
+            raise Pop3ProtocolError(f"reply line longer than {self.max_line} bytes") from exc
+        except asyncio.IncompleteReadError as exc:
+            where = f" after {_preview(exc.partial)}" if exc.partial else ""
+            raise Pop3ProtocolError(f"the server closed the connection{where}") from exc
+
+    async def _reply(self, *, continuation: bool = False) -> tuple[str, str]:
+        """Read a status line: ("ok"|"err"|"cont", the line as text without CRLF)."""
+        raw = await self._readline()
+        text = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+        if text == "+OK" or text.startswith("+OK "):
+            return "ok", text
+        if text == "-ERR" or text.startswith("-ERR "):
+            return "err", text
+        if continuation and (text == "+" or text.startswith("+ ")):
+            return "cont", text
+        raise Pop3ProtocolError(f"not a POP3 reply: {_preview(raw)}")
+
+    async def _ok(self, command: str) -> str:
+        """Send `command`, return its +OK line or raise `Pop3ServerError` with the -ERR line."""
+        await self._send(command)
+        kind, text = await self._reply()
+        if kind == "err":
+            raise Pop3ServerError(text)
+        return text
+
+    async def _multiline(self) -> bytes:
+        """The body of a multi-line reply, dot-unstuffed, CRLF line ends kept."""
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = await self._readline()
+            if line in (b".\r\n", b".\n"):
+                return b"".join(chunks)
+            if line.startswith(b"."):
+                line = line[1:]
+            total += len(line)
+            if total > self.max_message_size:
+                raise Pop3ProtocolError(
+                    f"multi-line reply larger than {self.max_message_size} bytes"
+                )
+            chunks.append(line)
+
+    # -- AUTHORIZATION -----------------------------------------------------------------------------
+    async def capa(self) -> dict[str, tuple[str, ...]]:
+        """The server's capabilities: keyword (upper case) -> arguments."""
+        async with self._operation("CAPA"):
+            await self._ok("CAPA")
+            body = await self._multiline()
+        caps: dict[str, tuple[str, ...]] = {}
+        for line in body.decode("utf-8", "replace").splitlines():
+            words = line.split()
+            if words:
+                caps[words[0].upper()] = tuple(words[1:])
+        return caps
+
+    async def login_user_pass(self, user: str, password: str) -> str:
+        """USER/PASS; returns the server's +OK line, raises `Pop3AuthError` with its -ERR."""
+        async with self._operation("login"):
+            for command in (f"USER {user}", f"PASS {password}"):
+                await self._send(command)
+                kind, text = await self._reply()
+                if kind == "err":
+                    raise _login_error(text, Pop3AuthError)
+            return text
+
+    async def login_xoauth2(self, user: str, access_token: str) -> str:
+        """AUTH XOAUTH2; returns the +OK line, raises `Pop3TokenRejected` with the -ERR line.
+
+        A refusal comes in two steps: the server sends `+ <base64 JSON>`, the client must
+        answer with an empty line, then the server sends -ERR. That `+` is a failure.
+        """
+        sasl = f"user={user}\x01auth=Bearer {access_token}\x01\x01".encode()
+        initial = base64.b64encode(sasl).decode("ascii")
+        async with self._operation("AUTH XOAUTH2"):
+            if len(f"AUTH XOAUTH2 {initial}\r\n") <= MAX_COMMAND_LINE:
+                await self._send(f"AUTH XOAUTH2 {initial}")
+            else:  # tokens are long: send the response after the server's empty challenge
+                await self._send("AUTH XOAUTH2")
+                kind, text = await self._reply(continuation=True)
+                if kind == "err":
+                    raise _login_error(text, Pop3TokenRejected)
+                if kind == "ok":
+                    raise Pop3ProtocolError(f"AUTH XOAUTH2 accepted before any token: {text!r}")
+                await self._send(initial)
+            kind, text = await self._reply(continuation=True)
+            if kind == "ok":
+                return text
+            if kind == "err":
+                raise _login_error(text, Pop3TokenRejected)
+            challenge = _decode_challenge(text)
+            await self._send("")
+            kind, text = await self._reply(continuation=True)
+            if kind != "err":
+                raise Pop3ProtocolError(f"no -ERR after the XOAUTH2 error challenge: {text!r}")
+            error = _login_error(text, Pop3TokenRejected)
+            if isinstance(error, Pop3TokenRejected):
+                error.challenge = challenge
+            raise error
+
+    # -- TRANSACTION -------------------------------------------------------------------------------
+    async def stat(self) -> tuple[int, int]:
+        """(number of messages, total octets)."""
+        async with self._operation("STAT"):
+            text = await self._ok("STAT")
+        return _two_ints(text.split()[1:3], text)
+
+    async def list(self) -> dict[int, int]:
+        """Message number -> size in octets, for every message not marked deleted."""
+        async with self._operation("LIST"):
+            await self._ok("LIST")
+            body = await self._multiline()
+        return {n: size for n, size in (_two_ints(ln.split(), ln) for ln in _lines(body))}
+
+    async def uidl(self) -> dict[int, str]:
+        """Message number -> unique id (stable across sessions)."""
+        async with self._operation("UIDL"):
+            await self._ok("UIDL")
+            body = await self._multiline()
+        result: dict[int, str] = {}
+        for line in _lines(body):
+            words = line.split()
+            if len(words) != 2 or not words[0].isdigit():
+                raise Pop3ProtocolError(f"bad UIDL line: {line[:60]!r}")
+            result[int(words[0])] = words[1]
+        return result
+
+    async def retr(self, number: int) -> bytes:
+        """The whole message, un-dot-stuffed, CRLF line ends."""
+        async with self._operation(f"RETR {number}"):
+            await self._ok(f"RETR {_number(number)}")
+            return await self._multiline()
+
+    async def top(self, number: int, lines: int) -> bytes:
+        """Headers, blank line, and the first `lines` lines of the body."""
+        async with self._operation(f"TOP {number}"):
+            await self._ok(f"TOP {_number(number)} {max(0, int(lines))}")
+            return await self._multiline()
+
+    async def dele(self, number: int) -> str:
+        """Mark a message deleted; it goes when QUIT ends the session."""
+        async with self._operation(f"DELE {number}"):
+            return await self._ok(f"DELE {_number(number)}")
+
+    async def rset(self) -> str:
+        async with self._operation("RSET"):
+            return await self._ok("RSET")
+
+    async def noop(self) -> str:
+        async with self._operation("NOOP"):
+            return await self._ok("NOOP")
+
+    async def quit(self) -> str:
+        """End the session; the server deletes the messages marked with DELE now."""
+        try:
+            async with self._operation("QUIT"):
+                return await self._ok("QUIT")
+        finally:
+            self._drop()
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _login_error(text: str, kind: type[Pop3ServerError]) -> Pop3ServerError:
+    if response_code(text) in _NOT_CREDENTIALS:
+        return Pop3ServerError(text)
+    return kind(text)
+
+
+def _decode_challenge(text: str) -> dict[str, Any] | None:
+    payload = text[1:].strip()
+    try:
+        value = json.loads(base64.b64decode(payload, validate=True)) if payload else None
+    except (binascii.Error, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _number(number: int) -> int:
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise ValueError(f"message numbers start at 1, got {number!r}")
+    return number
+
+
+def _lines(body: bytes) -> list[str]:
+    return [ln for ln in body.decode("ascii", "replace").splitlines() if ln.strip()]
+
+
+def _two_ints(words: list[str], line: str) -> tuple[int, int]:
+    if len(words) < 2 or not (words[0].isdigit() and words[1].isdigit()):
+        raise Pop3ProtocolError(f"expected two numbers in {line[:60]!r}")
+    return int(words[0]), int(words[1])
+
+
+def _ssl_reason(exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate not accepted ({exc.verify_message or exc.reason})"
+    return str(exc.reason or exc)
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__

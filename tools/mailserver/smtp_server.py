@@ -1,0 +1,256 @@
+"""The bench SMTP service on aiosmtpd: client submission as Exchange Online answers it.
+
+Two listeners share one handler: the submission port (plain, STARTTLS offered, AUTH only after
+STARTTLS, like smtp.office365.com:587) and an implicit-TLS port (AUTH at once). Credentials are
+a bench user's password or app password (AUTH PLAIN/LOGIN) or an OAuth access token
+(AUTH XOAUTH2, checked by the identity provider's verifier for the SMTP scope).
+
+Recipients: the local domain (`example.test`) accepts only bench users (`550 5.1.1` otherwise);
+any other domain is relayed for a signed-in client only (`550 5.7.54` otherwise). "Relayed"
+means delivered to `maildir_root/<address>/` too, so a test can read what the device sent to
+an outside address (a remote fax machine, say) exactly like a local one.
+
+aiosmtpd quirks handled here (see docs/mailserver.md): its 512-byte command limit and its
+stream limit reject real OAuth tokens, so both are raised while DATA keeps the RFC 5321 line
+limit; a failed XOAUTH2 must send the JSON challenge itself and return `handled=False` with the
+535 text, or the client hangs.
+"""
+
+from __future__ import annotations
+
+import collections
+import email.utils
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from hwsim.clock import Clock
+from tools.bench_users import find_user
+
+from .auth import SMTP_SCOPE, AuthLog, TokenRejected, TokenVerifier, check_password
+from .faults import MailFaults
+from .maildir import InvalidAddress, MailStore, normalise_address
+from .xoauth2 import MalformedXoauth2, decode_base64, error_challenge, parse_xoauth2
+
+__all__ = ["LOCAL_DOMAINS", "SMTP_HOSTNAME", "BenchSMTP", "BenchSmtpHandler", "SmtpReply"]
+
+log = logging.getLogger("tools.mailserver.smtp")
+
+#: Domains whose mailboxes this server owns: only bench users exist there.
+LOCAL_DOMAINS: frozenset[str] = frozenset({"example.test"})
+#: The name the server gives in its greeting and EHLO reply.
+SMTP_HOSTNAME = "mail.example.test"
+
+
+class SmtpReply:
+    """Reply texts, as Exchange Online words them where known."""
+
+    AUTH_OK = "235 2.7.0 Authentication successful"
+    AUTH_FAILED = "535 5.7.3 Authentication unsuccessful"
+    AUTH_DISABLED = (
+        "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
+        "Tenant. Visit https://aka.ms/smtp_auth_disabled for more information."
+    )
+    BASIC_AUTH_DISABLED = "550 5.7.30 Basic authentication is not supported for Client Submission."
+    BAD_BASE64 = "501 5.5.2 Cannot decode base64"
+    SENDER_OK = "250 2.1.0 Sender OK"
+    NOT_AUTHENTICATED = "530 5.7.57 Client not authenticated to send mail."
+    SEND_AS_DENIED = "554 5.2.252 SendAsDenied; {user} not allowed to send as {sender}"
+    RECIPIENT_OK = "250 2.1.5 Recipient OK"
+    UNKNOWN_RECIPIENT = "550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+    BAD_ADDRESS = "501 5.1.3 Invalid address"
+    RELAY_DENIED = "550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain"
+    QUEUED = "250 2.6.0 Queued mail for delivery"
+    STORE_FAILED = "451 4.3.0 Mail delivery failed, please try again later"
+    TLS_NOT_AVAILABLE = "454 4.7.0 TLS not available due to temporary reason"
+
+
+@dataclass(frozen=True)
+class SaslIdentity:
+    """What a successful XOAUTH2 leaves on the session (aiosmtpd reads `.login`)."""
+
+    login: bytes
+    mechanism: str
+
+
+class BenchSmtpHandler:
+    """aiosmtpd handler: authentication, recipient policy and Maildir delivery."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        store: MailStore,
+        verifier: TokenVerifier,
+        faults: MailFaults,
+        attempts: AuthLog,
+    ) -> None:
+        self.clock = clock
+        self.store = store
+        self.verifier = verifier
+        self.faults = faults
+        self.attempts = attempts
+
+    # -- EHLO: the STARTTLS fault ------------------------------------------------------------
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # the 5-argument hook must do this itself
+        if not self.faults.smtp_offer_starttls:
+            responses = [r for r in responses if r[4:].upper() != "STARTTLS"]
+        return responses
+
+    # -- AUTH PLAIN / LOGIN (aiosmtpd's built-in mechanisms call this) ------------------------
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        assert isinstance(auth_data, LoginPassword)
+        username = auth_data.login.decode("utf-8", "replace")
+        if self.faults.smtp_auth_disabled:
+            self.attempts.record("smtp", mechanism, username, False, "auth_disabled")
+            return AuthResult(success=False, handled=False, message=SmtpReply.AUTH_DISABLED)
+        if self.faults.smtp_basic_auth_disabled:
+            self.attempts.record("smtp", mechanism, username, False, "basic_auth_disabled")
+            return AuthResult(success=False, handled=False, message=SmtpReply.BASIC_AUTH_DISABLED)
+        canonical = check_password(username, auth_data.password.decode("utf-8", "replace"))
+        if canonical is None:
+            self.attempts.record("smtp", mechanism, username, False, "bad_password")
+            return AuthResult(success=False, handled=False, message=SmtpReply.AUTH_FAILED)
+        self.attempts.record("smtp", mechanism, canonical, True, "ok")
+        return AuthResult(success=True, auth_data=LoginPassword(canonical.encode(), b""))
+
+    # -- AUTH XOAUTH2 ---------------------------------------------------------------------------
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        if self.faults.smtp_auth_disabled:
+            self.attempts.record("smtp", "XOAUTH2", "", False, "auth_disabled")
+            return AuthResult(success=False, handled=False, message=SmtpReply.AUTH_DISABLED)
+        if len(args) == 1:
+            answer = await server.challenge_auth("", encode_to_b64=False)
+            if answer is MISSING:  # "*" or bad base64: aiosmtpd has replied already
+                return AuthResult(success=False, handled=True)
+            assert isinstance(answer, bytes)
+            blob = answer
+        else:
+            try:
+                blob = decode_base64(args[1])
+            except MalformedXoauth2:
+                return AuthResult(success=False, handled=False, message=SmtpReply.BAD_BASE64)
+        try:
+            response = parse_xoauth2(blob)
+        except MalformedXoauth2:
+            self.attempts.record("smtp", "XOAUTH2", "", False, "malformed")
+            return AuthResult(success=False, handled=False, message=SmtpReply.AUTH_FAILED)
+        reason = self._check_token(response.user, response.token)
+        if reason is not None:
+            self.attempts.record("smtp", "XOAUTH2", response.user, False, reason)
+            # Exchange's two-step failure: challenge, the client's empty line, then 535.
+            answer = await server.challenge_auth(error_challenge(SMTP_SCOPE), encode_to_b64=False)
+            if answer is MISSING:
+                return AuthResult(success=False, handled=True)
+            return AuthResult(success=False, handled=False, message=SmtpReply.AUTH_FAILED)
+        self.attempts.record("smtp", "XOAUTH2", response.user, True, "ok")
+        identity = SaslIdentity(login=response.user.lower().encode(), mechanism="XOAUTH2")
+        return AuthResult(success=True, auth_data=identity)
+
+    def _check_token(self, user: str, token: str) -> str | None:
+        """None if the token is good for SMTP and speaks for `user`, else the reason."""
+        try:
+            token_user = self.verifier.verify(token, SMTP_SCOPE)
+        except TokenRejected as exc:
+            return str(exc.code)
+        if token_user.strip().lower() != user.strip().lower():
+            return "user_mismatch"
+        return None
+
+    # -- envelope ---------------------------------------------------------------------------
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.faults.smtp_auth_required and not session.authenticated:
+            return SmtpReply.NOT_AUTHENTICATED
+        if self.faults.smtp_enforce_send_as and session.authenticated:
+            login: bytes = getattr(session.auth_data, "login", b"")
+            user = login.decode("utf-8", "replace")
+            if user.lower() != address.lower():
+                return SmtpReply.SEND_AS_DENIED.format(user=user, sender=address)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return SmtpReply.SENDER_OK
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        try:
+            mailbox = normalise_address(address)
+        except InvalidAddress:
+            return SmtpReply.BAD_ADDRESS
+        domain = mailbox.rpartition("@")[2]
+        if domain in LOCAL_DOMAINS:
+            if find_user(mailbox) is None:
+                return SmtpReply.UNKNOWN_RECIPIENT.format(address=address)
+        elif not session.authenticated:
+            return SmtpReply.RELAY_DENIED
+        envelope.rcpt_tos.append(mailbox)
+        envelope.rcpt_options.extend(options)
+        return SmtpReply.RECIPIENT_OK
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        stamp = (
+            f"Return-Path: <{envelope.mail_from}>\r\n"
+            f"Received: from {session.host_name} by {SMTP_HOSTNAME} with "
+            f"{'ESMTPSA' if session.authenticated else 'ESMTP'}; "
+            f"{email.utils.formatdate(self.clock.now(), usegmt=True)}\r\n"
+        ).encode("ascii", "replace")
+        try:
+            for rcpt in envelope.rcpt_tos:
+                self.store.deliver(rcpt, stamp + content)
+        except OSError:
+            log.exception("delivery failed")
+            return SmtpReply.STORE_FAILED
+        log.info("delivered %d bytes from %s to %s", len(content), envelope.mail_from, envelope.rcpt_tos)
+        return SmtpReply.QUEUED
+
+
+#: Long enough for "AUTH XOAUTH2 <base64 of a real token>" (Entra tokens reach 2-3 KB).
+COMMAND_LIMIT = 64 * 1024
+
+
+class BenchSMTP(SMTP):
+    """aiosmtpd's SMTP with limits fit for OAuth tokens and a switchable STARTTLS.
+
+    `line_length_limit` is read by aiosmtpd's constructor to size the stream reader, and by
+    DATA to police message lines; the class value makes the reader big enough for an AUTH line
+    and the instance value puts DATA back on RFC 5321's 1001 octets.
+    """
+
+    line_length_limit = COMMAND_LIMIT
+    command_size_limit = COMMAND_LIMIT
+
+    def __init__(self, handler: BenchSmtpHandler, *, live: set[BenchSMTP], **kwargs: Any) -> None:
+        # An instance dict: aiosmtpd's class-level one is shared and grows on every EHLO.
+        self.command_size_limits = collections.defaultdict(lambda: COMMAND_LIMIT)
+        super().__init__(handler, **kwargs)
+        self.line_length_limit = 1001
+        self._live = live
+        self._faults = handler.faults
+
+    def connection_made(self, transport: Any) -> None:
+        self._live.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._live.discard(self)
+        super().connection_lost(error)
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if not self._faults.smtp_offer_starttls:
+            await self.push(SmtpReply.TLS_NOT_AVAILABLE)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    def close(self) -> None:
+        """Drop the connection (server shutdown)."""
+        if self.transport is not None:
+            self.transport.close()
