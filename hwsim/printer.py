@@ -1,0 +1,168 @@
+"""The output tray: every printed document lands as a file in one folder.
+
+Files are named `<job-id>-<name>.<ext>`, as ippeveprinter does, so a person (or a test) finds
+a job's output by its id. Names come from e-mail attachments and panels, so they are
+untrusted: only `[A-Za-z0-9._-]` survives, and a name can never leave the folder. A file is
+written under a temporary name and renamed into place, so nobody watching the folder sees
+half a document; an existing file is never replaced: the new one gets `-2`, `-3`, ...
+
+The tray orders its contents by a counter (the order in which it first saw each file), not by
+file times: the device's clock may be virtual, and two files written in the same tick must
+still come out in the order they were printed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from hwsim.errors import TrayError
+
+__all__ = ["OutputTray", "TrayItem", "sanitize_name"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_EXTENSION = re.compile(r"[a-z0-9]{1,10}")
+_MAX_NAME = 100
+_TEMP_PREFIX = ".tray-"
+
+# One lock for every tray in the process: two trays may share a folder, and choosing a free
+# name and renaming into it must happen as one step.
+_NAMING = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TrayItem:
+    """One document in the tray. `seq` grows in the order the tray first saw the file."""
+
+    name: str
+    size: int
+    seq: int
+    path: Path
+
+
+def sanitize_name(name: str, *, default: str = "document") -> str:
+    """Make `name` safe as part of a file name: `[A-Za-z0-9._-]` only, never hidden, bounded.
+
+    Leading dots and dashes are dropped so the result is neither a hidden file, nor `..`,
+    nor something a shell takes for an option.
+    """
+    cleaned = _UNSAFE.sub("_", name).lstrip(".-")[:_MAX_NAME]
+    return cleaned or default
+
+
+class OutputTray:
+    """The simulated printer's output: a folder of `<job-id>-<name>.<ext>` files."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TrayError(f"output tray folder {self.folder} cannot be created: {exc}") from exc
+        if not self.folder.is_dir():
+            raise TrayError(f"output tray {self.folder} is not a folder")
+        self._seen: dict[str, int] = {}
+        self._counter = 0
+        # Files already in the folder come first, in name order.
+        self._scan()
+
+    def print_document(self, job_id: str, name: str, data: bytes, ext: str) -> Path:
+        """Store one document; returns the path of the new file."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TrayError(f"document data must be bytes, not {type(data).__name__}")
+        extension = ext.lower().lstrip(".")
+        if not _EXTENSION.fullmatch(extension):
+            raise TrayError(f"file extension {ext!r} is not allowed: use 1 to 10 letters or digits")
+        stem = f"{sanitize_name(job_id, default='job')}-{sanitize_name(name)}"
+        return self._write(stem, extension, bytes(data))
+
+    def print_pages(self, job_id: str, name: str, images: Sequence[Image.Image]) -> list[Path]:
+        """Store each page as `<job-id>-<name>-p<k>.png`; returns the paths in page order."""
+        if not images:
+            raise TrayError("nothing to print: no pages")
+        paths: list[Path] = []
+        for number, image in enumerate(images, start=1):
+            buffer = io.BytesIO()
+            dpi = image.info.get("dpi")
+            try:
+                if dpi:
+                    image.save(buffer, format="PNG", dpi=dpi)
+                else:
+                    image.save(buffer, format="PNG")
+            except (OSError, ValueError) as exc:
+                raise TrayError(f"page {number} cannot be printed: {exc}") from exc
+            base = f"{sanitize_name(name)[: _MAX_NAME - 6]}-p{number}"
+            paths.append(self.print_document(job_id, base, buffer.getvalue(), "png"))
+        return paths
+
+    def list(self) -> builtins.list[TrayItem]:
+        """The documents in the tray, oldest first."""
+        items: builtins.list[TrayItem] = []
+        for name, seq in self._scan().items():
+            path = self.folder / name
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:  # taken out of the tray meanwhile
+                continue
+            items.append(TrayItem(name=name, size=size, seq=seq, path=path))
+        items.sort(key=lambda item: item.seq)
+        return items
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _scan(self) -> dict[str, int]:
+        """Give every file not seen before the next sequence number, in name order."""
+        try:
+            names = sorted(
+                entry.name
+                for entry in os.scandir(self.folder)
+                if entry.is_file() and not entry.name.startswith(".")
+            )
+        except OSError as exc:
+            raise TrayError(f"output tray {self.folder} cannot be read: {exc}") from exc
+        present: dict[str, int] = {}
+        for name in names:
+            if name not in self._seen:
+                self._counter += 1
+                self._seen[name] = self._counter
+            present[name] = self._seen[name]
+        return present
+
+    def _write(self, stem: str, extension: str, data: bytes) -> Path:
+        temp: Path | None = None
+        try:
+            with tempfile.NamedTemporaryFile(
+                dir=self.folder, prefix=_TEMP_PREFIX, suffix=".part", delete=False
+            ) as handle:
+                temp = Path(handle.name)
+                handle.write(data)
+            with _NAMING:
+                target = self._free_name(stem, extension)
+                os.replace(temp, target)
+                self._counter += 1
+                self._seen[target.name] = self._counter
+        except OSError as exc:
+            if temp is not None:
+                temp.unlink(missing_ok=True)
+            raise TrayError(f"document cannot be written to {self.folder}: {exc}") from exc
+        return target
+
+    def _free_name(self, stem: str, extension: str) -> Path:
+        candidate = self.folder / f"{stem}.{extension}"
+        copy = 1
+        while candidate.exists() or candidate.is_symlink():
+            copy += 1
+            candidate = self.folder / f"{stem}-{copy}.{extension}"
+        # The name is built from sanitised parts only; this guards against a future change.
+        if candidate.parent != self.folder or candidate.name.startswith("."):
+            raise TrayError(f"refusing to write outside the tray: {candidate.name!r}")
+        return candidate
