@@ -1,0 +1,114 @@
+"""Hardware-in-the-loop client: drive a device's serial console from scripts and pytest.
+
+The same client talks to a simulated device (`socket://127.0.0.1:PORT`, or its `/dev/pts/N`)
+and to a bench device on a real serial port (`/dev/ttyUSB0`), through pyserial. A command's
+reply ends at its `OK` or `ERR` line; every read is bounded by the timeout, so a dead device
+fails the script instead of hanging it.
+
+As a pytest plugin (`pytest -p tools.hil --mfp-console socket://127.0.0.1:PORT`) it provides
+the `mfp_console` fixture.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import serial
+
+__all__ = ["ConsoleReply", "MfpConsole", "HilError", "HilTimeout"]
+
+
+class HilError(Exception):
+    """The device answered ERR where OK was required."""
+
+
+class HilTimeout(HilError):
+    """No complete reply within the timeout."""
+
+
+@dataclass
+class ConsoleReply:
+    command: str
+    lines: list[str]
+    ok: bool
+    error: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> str:
+        return self.values[key]
+
+
+class MfpConsole:
+    def __init__(self, url: str, *, timeout: float = 10.0, baudrate: int = 115200) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.2)
+
+    def run(self, command: str, *, timeout: float | None = None) -> ConsoleReply:
+        """Send one line; return its reply (OK or ERR) within `timeout` seconds."""
+        if "\n" in command or "\r" in command:
+            raise ValueError("one command per call: no line breaks")
+        self._port.write(command.encode("utf-8") + b"\n")
+        self._port.flush()
+        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        lines: list[str] = []
+        buf = b""
+        while True:
+            if time.monotonic() > deadline:
+                raise HilTimeout(f"no OK/ERR for {command!r} within the timeout; got {lines!r}")
+            buf += self._port.readline()
+            if not buf.endswith(b"\n"):
+                continue
+            line, buf = buf.rstrip(b"\r\n").decode("utf-8", errors="replace"), b""
+            if line == "OK" or line.startswith("ERR"):
+                values = dict(l.split("=", 1) for l in lines if "=" in l)
+                return ConsoleReply(command, lines, line == "OK", line[4:] if line != "OK" else "", values)
+            lines.append(line)
+
+    def ok(self, command: str, *, timeout: float | None = None) -> ConsoleReply:
+        """Like `run`, but an ERR raises `HilError` with the device's reason."""
+        reply = self.run(command, timeout=timeout)
+        if not reply.ok:
+            raise HilError(f"{command!r} → ERR {reply.error}")
+        return reply
+
+    def close(self) -> None:
+        self._port.close()
+
+    def __enter__(self) -> MfpConsole:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------ pytest plugin
+def pytest_addoption(parser: Any) -> None:
+    parser.addoption("--mfp-console", default=None,
+                     help="console of the device under test: socket://HOST:PORT, /dev/pts/N, /dev/ttyUSB0")
+    parser.addoption("--mfp-timeout", type=float, default=10.0, help="seconds to wait for each reply")
+
+
+def _fixture() -> Any:
+    import pytest
+
+    @pytest.fixture
+    def mfp_console(request: Any) -> Iterator[MfpConsole]:
+        url = request.config.getoption("--mfp-console")
+        if not url:
+            pytest.skip("no device: pass --mfp-console URL")
+        with MfpConsole(url, timeout=request.config.getoption("--mfp-timeout")) as console:
+            yield console
+
+    return mfp_console
+
+
+try:  # only when loaded as a pytest plugin
+    import pytest as _pytest  # noqa: F401
+
+    mfp_console = _fixture()
+except ImportError:  # pragma: no cover - scripts without pytest
+    pass
