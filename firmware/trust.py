@@ -40,6 +40,7 @@ def _check_pem(pem: bytes, origin: str) -> bytes:
 class TrustStore:
     def __init__(self, directory: Path, imported: Iterable[bytes] = ()) -> None:
         self._dir = Path(directory)
+        self.version = 0  # bumped when the trusted set changes: sessions made before are stale
         self._imported: list[bytes] = []
         for i, pem in enumerate(imported):
             self._imported.append(_check_pem(pem, f"imported CA #{i + 1}"))
@@ -73,6 +74,7 @@ class TrustStore:
         tmp.write_bytes(data)
         os.replace(tmp, self.bundle_path)
         self._ctx: ssl.SSLContext | None = None
+        self.version += 1
 
     def ssl_context(self) -> ssl.SSLContext:
         """A client context that checks certificates and host names against this store."""

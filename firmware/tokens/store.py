@@ -149,7 +149,8 @@ class TokenStore:
         self._flow: _PendingFlow | None = None
         self._cache = msal.SerializableTokenCache()
         self._app: msal.PublicClientApplication | None = None
-        self._app_key: tuple[str, str, str] | None = None
+        self._app_key: tuple[str, str, str, int] | None = None
+        self._session: requests.Session | None = None
         self._task: asyncio.Task[None] | None = None
         self._load()
 
@@ -439,12 +440,14 @@ class TokenStore:
 
     # ------------------------------------------------------------- plumbing
     def _build_app(self, provider: Provider) -> msal.PublicClientApplication:
-        key = (provider.name, provider.authority, provider.client_id)
+        key = (provider.name, provider.authority, provider.client_id, self._trust.version)
         if self._app is not None and self._app_key == key:
             return self._app
-        common: dict[str, Any] = dict(
-            token_cache=self._cache, http_client=self._trust.http_session(), timeout=HTTP_TIMEOUT
-        )
+        if self._session is None or self._app_key is None or self._app_key[3] != self._trust.version:
+            # One HTTP session per store, kept across flows: its pooled TLS connections save a
+            # handshake and a CA-bundle load on every Get Token and refresh.
+            self._session = self._trust.http_session()
+        common: dict[str, Any] = dict(token_cache=self._cache, http_client=self._session, timeout=HTTP_TIMEOUT)
         if provider.authority_kind == "oidc":
             app = msal.PublicClientApplication(provider.client_id, oidc_authority=provider.authority, **common)
         else:
