@@ -125,3 +125,28 @@ def test_device_refuses_bad_arguments_clearly(tmp_path: Path):
     run = subprocess.run([MFP_SIM, "device", "--nvram", str(tmp_path), "--console", "udp:1"],
                          capture_output=True, text=True, timeout=30)
     assert run.returncode == 2 and "use tcp:HOST:PORT" in run.stderr
+
+
+def test_device_takes_a_providers_file_and_extra_cas(tmp_path: Path, procs: list[Proc]):
+    from tools.bench_ca import BenchCA
+
+    company_ca = BenchCA().write_ca(tmp_path / "company-ca.pem")
+    providers = tmp_path / "providers.toml"
+    providers.write_text('[providers.microsoft]\nclient_id = "11111111-2222-3333-4444-555555555555"\n\n'
+                         '[providers.sso]\nauthority = "https://sso.example.com/realms/office"\n'
+                         'client_id = "mfp"\nscopes = { smtp = ["smtp.send"] }\n'
+                         '[providers.sso.presets.smtp]\nserver = "mail.example.com"\nport = 465\nsecurity = "ssl"\n')
+    device = _start(procs, "device", "--nvram", str(tmp_path / "dev"), "--providers", str(providers),
+                    "--ca", str(company_ca), "--clock", "virtual")
+    with MfpConsole("socket://" + device.values["console"].removeprefix("tcp:")) as console:
+        listed = console.ok("providers")
+        assert "client_id_set:yes" in listed["microsoft"] and "sso.example.com" in listed["sso"]
+        changed = console.ok("set smtp.provider sso")
+        assert changed["smtp.server"] == "mail.example.com" and changed["smtp.security"] == "ssl"
+    bundle = (tmp_path / "dev" / "trust" / "ca-bundle.pem").read_text()
+    assert company_ca.read_text().strip() in bundle
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[providers.x]\nauthority = 'http://plain'\n")
+    run = subprocess.run([MFP_SIM, "device", "--nvram", str(tmp_path / "d2"), "--providers", str(bad)],
+                         capture_output=True, text=True, timeout=30, check=False)
+    assert run.returncode == 2 and "needs" in run.stderr
