@@ -150,3 +150,21 @@ def test_device_takes_a_providers_file_and_extra_cas(tmp_path: Path, procs: list
     run = subprocess.run([MFP_SIM, "device", "--nvram", str(tmp_path / "d2"), "--providers", str(bad)],
                          capture_output=True, text=True, timeout=30, check=False)
     assert run.returncode == 2 and "needs" in run.stderr
+
+
+def test_scenario_file_against_the_processes(tmp_path: Path, procs: list[Proc]):
+    bench = _start(procs, "testbed", "--state", str(tmp_path / "bench"))
+    device = _start(procs, "device", "--nvram", str(tmp_path / "dev"), "--testbed", bench.values["testbed"],
+                    "--clock", "virtual")
+    url = "socket://" + device.values["console"].removeprefix("tcp:")
+    scenario = Path(__file__).parent / "scenarios" / "get_token.scn"
+    run = subprocess.run([MFP_SIM, "scenario", str(scenario), "--console", url, "--testbed", bench.values["testbed"]],
+                         capture_output=True, text=True, timeout=90, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "scenario passed" in run.stdout and "ok   ! approve" in run.stdout
+    failing = tmp_path / "failing.scn"
+    failing.write_text("> token smtp status\nstate=retrieved\n")
+    run = subprocess.run([MFP_SIM, "scenario", str(failing), "--console", url], capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert run.returncode == 1
+    assert "failing.scn:2: expected state='retrieved', got 'not_retrieved'" in run.stdout

@@ -3,7 +3,8 @@
     mfp-sim testbed --state DIR [--policy microsoft|google]
     mfp-sim device --nvram DIR [--testbed FILE] [--console tcp:HOST:PORT|pty]
                    [--clock real|virtual] [--ca FILE]... [--providers FILE]
-    mfp-sim demo [--state DIR]
+    mfp-sim demo [--state DIR] [--headless]
+    mfp-sim scenario FILE --console URL [--testbed FILE]
     mfp-sim bench
 
 Every command prints `key=value` lines a script can read (`console=...`, `ready=1`) and runs
@@ -40,6 +41,13 @@ def _console_spec(text: str) -> tuple[str, str, int]:
         raise argparse.ArgumentTypeError(
             f"{text!r}: use tcp:HOST:PORT (PORT 0 lets the system choose) or pty")
     return ("tcp", host, int(port))
+
+
+def _web_spec(text: str) -> tuple[str, str, int]:
+    spec = _console_spec(text)
+    if spec[0] != "tcp":
+        raise argparse.ArgumentTypeError(f"{text!r}: use tcp:HOST:PORT")
+    return spec
 
 
 async def _wait_for_stop() -> None:
@@ -91,11 +99,19 @@ async def _device(args: argparse.Namespace) -> None:
     await device.start()
     console = await start_console(device.shell.execute, args.console)
     print(f"console={console.address}", flush=True)
+    web = None
+    if args.web is not None:
+        from firmware.webpage import DeviceWebPage
+
+        web = DeviceWebPage(device.api, args.web[1], args.web[2])
+        print(f"web={await web.start()}", flush=True)
     print(f"nvram={Path(args.nvram).resolve()}", flush=True)
     print("ready=1", flush=True)
     try:
         await _wait_for_stop()
     finally:
+        if web is not None:
+            await web.stop()
         await console.stop()
         await device.stop()
 
@@ -109,6 +125,10 @@ async def _testbed(args: argparse.Namespace) -> None:
     bench = Testbed(Path(args.state), RealClock(), policy=policy)
     info = await bench.start()
     print(json.dumps(info, indent=2), flush=True)
+    for name, port in info["ports"].items():
+        print(f"port_{name}={port}", flush=True)
+    if "maildir_root" in info:
+        print(f"maildir_root={info['maildir_root']}", flush=True)
     print(f"testbed={bench.json_path.resolve()}", flush=True)
     print("ready=1", flush=True)
     try:
@@ -143,6 +163,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--testbed", help="testbed.json of a running bench (adds provider 'local')")
     d.add_argument("--console", type=_console_spec, default=("tcp", "127.0.0.1", 0),
                    help="tcp:HOST:PORT or pty (default tcp:127.0.0.1:0)")
+    d.add_argument("--web", type=_web_spec, default=None,
+                   help="serve the device web page on tcp:HOST:PORT (PORT 0: system's choice)")
     d.add_argument("--clock", choices=["real", "virtual"], default="real")
     d.add_argument("--ca", action="append", help="import a CA certificate (PEM); repeatable")
     d.add_argument("--providers", help="TOML file adding or overriding providers")
@@ -150,6 +172,12 @@ def parser() -> argparse.ArgumentParser:
     m = sub.add_parser("demo", help="bench + device + front panel in one process")
     m.add_argument("--state", default="state/demo", help="folder for the demo's state")
     m.add_argument("--headless", action="store_true", help="no panel: console only")
+
+    s = sub.add_parser("scenario", help="run a scenario file against a device's console")
+    s.add_argument("file", help="scenario file (docs/shell.md: Scenario files)")
+    s.add_argument("--console", required=True, help="socket://HOST:PORT, /dev/pts/N or a serial port")
+    s.add_argument("--testbed", help="testbed.json, for bench actions (approve, revoke, ...)")
+    s.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each reply")
 
     b = sub.add_parser("bench", help="measure speed and memory; prints a table")
     b.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -168,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             _bench(args)
             return 0
+        if args.command == "scenario":
+            from tools.scenario import main as scenario_main
+
+            return scenario_main(args.file, args.console, args.testbed, args.timeout)
         runner = {"device": _device, "testbed": _testbed, "demo": _demo}[args.command]
         asyncio.run(runner(args))
     except (FirmwareError, HwsimError, TestbedError) as exc:
