@@ -8,6 +8,7 @@ Map:
     api                        the one command API (panel, console and web page use it)
     shell                      the console language (key=value lines, then OK / ERR)
     trust                      the device's CA trust store
+    mail/                      SMTP sender, send-job queue, POP pollers, connection test
     device                     one MFP: wires all of the above together
     errors                     the exception tree
 """

@@ -12,9 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from hwsim.clock import Clock, VirtualClock
+from hwsim.printer import TrayItem
 
 from .errors import CommandError
 from .events import Event, EventBus, Subscription
+from .mail.connection_test import ConnectionReport
+from .mail.jobs import JobInfo
+from .mail.pop_poller import PollResult
+from .mail.service import MailService
 from .providers import Provider, ProviderRegistry
 from .settings_store import SettingsStore
 from .tokens.store import FlowPrompt, TokenStatus, TokenStore
@@ -40,8 +45,10 @@ class DeviceApi:
         stores: dict[str, TokenStore],
         providers: ProviderRegistry,
         events: EventBus,
+        mail: MailService | None = None,
     ) -> None:
         self.clock = clock
+        self._mail = mail
         self.settings = settings
         self._stores = stores
         self._providers = providers
@@ -93,6 +100,38 @@ class DeviceApi:
 
     async def refresh_token(self, store: str) -> None:
         await self.resolve_store(store).refresh()
+
+    # --------------------------------------------------------------- mail
+    @property
+    def mail(self) -> MailService:
+        if self._mail is None:
+            raise CommandError("this device has no mail functions")
+        return self._mail
+
+    async def scan_to_email(self, to: str, pages: int = 1, fmt: str = "pdf") -> str:
+        """Scan to E-mail: scan, queue, return the job id (follow it with `job`)."""
+        return await self.mail.scan_to_email(to, pages, fmt)
+
+    async def ifax_send(self, to: str, pages: int = 1) -> str:
+        """Internet Fax send: scan, queue, return the job id."""
+        return await self.mail.ifax_send(to, pages)
+
+    def jobs(self) -> list[JobInfo]:
+        return self.mail.list_jobs()
+
+    def job(self, job_id: str) -> JobInfo:
+        return self.mail.job(job_id)
+
+    def tray(self) -> list[TrayItem]:
+        return self.mail.tray_items()
+
+    async def test_connection(self, store: str) -> ConnectionReport:
+        """[Connection Test] of the SMTP screen (or any SMTP function's) or a POP screen."""
+        return await self.mail.test_connection("smtp" if store in SMTP_FUNCTIONS else store)
+
+    async def check_mail(self, store: str) -> PollResult:
+        """Poll a POP mailbox now (pop.ifax or pop.emailprint)."""
+        return await self.mail.check_mail(store)
 
     # -------------------------------------------------------------- clock
     def now(self) -> float:

@@ -8,16 +8,24 @@ only the clock it is given.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from hwsim.clock import Clock
 from hwsim.keystore import KeyStore
 from hwsim.nvram import Nvram
+from hwsim.printer import OutputTray
+from hwsim.scanner import Scanner
 
 from .api import STORE_NAMES, DeviceApi
 from .events import EventBus
+from .mail.commands import MAIL_COMMANDS
+from .mail.jobs import JobQueue
+from .mail.pop_poller import PopPoller
+from .mail.service import MailService
+from .mail.smtp_sender import SmtpSender
 from .providers import ProviderRegistry
+from .settings import POP_SECTIONS, PopSettings, SmtpSettings
 from .settings_store import SettingsStore
 from .shell import Shell
 from .tokens.store import TokenStore
@@ -39,6 +47,7 @@ class Device:
         clock: Clock,
         providers: ProviderRegistry,
         ca_pems: Iterable[bytes] = (),
+        scanner: Scanner | None = None,
     ) -> None:
         self.dir = Path(nvram_dir)
         self.clock = clock
@@ -64,9 +73,38 @@ class Device:
             for name in STORE_NAMES
         }
         self.settings.on_change(self._settings_changed)
+        # Hardware around the mail functions: the feeder, and the printer's output tray.
+        self.scanner = scanner if scanner is not None else Scanner()
+        self.tray = OutputTray(self.dir / "tray")
+        self.sender = SmtpSender(self._smtp_settings, self.stores["smtp"], self.trust)
+        self.jobs = JobQueue(nvram=self.nvram, keystore=self.keystore, clock=clock,
+                             events=self.events, sender=self.sender)
+        self.pollers: dict[str, PopPoller] = {
+            section: PopPoller(
+                section, settings=self._pop_settings(section), store=self.stores[section],
+                trust=self.trust, clock=clock, nvram=self.nvram, events=self.events,
+                tray=self.tray,
+            )
+            for section in POP_SECTIONS
+        }
+        self.mail = MailService(clock=clock, smtp_settings=self._smtp_settings,
+                                scanner=self.scanner, tray=self.tray, sender=self.sender,
+                                jobs=self.jobs, pollers=self.pollers, stores=self.stores)
         self.api = DeviceApi(clock=clock, settings=self.settings, stores=self.stores,
-                             providers=providers, events=self.events)
+                             providers=providers, events=self.events, mail=self.mail)
         self.shell = Shell(self.api)
+        for command in MAIL_COMMANDS:
+            self.shell.register(command)
+
+    def _smtp_settings(self) -> SmtpSettings:
+        settings: SmtpSettings = self.settings.section("smtp")
+        return settings
+
+    def _pop_settings(self, section: str) -> Callable[[], PopSettings]:
+        def current() -> PopSettings:
+            settings: PopSettings = self.settings.section(section)
+            return settings
+        return current
 
     def _target_of(self, store: str):  # type: ignore[no-untyped-def]
         def target() -> tuple[str, str]:
@@ -77,12 +115,16 @@ class Device:
     async def _settings_changed(self, section: str, changed: set[str]) -> None:
         if section in self.stores and changed & {"provider", "account"}:
             await self.stores[section].settings_changed()
+        if section in self.pollers:
+            self.pollers[section].settings_changed()
 
     async def start(self) -> None:
         for store in self.stores.values():
             await store.start()
+        await self.mail.start()
 
     async def stop(self) -> None:
+        await self.mail.stop()
         for store in self.stores.values():
             await store.stop()
         self.nvram.close()

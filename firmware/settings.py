@@ -26,6 +26,7 @@ from .errors import SettingsError
 __all__ = [
     "Security", "AuthMethod", "Language", "DeviceSettings", "SmtpSettings", "PopSettings",
     "Field", "FIELDS", "SECTIONS", "POP_SECTIONS", "parse_field", "format_field", "replace_fields",
+    "parse_address",
 ]
 
 
@@ -92,6 +93,11 @@ def _address(key: str, text: str, *, required: bool) -> str:
     if not ok:
         raise SettingsError(key, f"{value!r} is not an e-mail address: use name@domain, e.g. mfp@example.com")
     return value
+
+
+def parse_address(key: str, text: str) -> str:
+    """An address typed anywhere (a recipient on the panel or console), checked like settings are."""
+    return _address(key, text, required=True)
 
 
 def _text(limit: int) -> Callable[[str, str], str]:

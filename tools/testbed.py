@@ -1,11 +1,15 @@
-"""The bench: identity provider (and, once started, the mail server) around a device.
+"""The bench: identity provider and mail server around a device.
 
 `Testbed` runs in the caller's event loop, so an in-process test shares one virtual clock
-between device and bench. `mfp-sim testbed` runs the same thing as a process and writes
-`testbed.json`, which `mfp-sim device --testbed` and scripts read:
+between device, identity provider and mail server. `mfp-sim testbed` runs the same thing as a
+process and writes `testbed.json`, which `mfp-sim device --testbed` and scripts read:
 
     {"issuer", "ca_file", "control_url", "verification_uri", "client_id", "scopes",
-     "ports": {"idp": ...}, "policy", "state_dir"}
+     "ports": {"idp", "smtp", "smtps", "pop3", "pop3s"}, "maildir_root", "policy", "state_dir"}
+
+The mail server checks OAuth tokens with the identity provider's own verifier, so a token the
+bench revokes or a user it disables is refused by SMTP and POP3 exactly as Exchange would.
+Mail lands in `maildir_root/<address>/` (stdlib Maildir), where tests read it directly.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from hwsim.clock import Clock
 
 from .bench_ca import BenchCA
 from .idp import CLIENT_ID, POP_SCOPE, SMTP_SCOPE, IdentityProvider, IdpPolicy
+from .mailserver import MailFaults, MailServer
 
 __all__ = ["Testbed", "local_provider", "load_testbed", "TestbedError"]
 
@@ -29,14 +34,38 @@ class TestbedError(Exception):
 
 
 class Testbed:
-    def __init__(self, state_dir: Path, clock: Clock, *, policy: IdpPolicy | None = None) -> None:
+    __test__ = False  # not a pytest test class, whatever its name
+    def __init__(
+        self,
+        state_dir: Path,
+        clock: Clock,
+        *,
+        policy: IdpPolicy | None = None,
+        faults: MailFaults | None = None,
+        mail: bool = True,
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.clock = clock
         self.policy = policy or IdpPolicy.microsoft()
         self.ca = BenchCA()
         self.idp = IdentityProvider(clock=clock, ca=self.ca, policy=self.policy)
+        self.faults = faults if faults is not None else MailFaults()
+        self._with_mail = mail
+        self._mail: MailServer | None = None
         self.extra: dict[str, Any] = {}
         self._started: list[Any] = []
+
+    @property
+    def maildir_root(self) -> Path:
+        return self.state_dir / "maildir"
+
+    @property
+    def mail(self) -> MailServer:
+        """The running mail server (after `start()`)."""
+        if self._mail is None:
+            raise TestbedError("the mail server is not running: start the testbed first "
+                               "(and do not pass mail=False)")
+        return self._mail
 
     @property
     def ca_file(self) -> Path:
@@ -51,6 +80,13 @@ class Testbed:
         self.ca.write_ca(self.ca_file)
         await self.idp.start()
         self._started.append(self.idp)
+        if self._with_mail:
+            # The verifier needs the issuer, which exists only once the IdP listens.
+            mail = MailServer(self.clock, self.ca, self.idp.verifier(), self.maildir_root,
+                              faults=self.faults)
+            await mail.start()
+            self._mail = mail
+            self._started.append(mail)
         info = self.info()
         tmp = self.json_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
@@ -58,6 +94,12 @@ class Testbed:
         return info
 
     def info(self) -> dict[str, Any]:
+        ports: dict[str, int] = {"idp": self.idp.port}
+        mail: dict[str, Any] = {}
+        if self._mail is not None:
+            ports.update(smtp=self._mail.smtp_port, smtps=self._mail.smtps_port,
+                         pop3=self._mail.pop3_port, pop3s=self._mail.pop3s_port)
+            mail["maildir_root"] = str(self.maildir_root.resolve())
         return {
             "issuer": self.idp.issuer,
             "ca_file": str(self.ca_file.resolve()),
@@ -66,7 +108,8 @@ class Testbed:
             "client_id": CLIENT_ID,
             "scopes": {"smtp": [SMTP_SCOPE], "pop": [POP_SCOPE]},
             "policy": self.policy.flavour,
-            "ports": {"idp": self.idp.port},
+            "ports": ports,
+            **mail,
             "state_dir": str(self.state_dir.resolve()),
             **self.extra,
         }
@@ -77,6 +120,7 @@ class Testbed:
     async def stop(self) -> None:
         while self._started:
             await self._started.pop().stop()
+        self._mail = None
 
     async def __aenter__(self) -> Testbed:
         await self.start()

@@ -1,0 +1,66 @@
+"""The [Connection Test] button of the SMTP and POP3 screens.
+
+It runs the same stages a real send or poll would (connect, TLS, sign in; for POP3 also a
+STAT) and stops at the first that fails, reporting which one and the server's own words, so
+the administrator knows whether to look at the firewall, the certificate, the password or the
+token. Nothing is sent and nothing is deleted.
+
+A token that cannot be renewed gets the sentence the real device shows, word for word:
+"Token update failed. Please delete the token and obtain it again."
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import FirmwareError
+from ..tokens.machine import TokenState
+from ..tokens.store import TokenStore
+from .errors import TOKEN_UPDATE_FAILED, MailFailure, MailTokenError
+from .pop_poller import PopPoller
+from .smtp_sender import SmtpSender
+
+__all__ = ["ConnectionReport", "check_pop", "check_smtp"]
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    """`step` is where the test stopped: connect, tls, auth, token, receive, or done."""
+
+    ok: bool
+    step: str
+    message: str
+    detail: str = ""
+    passed: tuple[str, ...] = ()
+
+
+async def check_smtp(sender: SmtpSender, store: TokenStore) -> ConnectionReport:
+    notes: list[str] = []
+    try:
+        await sender.check(notes)
+    except MailFailure as exc:
+        return _failed(exc, store, notes)
+    except FirmwareError as exc:
+        return ConnectionReport(False, "connect", str(exc), passed=tuple(notes))
+    return ConnectionReport(True, "done", "Connection OK: " + "; ".join(notes),
+                            passed=tuple(notes))
+
+
+async def check_pop(poller: PopPoller, store: TokenStore) -> ConnectionReport:
+    notes: list[str] = []
+    try:
+        await poller.probe(notes)
+    except MailFailure as exc:
+        return _failed(exc, store, notes)
+    except FirmwareError as exc:
+        return ConnectionReport(False, "connect", str(exc), passed=tuple(notes))
+    return ConnectionReport(True, "done", "Connection OK: " + "; ".join(notes),
+                            passed=tuple(notes))
+
+
+def _failed(exc: MailFailure, store: TokenStore, notes: list[str]) -> ConnectionReport:
+    if isinstance(exc, MailTokenError) and store.state is TokenState.INVALID:
+        return ConnectionReport(False, "token", TOKEN_UPDATE_FAILED, detail=str(exc),
+                                passed=tuple(notes))
+    step = "token" if isinstance(exc, MailTokenError) else exc.step
+    return ConnectionReport(False, step, str(exc), detail=exc.server_text, passed=tuple(notes))

@@ -1,0 +1,111 @@
+"""Why a mail session failed, in words the administrator can act on.
+
+    FirmwareError                      (firmware.errors)
+     └── MailError                     every failure of an SMTP or POP3 session
+          ├── MailConnectError         no session: port refused, host unreachable, no answer   temporary
+          ├── MailTimeoutError         the server stopped answering within the timeout          temporary
+          ├── MailTlsError             TLS failed: handshake, untrusted certificate, wrong host name,
+          │                            or STARTTLS/STLS configured and not offered (nothing sent in clear)
+          ├── MailAuthError            the server refused the login; `.server_text` as it said it
+          │    └── MailTokenError      no usable OAuth token: not retrieved, invalid, renewal failed
+          ├── MailReplyError           SMTP refused the message (MAIL, RCPT, DATA); 4xx is temporary
+          ├── MailProtocolError        the reply is not SMTP/POP3: garbage, oversized, cut off
+          └── MailContentError         a received message holds nothing printable, or a bad document
+
+Every error carries three things the job queue, the pollers and the connection test need:
+`step` (which stage failed: connect, tls, auth, send, receive, print), `temporary` (will
+trying again later plausibly help?) and `server_text` (the server's own reply line, verbatim,
+or "" when the server said nothing). The message (`str(exc)`) always ends with the server's
+words unchanged, because the seeds insist that a refusal such as "Login to your account via a
+web browser to verify your account" reaches the administrator as the server wrote it.
+"""
+
+from __future__ import annotations
+
+from ..errors import MailError
+
+__all__ = [
+    "TOKEN_UPDATE_FAILED",
+    "MailAuthError",
+    "MailConnectError",
+    "MailContentError",
+    "MailError",
+    "MailFailure",
+    "MailProtocolError",
+    "MailReplyError",
+    "MailTimeoutError",
+    "MailTlsError",
+    "MailTokenError",
+]
+
+#: What the real device's connection test shows for a token that cannot be renewed.
+TOKEN_UPDATE_FAILED = "Token update failed. Please delete the token and obtain it again."
+
+
+class MailFailure(MailError):
+    """A mail session failure with its stage, its retry class and the server's words."""
+
+    step = "connect"
+    temporary = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        server_text: str = "",
+        code: int | None = None,
+        step: str | None = None,
+        temporary: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.server_text = server_text
+        self.code = code
+        if step is not None:
+            self.step = step
+        if temporary is not None:
+            self.temporary = temporary
+
+
+class MailConnectError(MailFailure):
+    step = "connect"
+    temporary = True
+
+
+class MailTimeoutError(MailFailure):
+    step = "connect"
+    temporary = True
+
+
+class MailTlsError(MailFailure):
+    step = "tls"
+    temporary = False
+
+
+class MailAuthError(MailFailure):
+    step = "auth"
+    temporary = False
+
+
+class MailTokenError(MailAuthError):
+    """No usable OAuth token. `temporary` when the store still holds a grant (renewal pending)."""
+
+
+class MailReplyError(MailFailure):
+    """An SMTP reply that refused the message; `code` is the reply code."""
+
+    step = "send"
+
+    def __init__(self, message: str, *, code: int, server_text: str, step: str = "send") -> None:
+        super().__init__(message, server_text=server_text, code=code, step=step,
+                         temporary=400 <= code < 500)
+
+
+class MailProtocolError(MailFailure):
+    step = "receive"
+    temporary = True
+
+
+class MailContentError(MailFailure):
+    step = "print"
+    temporary = False

@@ -1,0 +1,355 @@
+"""The send queue: every outgoing message is a job kept in NVRAM until it is sent or given up.
+
+A job is written (record and message, one atomic NVRAM transaction) before the device tries
+to send it, and every change of state is written before the device acts on it, so a power
+cut at any instant leaves a job in a state the next power-on knows what to do with.
+
+States, and every move the queue makes (`TRANSITIONS`):
+
+    queued ──attempt──▶ sending ──delivered──▶ sent
+       ▲                  │ └──────refused────▶ failed     (5xx, bad certificate, token invalid,
+       └──retry_later─────┤                                 or the last attempt failed)
+       └──power_on────────┘                                (found `sending` at power-on)
+
+Temporary failures (connection refused, timeouts, 4xx replies, a token that cannot be renewed
+*yet*) are retried with exponential back-off on the device clock: `RETRY_BASE` seconds, doubled
+each time, at most `RETRY_CAP`, `MAX_ATTEMPTS` attempts in all (60, 120, 240, ... 3600 s: about
+two hours before giving up). Permanent failures end the job at once with the server's reply.
+
+Delivery guarantee (docs/mail.md): at-least-once, with a duplicate only possible in one
+narrow window, and then recognisable. Before DATA the job records `data_started`; a power
+cut before that point means the server never took the message, and the job is simply sent
+again. A power cut after it (between DATA and the NVRAM write that follows the server's 250)
+is ambiguous: SMTP has no way to ask "did you get it?". The job is then sent again with the
+*same* Message-ID, and its reason says so; receivers (this device's POP pollers included)
+drop a second copy by Message-ID. Choosing at-most-once instead would silently lose scans
+whenever the cut fell in that window, which an MFP user never finds out about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+from typing import Any, Literal
+
+from hwsim.clock import Clock
+from hwsim.errors import HwsimError
+from hwsim.keystore import KeyStore
+from hwsim.nvram import Nvram
+
+from ..errors import CommandError, FirmwareError
+from ..events import EventBus
+from .errors import MailFailure
+from .smtp_sender import SmtpSender
+from .task import stop_task
+
+__all__ = [
+    "KEEP_FINISHED",
+    "MAX_ATTEMPTS",
+    "RETRY_BASE",
+    "RETRY_CAP",
+    "TRANSITIONS",
+    "JobInfo",
+    "JobKind",
+    "JobQueue",
+    "JobState",
+    "retry_delay",
+]
+
+log = logging.getLogger(__name__)
+
+JobKind = Literal["scan", "ifax", "alert"]
+
+#: First retry after this many seconds of device time; doubled at each further failure.
+RETRY_BASE = 60.0
+#: No wait between attempts is longer than this.
+RETRY_CAP = 3600.0
+#: Attempts in all (the first one included) before a temporary failure becomes final.
+MAX_ATTEMPTS = 8
+#: Finished (sent or failed) jobs kept for `jobs`; older ones are forgotten.
+KEEP_FINISHED = 200
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+#: The whole behaviour: (state, trigger) -> new state. Anything else is a bug, and says so.
+TRANSITIONS: dict[tuple[JobState, str], JobState] = {
+    (JobState.QUEUED, "attempt"): JobState.SENDING,
+    (JobState.SENDING, "delivered"): JobState.SENT,
+    (JobState.SENDING, "retry_later"): JobState.QUEUED,
+    (JobState.SENDING, "refused"): JobState.FAILED,
+    (JobState.SENDING, "power_on"): JobState.QUEUED,
+}
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds to wait after the `attempts`-th failed attempt: 60, 120, 240, ... up to 3600."""
+    return float(min(RETRY_CAP, RETRY_BASE * 2 ** max(0, attempts - 1)))
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """One job as faces show it (and as NVRAM keeps it, without the message)."""
+
+    id: str
+    kind: str
+    to: str
+    state: JobState
+    reason: str
+    attempts: int
+    created: float
+    sender: str = ""
+    subject: str = ""
+    message_id: str = ""
+    pages: int = 0
+    format: str = ""
+    updated: float = 0.0
+    next_attempt_at: float = 0.0
+    data_started: bool = False
+    reply: str = ""
+    #: Sent again after a power cut that came after DATA: the recipient may have two copies.
+    maybe_duplicate: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state"] = self.state.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobInfo:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["state"] = JobState(known["state"])
+        return cls(**known)
+
+
+class JobQueue:
+    """Durable outgoing jobs and the one task that sends them, oldest first, one at a time."""
+
+    RECORD = "job."
+    BODY = "jobdata."
+    COUNTER = "jobs.counter"
+
+    def __init__(
+        self,
+        *,
+        nvram: Nvram,
+        keystore: KeyStore,
+        clock: Clock,
+        events: EventBus,
+        sender: SmtpSender,
+    ) -> None:
+        self._nvram = nvram
+        self._keys = keystore
+        self._clock = clock
+        self._events = events
+        self._sender = sender
+        self._jobs: dict[str, JobInfo] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.on_settled: list[Callable[[JobInfo], None]] = []
+        self._load()
+
+    # ------------------------------------------------------------ faces
+    def list(self) -> list[JobInfo]:
+        return sorted(self._jobs.values(), key=lambda j: int(j.id))
+
+    def get(self, job_id: str) -> JobInfo:
+        job = self._jobs.get(job_id.strip())
+        if job is None:
+            known = ", ".join(j.id for j in self.list()[-10:]) or "none yet"
+            raise CommandError(f"no job {job_id!r} (recent jobs: {known})")
+        return job
+
+    def allocate_id(self) -> str:
+        """A new job id, never reused, even across power cuts (the counter is in NVRAM)."""
+        raw = self._nvram.read(self.COUNTER)
+        last = int(raw.decode()) if raw else max((int(k) for k in self._jobs), default=0)
+        new = last + 1
+        self._nvram.write(self.COUNTER, str(new).encode())
+        return str(new)
+
+    def submit(
+        self,
+        job_id: str,
+        *,
+        kind: str,
+        to: str,
+        sender: str,
+        subject: str,
+        message_id: str,
+        message: bytes,
+        pages: int = 0,
+        fmt: str = "",
+    ) -> JobInfo:
+        """Store the job and its message in one transaction, then wake the sender task."""
+        now = self._clock.now()
+        job = JobInfo(id=job_id, kind=kind, to=to, state=JobState.QUEUED, reason="", attempts=0,
+                      created=now, sender=sender, subject=subject, message_id=message_id,
+                      pages=pages, format=fmt, updated=now, next_attempt_at=now)
+        sealed = self._keys.seal(message, context=self.BODY + job_id)
+        self._nvram.write_many({self.RECORD + job_id: _encode(job), self.BODY + job_id: sealed})
+        self._jobs[job_id] = job
+        self._publish(job)
+        self._wake.set()
+        return job
+
+    # --------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Power-on: jobs caught mid-send go back to the queue, then the sender task runs."""
+        for job in self.list():
+            if job.state is JobState.SENDING:
+                if job.data_started:
+                    reason = (f"Power was lost after the message was handed to the server; "
+                              f"sending it again with the same Message-ID {job.message_id} "
+                              "(the recipient may receive it twice)")
+                else:
+                    reason = "Power was lost before the message was sent; sending it again"
+                self._move(job, "power_on", reason=reason, next_attempt_at=self._clock.now(),
+                           data_started=False,
+                           maybe_duplicate=job.maybe_duplicate or job.data_started)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="jobs")
+
+    async def stop(self) -> None:
+        """Stop sending. A job being sent stays `sending` in NVRAM, as after a power cut."""
+        task, self._task = self._task, None
+        await stop_task(task)
+
+    def wake(self) -> None:
+        """Try due jobs now (settings changed, a token was obtained)."""
+        self._wake.set()
+
+    # ----------------------------------------------------------- sending
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            due = self._next_due()
+            if due is not None:
+                await self._attempt(due)
+                continue
+            waits = [j.next_attempt_at for j in self._jobs.values() if j.state is JobState.QUEUED]
+            await self._wait(min(waits) if waits else None)
+
+    def _next_due(self) -> JobInfo | None:
+        now = self._clock.now()
+        due = [j for j in self._jobs.values()
+               if j.state is JobState.QUEUED and j.next_attempt_at <= now]
+        return min(due, key=lambda j: (j.next_attempt_at, int(j.id))) if due else None
+
+    async def _wait(self, until: float | None) -> None:
+        waiters: list[asyncio.Task[Any]] = [asyncio.ensure_future(self._wake.wait())]
+        if until is not None:
+            waiters.append(asyncio.ensure_future(self._clock.sleep_until(until)))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    async def _attempt(self, job: JobInfo) -> None:
+        body = self._body(job)
+        if body is None:
+            self._move(self._move(job, "attempt"), "refused",
+                       reason="The stored message could not be read back from memory; scan again")
+            return
+        job = self._move(job, "attempt", attempts=job.attempts + 1, reason="")
+
+        def before_data() -> None:
+            nonlocal job
+            job = self._write(replace(job, data_started=True))
+
+        try:
+            reply = await self._sender.send(job.sender, [job.to], body, before_data=before_data)
+        except MailFailure as exc:
+            self._failed(job, str(exc), exc.temporary)
+        except FirmwareError as exc:
+            self._failed(job, str(exc), temporary=False)
+        except Exception as exc:  # a bug or a library surprise: fail this job, keep the queue
+            log.exception("job %s: unexpected failure", job.id)
+            self._failed(job, f"Internal error: {type(exc).__name__}: {exc}", temporary=False)
+        else:
+            reason = reply
+            if job.maybe_duplicate:
+                reason += (f" (sent again after a power cut during the first send: the recipient "
+                           f"may have two copies, both with Message-ID {job.message_id})")
+            self._move(job, "delivered", reason=reason, reply=reply)
+
+    def _failed(self, job: JobInfo, why: str, temporary: bool) -> None:
+        if temporary and job.attempts < MAX_ATTEMPTS:
+            delay = retry_delay(job.attempts)
+            reason = (f"{why} (attempt {job.attempts} of {MAX_ATTEMPTS}; "
+                      f"next in {int(delay)} s)")
+            self._move(job, "retry_later", reason=reason,
+                       next_attempt_at=self._clock.now() + delay, data_started=False)
+        else:
+            if temporary:
+                why = f"{why} (gave up after {job.attempts} attempts)"
+            self._move(job, "refused", reason=why)
+
+    # --------------------------------------------------------- NVRAM
+    def _move(self, job: JobInfo, trigger: str, **changes: Any) -> JobInfo:
+        new_state = TRANSITIONS.get((job.state, trigger))
+        if new_state is None:
+            raise FirmwareError(f"job {job.id}: {trigger!r} is impossible while {job.state.value}")
+        job = replace(job, state=new_state, updated=self._clock.now(), **changes)
+        finished = new_state in (JobState.SENT, JobState.FAILED)
+        extra: dict[str, bytes | None] = {self.BODY + job.id: None} if finished else {}
+        job = self._write(job, extra)
+        self._publish(job)
+        if finished:
+            self._prune()
+            for callback in list(self.on_settled):
+                callback(job)
+        return job
+
+    def _write(self, job: JobInfo, extra: dict[str, bytes | None] | None = None) -> JobInfo:
+        self._nvram.write_many({self.RECORD + job.id: _encode(job), **(extra or {})})
+        self._jobs[job.id] = job
+        return job
+
+    def _body(self, job: JobInfo) -> bytes | None:
+        blob = self._nvram.read(self.BODY + job.id)
+        if blob is None:
+            return None
+        try:
+            return self._keys.open(blob, context=self.BODY + job.id)
+        except HwsimError as exc:
+            log.warning("job %s: %s", job.id, exc)
+            return None
+
+    def _prune(self) -> None:
+        finished = [j for j in self.list() if j.state in (JobState.SENT, JobState.FAILED)]
+        old = finished[:-KEEP_FINISHED] if len(finished) > KEEP_FINISHED else []
+        if old:
+            keys: dict[str, bytes | None] = {}
+            for j in old:
+                keys[self.RECORD + j.id] = None
+                keys[self.BODY + j.id] = None
+                del self._jobs[j.id]
+            self._nvram.write_many(keys)
+
+    def _load(self) -> None:
+        for key, blob in self._nvram.read_prefix(self.RECORD).items():
+            try:
+                job = JobInfo.from_json(json.loads(blob))
+                int(job.id)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("%s could not be read (%s); skipped", key, exc)
+                continue
+            self._jobs[job.id] = job
+
+    def _publish(self, job: JobInfo) -> None:
+        self._events.publish("job", id=job.id, state=job.state.value, reason=job.reason)
+
+
+def _encode(job: JobInfo) -> bytes:
+    return json.dumps(job.to_json(), separators=(",", ":")).encode()

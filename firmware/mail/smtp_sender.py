@@ -1,0 +1,389 @@
+"""The device's one SMTP client: Scan to E-mail, Internet Fax send and alerts all go through it.
+
+A session has three stages, and a failure names the one it happened in, because that is what
+an administrator needs to fix it (a blocked port, an untrusted certificate and a refused login
+are three different phone calls):
+
+    connect   TCP to `smtp.server:smtp.port` (implicit TLS is negotiated here, as on port 465)
+    tls       STARTTLS when configured (port 587); if the server does not offer it, the device
+              stops: nothing, not even the sender's address, goes out in clear
+    auth      none, PLAIN, LOGIN (user and password) or XOAUTH2 with the shared `smtp` token
+
+Certificates and host names are checked against the device's `TrustStore`, never skipped.
+
+XOAUTH2: a server that refuses the token answers with a 334 challenge first; aiosmtplib sends
+the empty line and reads the 535. On that 535 the device asks the token store for a fresh
+token once (the provider may have revoked the old one early, or the clocks disagree) and tries
+again; if renewal is refused the store becomes `invalid` and the failure says so in the words
+the real device uses.
+
+Timeouts (`smtp.timeout`) are network time on the event loop, not device time: they guard a
+real socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+import aiosmtplib
+from aiosmtplib import (
+    SMTPAuthenticationError,
+    SMTPConnectError,
+    SMTPConnectResponseError,
+    SMTPConnectTimeoutError,
+    SMTPException,
+    SMTPResponseException,
+    SMTPServerDisconnected,
+    SMTPTimeoutError,
+)
+
+from ..errors import TokenUnavailable
+from ..settings import AuthMethod, Security, SmtpSettings
+from ..tokens.machine import TokenState
+from ..tokens.store import BearerToken, TokenStore, mask
+from ..trust import TrustStore
+from .errors import (
+    TOKEN_UPDATE_FAILED,
+    MailAuthError,
+    MailConnectError,
+    MailFailure,
+    MailProtocolError,
+    MailReplyError,
+    MailTimeoutError,
+    MailTlsError,
+    MailTokenError,
+)
+
+__all__ = ["BeforeData", "SmtpSender", "reply_text"]
+
+log = logging.getLogger(__name__)
+
+#: Called once the server has accepted sender and recipients, just before DATA: the job queue
+#: records there that the message may from now on have reached the server.
+BeforeData = Callable[[], None]
+
+#: The name the device gives in EHLO (a real MFP uses its host name).
+EHLO_NAME = "mfp-sim.local"
+
+
+def reply_text(code: int, message: str) -> str:
+    """An SMTP reply as one line, as the server sent it: `535 5.7.3 Authentication unsuccessful`."""
+    return " ".join(f"{code} {message}".split())
+
+
+class SmtpSender:
+    """Sends messages with the current SMTP settings and the shared `smtp` token store."""
+
+    def __init__(
+        self,
+        settings: Callable[[], SmtpSettings],
+        store: TokenStore,
+        trust: TrustStore,
+        *,
+        ehlo_name: str = EHLO_NAME,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._trust = trust
+        self._ehlo_name = ehlo_name
+
+    # ----------------------------------------------------------------- public
+    async def send(
+        self,
+        sender: str,
+        recipients: Sequence[str],
+        message: bytes,
+        *,
+        before_data: BeforeData | None = None,
+    ) -> str:
+        """Deliver `message` to the server; returns the server's reply to DATA.
+
+        Raises a `MailFailure` subclass naming the stage and carrying the server's words.
+        """
+        if not recipients:
+            raise MailReplyError("no recipient given", code=554, server_text="")
+        async with self.session() as (smtp, cfg):
+            return await self._transfer(smtp, cfg, sender, list(recipients), message, before_data)
+
+    async def check(self, notes: list[str] | None = None) -> list[str]:
+        """Connect, secure and sign in, then QUIT; `notes` gets what each stage achieved.
+
+        For the connection test: raises the same `MailFailure`s a send would, and `notes`
+        then shows the stages that passed.
+        """
+        steps = notes if notes is not None else []
+        async with self.session(steps):
+            pass
+        return steps
+
+    @asynccontextmanager
+    async def session(
+        self, steps: list[str] | None = None
+    ) -> AsyncIterator[tuple[aiosmtplib.SMTP, SmtpSettings]]:
+        """A connected, secured, signed-in session; QUIT and close on the way out."""
+        cfg = self._settings()
+        if not cfg.server:
+            raise MailConnectError("smtp.server is not set: enter the SMTP server first",
+                                   temporary=False)
+        notes = steps if steps is not None else []
+        smtp = await self._connect(cfg, notes)
+        try:
+            await self._secure(smtp, cfg, notes)
+            await self._sign_in(smtp, cfg, notes)
+            yield smtp, cfg
+            try:
+                await smtp.quit()
+            except SMTPException:
+                pass  # the message is already accepted: a rude goodbye changes nothing
+        finally:
+            smtp.close()
+
+    # ----------------------------------------------------------------- stages
+    async def _connect(self, cfg: SmtpSettings, notes: list[str]) -> aiosmtplib.SMTP:
+        where = f"{cfg.server}:{cfg.port}"
+        smtp = aiosmtplib.SMTP(
+            hostname=cfg.server,
+            port=cfg.port,
+            timeout=float(cfg.timeout),
+            use_tls=cfg.security is Security.SSL,
+            start_tls=False,
+            tls_context=self._trust.ssl_context(),
+            local_hostname=self._ehlo_name,
+        )
+        try:
+            greeting = await smtp.connect()
+        except SMTPConnectTimeoutError as exc:
+            raise MailTimeoutError(f"no answer from {where} within {cfg.timeout} s") from exc
+        except SMTPConnectResponseError as exc:
+            text = reply_text(exc.code, exc.message)
+            raise MailReplyError(f"{where} refused the connection: {text}", code=exc.code,
+                                 server_text=text, step="connect") from exc
+        except SMTPConnectError as exc:
+            raise _connect_failure(exc, where, cfg.security is Security.SSL) from exc
+        except ssl.SSLError as exc:
+            raise _tls_failure(exc, where) from exc
+        except (SMTPServerDisconnected, ConnectionError) as exc:
+            raise MailConnectError(f"{where} closed the connection at once") from exc
+        notes.append(f"connected to {where}: {reply_text(greeting.code, greeting.message)}")
+        if cfg.security is Security.SSL:
+            notes.append("TLS (implicit): certificate and host name verified")
+        return smtp
+
+    async def _secure(self, smtp: aiosmtplib.SMTP, cfg: SmtpSettings, notes: list[str]) -> None:
+        where = f"{cfg.server}:{cfg.port}"
+        try:
+            await smtp.ehlo()
+        except SMTPResponseException as exc:
+            text = reply_text(exc.code, exc.message)
+            raise MailReplyError(f"EHLO refused: {text}", code=exc.code, server_text=text,
+                                 step="connect") from exc
+        except (SMTPServerDisconnected, SMTPTimeoutError) as exc:
+            raise _lost(exc, "EHLO", cfg) from exc
+        if cfg.security is not Security.STARTTLS:
+            if cfg.security is Security.OFF:
+                notes.append("no encryption (smtp.security=off)")
+            return
+        if not smtp.supports_extension("starttls"):
+            raise MailTlsError(
+                f"{where} does not offer STARTTLS, and smtp.security is starttls: nothing was "
+                "sent in clear. Check the server and port (587 offers STARTTLS; 465 needs "
+                "security ssl)"
+            )
+        try:
+            await smtp.starttls(tls_context=self._trust.ssl_context())
+        except SMTPResponseException as exc:
+            text = reply_text(exc.code, exc.message)
+            raise MailTlsError(f"STARTTLS refused by {where}: {text}", server_text=text,
+                               code=exc.code, temporary=400 <= exc.code < 500) from exc
+        except ssl.SSLError as exc:
+            raise _tls_failure(exc, where) from exc
+        except (SMTPServerDisconnected, SMTPTimeoutError) as exc:
+            raise MailTlsError(f"TLS negotiation with {where} failed: {exc}",
+                               temporary=True) from exc
+        try:
+            await smtp.ehlo()  # RFC 3207: forget what was said in clear, ask again
+        except SMTPResponseException as exc:
+            text = reply_text(exc.code, exc.message)
+            raise MailReplyError(f"EHLO after STARTTLS refused: {text}", code=exc.code,
+                                 server_text=text, step="tls") from exc
+        except (SMTPServerDisconnected, SMTPTimeoutError) as exc:
+            raise _lost(exc, "EHLO after STARTTLS", cfg) from exc
+        notes.append("TLS (STARTTLS): certificate and host name verified")
+
+    async def _sign_in(self, smtp: aiosmtplib.SMTP, cfg: SmtpSettings, notes: list[str]) -> None:
+        if cfg.auth is AuthMethod.NONE:
+            notes.append("no authentication (smtp.auth=none)")
+            return
+        mechanism = {AuthMethod.PLAIN: "plain", AuthMethod.LOGIN: "login",
+                     AuthMethod.OAUTH2: "xoauth2"}[cfg.auth]
+        offered = [m.lower() for m in smtp.server_auth_methods]
+        if mechanism not in offered:
+            listed = " ".join(m.upper() for m in offered) or "no AUTH at all"
+            raise MailAuthError(
+                f"the server does not offer AUTH {mechanism.upper()} (it offers: {listed})"
+                + (" - it may allow AUTH only after TLS" if cfg.security is Security.OFF else "")
+            )
+        if cfg.auth is AuthMethod.OAUTH2:
+            account = await self._xoauth2(smtp, cfg)
+            notes.append(f"signed in with XOAUTH2 as {account}")
+            return
+        if not cfg.user:
+            raise MailAuthError("smtp.user is not set: enter the user name for SMTP AUTH")
+        try:
+            if cfg.auth is AuthMethod.PLAIN:
+                await smtp.auth_plain(cfg.user, cfg.password)
+            else:
+                await smtp.auth_login(cfg.user, cfg.password)
+        except SMTPResponseException as exc:
+            raise _auth_refused(exc) from exc
+        except (SMTPServerDisconnected, SMTPTimeoutError) as exc:
+            raise _lost(exc, "AUTH", cfg) from exc
+        notes.append(f"signed in with AUTH {mechanism.upper()} as {cfg.user}")
+
+    async def _xoauth2(self, smtp: aiosmtplib.SMTP, cfg: SmtpSettings) -> str:
+        token = await self._token()
+        try:
+            await self._auth_xoauth2(smtp, cfg, token)
+            return token.account
+        except SMTPAuthenticationError as exc:
+            if exc.code != 535:
+                raise _auth_refused(exc) from exc
+            first = reply_text(exc.code, exc.message)
+        log.info("smtp: XOAUTH2 refused for %s (%s): %s; renewing the token once",
+                 token.account, mask(token.access_token), first)
+        renewed = await self._renew(token, first)
+        if not smtp.is_connected:
+            raise MailConnectError(
+                f"the server closed the connection after refusing the token ({first}); "
+                "the token was renewed and the next attempt will use it", server_text=first)
+        try:
+            await self._auth_xoauth2(smtp, cfg, renewed)
+        except SMTPResponseException as exc:
+            raise _auth_refused(exc, "even with a freshly renewed token") from exc
+        return renewed.account
+
+    async def _auth_xoauth2(self, smtp: aiosmtplib.SMTP, cfg: SmtpSettings,
+                            token: BearerToken) -> None:
+        try:
+            await smtp.auth_xoauth2(token.account, token.access_token)
+        except (SMTPServerDisconnected, SMTPTimeoutError) as exc:
+            raise _lost(exc, "AUTH XOAUTH2", cfg) from exc
+
+    async def _token(self) -> BearerToken:
+        try:
+            return await self._store.access_token()
+        except TokenUnavailable as exc:
+            raise self._token_failure(str(exc)) from exc
+
+    async def _renew(self, used: BearerToken, refusal: str) -> BearerToken:
+        """After a 535 on XOAUTH2: one forced refresh, then the new token (or why not)."""
+        try:
+            state = await self._store.refresh()
+        except TokenUnavailable as exc:
+            raise self._token_failure(f"{refusal}; {exc}", refusal) from exc
+        if state is not TokenState.RETRIEVED:
+            reason = self._store.status().reason
+            raise self._token_failure(f"the server refused the token ({refusal}) and renewing "
+                                      f"it failed: {reason}", refusal)
+        token = await self._token()
+        if token.access_token == used.access_token:
+            reason = self._store.status().reason or "the provider gave no new token"
+            raise MailTokenError(
+                f"the server refused the token ({refusal}) and it could not be renewed now "
+                f"({reason}); will try again", server_text=refusal, temporary=True)
+        return token
+
+    def _token_failure(self, detail: str, server_text: str = "") -> MailTokenError:
+        state = self._store.state
+        if state is TokenState.INVALID:
+            return MailTokenError(f"{TOKEN_UPDATE_FAILED} ({detail})", server_text=server_text)
+        if state is TokenState.RETRIEVED:  # a grant is held; renewal failed for now
+            return MailTokenError(detail, server_text=server_text, temporary=True)
+        return MailTokenError(f"{detail}. Obtain the smtp token first (token smtp get)",
+                              server_text=server_text)
+
+    # ----------------------------------------------------------------- transfer
+    async def _transfer(
+        self,
+        smtp: aiosmtplib.SMTP,
+        cfg: SmtpSettings,
+        sender: str,
+        recipients: list[str],
+        message: bytes,
+        before_data: BeforeData | None,
+    ) -> str:
+        options = [f"SIZE={len(message)}"] if smtp.supports_extension("size") else []
+        try:
+            await smtp.mail(sender, options=options)
+            for rcpt in recipients:
+                await smtp.rcpt(rcpt)
+            if before_data is not None:
+                before_data()
+            reply = await smtp.data(message)
+        except SMTPResponseException as exc:
+            text = reply_text(exc.code, exc.message)
+            raise MailReplyError(f"the server refused the message: {text}", code=exc.code,
+                                 server_text=text) from exc
+        except (SMTPServerDisconnected, SMTPTimeoutError) as exc:
+            raise _lost(exc, "the mail transaction", cfg) from exc
+        except ValueError as exc:  # aiosmtplib refuses an address it cannot send safely
+            raise MailReplyError(f"address refused before sending: {exc}", code=501,
+                                 server_text="") from exc
+        except SMTPException as exc:
+            raise MailProtocolError(f"the mail transaction failed: {exc}", step="send",
+                                    temporary=True) from exc
+        text = reply_text(reply.code, reply.message)
+        log.info("smtp: %s accepted %d bytes for %s: %s", cfg.server, len(message),
+                 ", ".join(recipients), text)
+        return text
+
+
+# --------------------------------------------------------------- mapping
+def _connect_failure(exc: SMTPConnectError, where: str, implicit_tls: bool) -> MailFailure:
+    cause = exc.__cause__
+    if isinstance(cause, ssl.SSLError):
+        return _tls_failure(cause, where)
+    if isinstance(cause, ConnectionRefusedError):
+        return MailConnectError(
+            f"connection to {where} refused: nothing listens on that port, or a firewall "
+            "blocks it")
+    if isinstance(cause, OSError) and cause.strerror:
+        return MailConnectError(f"cannot reach {where}: {cause.strerror}")
+    if implicit_tls and isinstance(cause, (ConnectionResetError, EOFError)):
+        return MailTlsError(f"TLS handshake with {where} failed: connection closed "
+                            "(is the port really implicit TLS?)")
+    return MailConnectError(f"cannot connect to {where}: {exc}")
+
+
+def _tls_failure(exc: ssl.SSLError, where: str) -> MailTlsError:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return MailTlsError(f"the certificate of {where} is not trusted: "
+                            f"{exc.verify_message or exc.reason} (import the server's CA, "
+                            "and use the name the certificate was issued for)")
+    reason = exc.reason or str(exc)
+    return MailTlsError(f"TLS handshake with {where} failed: {reason}{_tls_hint(str(reason))}")
+
+
+def _tls_hint(reason: str) -> str:
+    if "WRONG_VERSION_NUMBER" in reason:
+        return (" (the server did not answer in TLS: this port may be plain or STARTTLS, "
+                "e.g. 587 needs security starttls, 465 security ssl)")
+    return ""
+
+
+def _lost(exc: Exception, during: str, cfg: SmtpSettings) -> MailFailure:
+    if isinstance(exc, SMTPTimeoutError):
+        return MailTimeoutError(f"no answer during {during} within {cfg.timeout} s",
+                                step="send")
+    return MailProtocolError(f"the server closed the connection during {during}", step="send",
+                             temporary=True)
+
+
+def _auth_refused(exc: SMTPResponseException, extra: str = "") -> MailAuthError:
+    text = reply_text(exc.code, exc.message)
+    detail = f" {extra}" if extra else ""
+    return MailAuthError(f"the server refused the sign-in{detail}: {text}", server_text=text,
+                         code=exc.code, temporary=400 <= exc.code < 500)
