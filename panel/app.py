@@ -1,0 +1,180 @@
+"""The front panel application: one per device, a thin face on its `DeviceApi`.
+
+The app listens to the device's event stream once for panel-wide things (the alerts in the
+status line, the panel language); each widget that shows a token listens for its own store,
+so a change made anywhere (console, a refresh that failed, another screen) shows at once on
+every page that displays it, including pages lower in the screen stack.
+
+For measurement (the lead's benchmark, and tests) the app records when it became interactive
+(`ready_at`, the `ready` event, the `Ready` message) and, per token store, which event it last
+showed and when (`token_shown`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from time import perf_counter
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.reactive import reactive
+
+from firmware.api import DeviceApi
+from firmware.events import Event
+
+from .i18n import N_, Catalog
+from .words import STORE_TITLES
+
+__all__ = ["PanelApp", "Alert", "TokenShown"]
+
+#: The most alerts the status line remembers; the oldest go first.
+MAX_ALERTS = 20
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something the status line warns about until it is resolved.
+
+    `message` is a message id translated when shown, or the device's own words when
+    `verbatim` (the firmware's reasons are shown as they are, after the store's name).
+    """
+
+    key: str
+    message: str
+    store: str = ""
+    verbatim: bool = False
+    params: tuple[tuple[str, str], ...] = ()
+
+    def text(self, gettext: Callable[[str], str]) -> str:
+        store = gettext(STORE_TITLES.get(self.store, self.store)) if self.store else ""
+        if self.verbatim:
+            return f"{store}: {self.message}" if store else self.message
+        return gettext(self.message).format(store=store, **dict(self.params))
+
+
+@dataclass(frozen=True)
+class TokenShown:
+    """The last token state the panel put on screen for a store, and when (perf_counter)."""
+
+    store: str
+    state: str
+    seq: int
+    at: float
+
+
+class PanelApp(App[None]):
+    """The panel of one device. `console_address` is shown in the status line."""
+
+    CSS_PATH = "panel.tcss"
+    TITLE = "mfp-sim panel"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", show=False)]
+
+    language: reactive[str] = reactive("en", init=False)
+    alerts: reactive[tuple[Alert, ...]] = reactive((), init=False)
+
+    class Ready(Message):
+        """The home screen is mounted: the panel takes input from here on."""
+
+    class DeviceEvent(Message):
+        """An event from the device, carried into the app's message queue."""
+
+        def __init__(self, event: Event) -> None:
+            super().__init__()
+            self.event = event
+
+    def __init__(self, api: DeviceApi, *, console_address: str = "", network: str = "LAN") -> None:
+        super().__init__()
+        self.api = api
+        self.console_address = console_address
+        self.network = network
+        self.catalog = Catalog(api.get("device.language"))
+        self.set_reactive(PanelApp.language, self.catalog.language)
+        self.created_at = perf_counter()
+        self.ready_at: float | None = None
+        self.ready = asyncio.Event()
+        self.token_shown: dict[str, TokenShown] = {}
+        self._unlisten: Callable[[], None] | None = None
+
+    # ------------------------------------------------------------ lifecycle
+    def on_mount(self) -> None:
+        from .screens.home import HomeScreen
+
+        self._unlisten = self.api.listen(self._heard)
+        self.alerts = tuple(
+            self._token_alert(name) for name in self.api.store_names()
+            if self.api.token_status(name).state.value == "invalid"
+        )
+        self.push_screen(HomeScreen())
+
+    def on_unmount(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
+
+    def _heard(self, event: Event) -> None:
+        """From the device's listener (synchronous, any thread): queue it for the app."""
+        self.post_message(self.DeviceEvent(event))
+
+    def note_ready(self) -> None:
+        """Called by the home screen once it is mounted."""
+        if self.ready_at is None:
+            self.ready_at = perf_counter()
+            self.ready.set()
+            self.post_message(self.Ready())
+
+    def note_token_shown(self, store: str, state: str, seq: int) -> None:
+        """Called by every widget that has just put a token state on screen."""
+        self.token_shown[store] = TokenShown(store, state, seq, perf_counter())
+
+    def go_home(self) -> None:
+        from .screens.home import HomeScreen
+
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+
+    # --------------------------------------------------------------- events
+    def on_panel_app_device_event(self, message: DeviceEvent) -> None:
+        event = message.event
+        if event.kind == "token":
+            store = str(event.data.get("store", ""))
+            key = f"token.{store}"
+            kept = tuple(a for a in self.alerts if a.key != key)
+            if event.data.get("state") == "invalid":
+                kept += (self._token_alert(store),)
+            if kept != self.alerts:
+                self.alerts = kept
+        elif event.kind == "alert":
+            # A POP check or print that failed: one alert per source and step, the latest wins.
+            source = str(event.data.get("source", ""))
+            key = f"alert.{source}.{event.data.get('step', '')}"
+            reason = str(event.data.get("reason") or event.data.get("message") or event.line())
+            self._raise(Alert(key, reason, store=source, verbatim=True))
+        elif event.kind == "job" and event.data.get("state") == "failed":
+            job = str(event.data.get("id", ""))
+            self._raise(Alert(f"job.{job}", N_("Job {job} failed: {reason}"),
+                              params=(("job", job), ("reason", str(event.data.get("reason", "")))),))
+        elif event.kind == "settings" and event.data.get("section") == "device":
+            self.language = self.api.get("device.language")
+
+    def _raise(self, alert: Alert) -> None:
+        kept = tuple(a for a in self.alerts if a.key != alert.key)
+        self.alerts = (kept + (alert,))[-MAX_ALERTS:]
+
+    @staticmethod
+    def _token_alert(store: str) -> Alert:
+        return Alert(f"token.{store}", N_("{store} token is Invalid"), store=store)
+
+    def dismiss_alerts(self) -> None:
+        """Forget the alerts the firmware raised; token alerts stay until the token changes."""
+        self.alerts = tuple(a for a in self.alerts if a.key.startswith("token."))
+
+    # ------------------------------------------------------------- language
+    async def watch_language(self, language: str) -> None:
+        """Switch the catalog and draw every page again, as a real panel does."""
+        self.catalog = Catalog(language)
+        for screen in list(self.screen_stack):
+            await screen.recompose()

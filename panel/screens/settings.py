@@ -1,0 +1,67 @@
+"""Settings pages: a section's form, and the token area where the section has a token.
+
+`ServicesSetupScreen` is Network Settings → Services Setup, whose [SMTP] tab holds the whole
+SMTP setting. `SmtpAuthenticationScreen` is one of the other pages whose SMTP authentication
+shares the one token (Scan to E-mail, Internet Fax send, e-mail alerts, status notices): it
+shows the authentication fields of the same `smtp` setting and the shared token.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static, TabbedContent, TabPane
+
+from firmware.api import SMTP_FUNCTIONS
+
+from ..base import PanelScreen, slug
+from ..widgets.settings_form import SettingsForm
+from ..widgets.token_area import TokenArea
+from ..words import FUNCTION_TITLES
+
+__all__ = ["SettingsScreen", "ServicesSetupScreen", "SmtpAuthenticationScreen", "SMTP_AUTH_FIELDS"]
+
+#: The SMTP fields an SMTP-authentication page shows (the server itself is on the SMTP tab).
+SMTP_AUTH_FIELDS: tuple[str, ...] = ("auth", "user", "password", "provider", "account")
+
+
+class SettingsScreen(PanelScreen):
+    def __init__(self, trail: tuple[str, ...], section: str, *, token: str | None = None) -> None:
+        super().__init__(trail, id=f"screen-{slug(section)}")
+        self.section = section
+        self.token = token
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(classes="form-scroll", can_focus=False):
+            yield SettingsForm(self.section)
+        if self.token is not None:
+            yield TokenArea(self.token)
+
+
+class ServicesSetupScreen(PanelScreen):
+    def __init__(self, trail: tuple[str, ...]) -> None:
+        super().__init__(trail, id="screen-services-setup")
+
+    def compose_body(self) -> ComposeResult:
+        with TabbedContent(id="services-tabs"):
+            with TabPane("SMTP", id="tab-smtp"):
+                with VerticalScroll(classes="form-scroll", can_focus=False):
+                    yield SettingsForm("smtp")
+                yield TokenArea("smtp")
+
+
+class SmtpAuthenticationScreen(PanelScreen):
+    def __init__(self, trail: tuple[str, ...], function: str) -> None:
+        if function not in SMTP_FUNCTIONS:
+            raise ValueError(f"unknown SMTP function {function!r}: one of {', '.join(SMTP_FUNCTIONS)}")
+        super().__init__(trail, id=f"screen-smtp-{slug(function)}")
+        self.function = function
+
+    def compose_body(self) -> ComposeResult:
+        names = ", ".join(self._(FUNCTION_TITLES[f]) for f in SMTP_FUNCTIONS)
+        yield Static(self._("These settings are common to: {functions}. A token obtained or "
+                            "cleared here changes for all of them.").format(functions=names),
+                     classes="page-note")
+        with VerticalScroll(classes="form-scroll", can_focus=False):
+            yield SettingsForm("smtp", SMTP_AUTH_FIELDS)
+        yield TokenArea(self.function)

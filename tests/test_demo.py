@@ -1,0 +1,69 @@
+"""`mfp-sim demo`: bench, device, console and panel in one process, offline."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+
+from tools.demo import DEMO_ACCOUNT, Demo, run_demo
+
+from .conftest import wait_for
+from .panel_fixtures import SIZE, until
+
+
+async def console_line(address: str, line: str) -> list[str]:
+    """One command over the device's TCP console, as a bench script would send it."""
+    _, host, port = address.split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(line.encode() + b"\n")
+    await writer.drain()
+    lines: list[str] = []
+    while not lines or not (lines[-1] == "OK" or lines[-1].startswith("ERR")):
+        lines.append((await asyncio.wait_for(reader.readline(), 10)).decode().rstrip("\r\n"))
+    writer.close()
+    await writer.wait_closed()
+    return lines
+
+
+async def run_headless(state: Path, out: io.StringIO) -> tuple[asyncio.Task[None], asyncio.Event]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_demo(state, True, stop=stop, out=out))
+    await wait_for(lambda: "ready=1" in out.getvalue() or task.done(), timeout=30, what="the demo")
+    assert not task.done(), task.exception()
+    return task, stop
+
+
+async def test_headless_demo_is_configured_on_first_start_only(tmp_path):
+    out = io.StringIO()
+    task, stop = await run_headless(tmp_path, out)
+    info = json.loads((tmp_path / "demo.json").read_text())
+    printed = dict(line.split("=", 1) for line in out.getvalue().splitlines())
+    assert printed["console"] == info["console"] and printed["verification_uri"] == info["verification_uri"]
+    assert await console_line(info["console"], "get smtp.account") == [f"smtp.account={DEMO_ACCOUNT}", "OK"]
+    assert await console_line(info["console"], "get smtp.auth") == ["smtp.auth=oauth2", "OK"]
+    assert (await console_line(info["console"], "set smtp.account bob@example.test"))[-1] == "OK"
+    stop.set()
+    await asyncio.wait_for(task, 30)
+
+    out = io.StringIO()
+    task, stop = await run_headless(tmp_path, out)
+    info2 = json.loads((tmp_path / "demo.json").read_text())
+    assert await console_line(info2["console"], "get smtp.account") == ["smtp.account=bob@example.test", "OK"]
+    # The new bench listens elsewhere: the `local` SMTP setting follows it.
+    port = json.loads((tmp_path / "bench" / "testbed.json").read_text())["ports"]["smtp"]
+    assert await console_line(info2["console"], "get smtp.port") == [f"smtp.port={port}", "OK"]
+    stop.set()
+    await asyncio.wait_for(task, 30)
+
+
+async def test_demo_panel_shows_the_console_and_a_ready_get_token(tmp_path):
+    async with Demo(tmp_path) as demo:
+        app = demo.panel()
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, app.ready.is_set, what="ready")
+            assert demo.console is not None
+            network = str(app.screen.query_one("#status-network").content)
+            assert demo.console.address in network
+            assert app.api.token_status("smtp").account == DEMO_ACCOUNT

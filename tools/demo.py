@@ -1,0 +1,186 @@
+"""`mfp-sim demo`: the bench, one device and its front panel, in one process, offline.
+
+    mfp-sim demo [--state DIR] [--headless]
+
+What runs (all on 127.0.0.1, ports chosen by the system, one real clock):
+  - the bench: local identity provider and mail server (`tools.testbed.Testbed`);
+  - one device, its NVRAM in `DIR/device`, trusting the bench's CA, with provider `local`;
+  - the device's serial console over TCP (its address is on the panel's status line);
+  - the front panel (Textual), or with `--headless` nothing but the console.
+
+On the first start (no `DIR/demo.json` yet) SMTP is set to OAuth 2.0 with provider `local`
+and account alice@example.test, so a newcomer can press Get Token at once. Later starts keep
+what the user changed. Because the bench is new at every start (new ports, a new identity
+provider that remembers no grant), each start points every `local` setting at the new
+servers, and forgets tokens issued by an earlier run's bench: they could never be renewed.
+
+`DIR/demo.json` tells scripts where things are: console, verification page, control API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TextIO
+
+from firmware.device import Device
+from firmware.providers import ProviderRegistry
+from hwsim.clock import Clock, RealClock
+from hwsim.uart import TcpConsole
+
+from .testbed import Testbed
+
+__all__ = ["Demo", "run_demo", "DEMO_ACCOUNT"]
+
+log = logging.getLogger(__name__)
+
+DEMO_ACCOUNT = "alice@example.test"
+DEMO_SENDER = "mfp@example.test"
+_FIRST_START = {"auth": "oauth2", "provider": "local", "account": DEMO_ACCOUNT,
+                "sender_address": DEMO_SENDER}
+
+
+class Demo:
+    """Bench + device + console, started and stopped together (the panel is added on top)."""
+
+    def __init__(self, state_dir: Path, *, clock: Clock | None = None) -> None:
+        self.state_dir = Path(state_dir)
+        self.clock = clock or RealClock()
+        self.bench = Testbed(self.state_dir / "bench", self.clock)
+        self.device: Device | None = None
+        self.console: TcpConsole | None = None
+        self.first_start = not self.info_path.exists()
+        self.notes: list[str] = []
+
+    @property
+    def info_path(self) -> Path:
+        return self.state_dir / "demo.json"
+
+    async def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        await self.bench.start()
+        registry = ProviderRegistry()
+        registry.add(self.bench.provider())
+        self.device = Device(self.state_dir / "device", clock=self.clock, providers=registry,
+                             ca_pems=[self.bench.ca.ca_pem])
+        await self.device.start()
+        await self._configure()
+        self.console = TcpConsole(self.device.shell.execute)
+        await self.console.start()
+        tmp = self.info_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.info(), indent=2) + "\n", encoding="utf-8")
+        tmp.replace(self.info_path)
+
+    async def _configure(self) -> None:
+        assert self.device is not None
+        api = self.device.api
+        if self.first_start:
+            await api.update("smtp", dict(_FIRST_START))
+            self.notes.append(f"SMTP set to OAuth 2.0, provider local, account {DEMO_ACCOUNT}")
+            return
+        for section in api.store_names():
+            if api.get(f"{section}.provider") != "local":
+                continue
+            # The bench listens on new ports at every start: follow it (presets of `local`).
+            await api.update(section, {"provider": "local"})
+            state = api.token_status(section).state.value
+            if state != "not_retrieved":
+                await api.clear_token(section)
+                self.notes.append(f"{section}: token of the previous run cleared (the bench is new)")
+
+    def info(self) -> dict[str, Any]:
+        assert self.console is not None
+        return {
+            "console": self.console.address,
+            "verification_uri": self.bench.idp.verification_uri,
+            "control_url": self.bench.idp.control_url,
+            "testbed": str(self.bench.json_path.resolve()),
+            "nvram": str((self.state_dir / "device").resolve()),
+            "account": DEMO_ACCOUNT,
+        }
+
+    def panel(self) -> Any:
+        """The front panel app for this device (not yet running)."""
+        from panel.app import PanelApp
+
+        assert self.device is not None and self.console is not None
+        return PanelApp(self.device.api, console_address=self.console.address)
+
+    async def stop(self) -> None:
+        if self.console is not None:
+            await self.console.stop()
+            self.console = None
+        if self.device is not None:
+            await self.device.stop()
+            self.device = None
+        await self.bench.stop()
+
+    async def __aenter__(self) -> Demo:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+
+async def _until_interrupted() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+@contextlib.contextmanager
+def _logging_to(path: Path) -> Any:
+    """While the panel owns the terminal, log lines go to a file instead of the screen."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.handlers = [handler]
+    try:
+        yield
+    finally:
+        root.handlers = saved
+        handler.close()
+
+
+async def run_demo(state: Path, headless: bool, *, stop: asyncio.Event | None = None,
+                   out: TextIO | None = None) -> None:
+    """Run the demo until Ctrl-C (headless), the panel quits (Ctrl+Q), or `stop` is set."""
+    out = out or sys.stdout
+    async with Demo(Path(state)) as demo:
+        info = demo.info()
+        for note in demo.notes:
+            print(f"note={note}", file=out, flush=True)
+        for key in ("console", "verification_uri", "control_url", "account"):
+            print(f"{key}={info[key]}", file=out, flush=True)
+        if headless:
+            print("ready=1", file=out, flush=True)
+            await (stop.wait() if stop is not None else _until_interrupted())
+            return
+        app = demo.panel()
+        with _logging_to(demo.state_dir / "demo.log"):
+            if stop is None:
+                await app.run_async()
+            else:
+                runner = asyncio.ensure_future(app.run_async())
+                waiter = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                if not runner.done():
+                    app.exit()
+                await runner
+                waiter.cancel()
