@@ -117,9 +117,23 @@ def _bench_startup(rounds: int) -> list[Figure]:
                    value < 1000, f"median of {len(times)}")]
 
 
+def _mail(quick: bool) -> Awaitable[list[Figure]]:
+    from .bench_mail import bench_mail
+
+    return bench_mail(quick)
+
+
+def _panel(quick: bool) -> Awaitable[list[Figure]]:
+    from .bench_panel import bench_panel
+
+    return bench_panel(quick)
+
+
 SECTIONS: list[tuple[str, Callable[[bool], Awaitable[list[Figure]] | list[Figure]]]] = [
     ("tokens", lambda quick: _bench_tokens(10 if quick else 30)),
     ("startup", lambda quick: _bench_startup(3 if quick else 7)),
+    ("mail", _mail),
+    ("panel", _panel),
 ]
 
 
