@@ -106,10 +106,10 @@ class Device:
             return settings
         return current
 
-    def _target_of(self, store: str):  # type: ignore[no-untyped-def]
+    def _target_of(self, store: str) -> Callable[[], tuple[str, str]]:
         def target() -> tuple[str, str]:
             s = self.settings.section(store)
-            return s.provider, s.account
+            return str(s.provider), str(s.account)
         return target
 
     async def _settings_changed(self, section: str, changed: set[str]) -> None:

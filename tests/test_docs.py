@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from firmware.mail.commands import MAIL_COMMANDS
 from firmware.shell import COMMANDS
 from firmware.tokens.machine import mermaid
 
@@ -16,5 +17,5 @@ def test_architecture_diagram_is_the_machine_table():
 
 def test_every_console_command_is_documented():
     text = (DOCS / "shell.md").read_text()
-    for name in COMMANDS:
+    for name in [*COMMANDS, *(c.name for c in MAIL_COMMANDS)]:
         assert f"`{name}" in text, name
