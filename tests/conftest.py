@@ -10,14 +10,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from firmware.device import Device
 from firmware.providers import ProviderRegistry
 from hwsim.clock import VirtualClock
+from tools.bench_ca import BenchCA
+from tools.idp import IdentityProvider
+from tools.mailserver import MailServer
 from tools.testbed import Testbed
+
+T = TypeVar("T")
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -36,6 +41,30 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: s
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock()
+
+
+@pytest.fixture
+def ca() -> BenchCA:
+    return BenchCA()
+
+
+@pytest.fixture
+async def idp(clock: VirtualClock, ca: BenchCA) -> AsyncIterator[IdentityProvider]:
+    """The identity provider alone (for the mail-server tests, which need no device)."""
+    async with IdentityProvider(clock=clock, ca=ca) as provider:
+        yield provider
+
+
+@pytest.fixture
+async def mail(clock: VirtualClock, ca: BenchCA, idp: IdentityProvider, tmp_path: Path) -> AsyncIterator[MailServer]:
+    """The mail server alone, checking tokens with `idp`."""
+    async with MailServer(clock, ca, idp.verifier(), tmp_path / "mail") as server:
+        yield server
+
+
+async def in_thread(fn: Callable[[], T]) -> T:
+    """Run a blocking stdlib client conversation (smtplib, poplib) off the loop, bounded."""
+    return await asyncio.wait_for(asyncio.to_thread(fn), timeout=15)
 
 
 @pytest.fixture
@@ -81,7 +110,7 @@ async def sh(device: Device, line: str) -> dict[str, Any]:
     reply = await device.shell.execute(line)
     assert reply, f"no reply to {line!r}"
     final = reply[-1]
-    values: dict[str, Any] = dict(l.split("=", 1) for l in reply[:-1] if "=" in l)
+    values: dict[str, Any] = dict(r.split("=", 1) for r in reply[:-1] if "=" in r)
     values["_ok"] = final == "OK"
     values["_err"] = final[4:] if final.startswith("ERR ") else ""
     return values

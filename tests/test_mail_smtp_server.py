@@ -6,12 +6,10 @@ runs in `asyncio.to_thread`. Tokens come from the real bench identity provider.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import smtplib
 import ssl
-from collections.abc import AsyncIterator, Callable
 from email.message import EmailMessage
 from typing import TypeVar
 
@@ -22,36 +20,13 @@ from tools.bench_ca import BenchCA
 from tools.idp import POP_SCOPE, SMTP_SCOPE, IdentityProvider
 from tools.mailserver import MailServer
 
+from .conftest import in_thread
+
 T = TypeVar("T")
 ALICE, BOB = "alice@example.test", "bob@example.test"
 ALICE_PASSWORD, ALICE_APP_PASSWORD = "alice-pass-1", "abcdefghijklmnop"
 
 
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def ca() -> BenchCA:
-    return BenchCA()
-
-
-@pytest.fixture
-async def idp(clock: VirtualClock, ca: BenchCA) -> AsyncIterator[IdentityProvider]:
-    async with IdentityProvider(clock=clock, ca=ca) as provider:
-        yield provider
-
-
-@pytest.fixture
-async def mail(clock, ca, idp, tmp_path) -> AsyncIterator[MailServer]:
-    async with MailServer(clock, ca, idp.verifier(), tmp_path / "mail") as server:
-        yield server
-
-
-async def in_thread(fn: Callable[[], T]) -> T:
-    """Run a blocking smtplib conversation, bounded."""
-    return await asyncio.wait_for(asyncio.to_thread(fn), timeout=15)
 
 
 def message(sender: str, to: str, subject: str = "Scan 0001", body: str = "scanned page") -> bytes:

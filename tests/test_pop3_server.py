@@ -11,44 +11,19 @@ import asyncio
 import base64
 import json
 import poplib
-from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
-
-import pytest
 
 from hwsim.clock import VirtualClock
 from tools.bench_ca import BenchCA
 from tools.idp import POP_SCOPE, SMTP_SCOPE, IdentityProvider
 from tools.mailserver import MailServer
 
+from .conftest import in_thread
+
 T = TypeVar("T")
 BOB, BOB_PASSWORD, BOB_APP_PASSWORD = "bob@example.test", "bob-pass-1", "bcdefghijklmnopq"
 
 
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def ca() -> BenchCA:
-    return BenchCA()
-
-
-@pytest.fixture
-async def idp(clock: VirtualClock, ca: BenchCA) -> AsyncIterator[IdentityProvider]:
-    async with IdentityProvider(clock=clock, ca=ca) as provider:
-        yield provider
-
-
-@pytest.fixture
-async def mail(clock, ca, idp, tmp_path) -> AsyncIterator[MailServer]:
-    async with MailServer(clock, ca, idp.verifier(), tmp_path / "mail") as server:
-        yield server
-
-
-async def in_thread(fn: Callable[[], T]) -> T:
-    return await asyncio.wait_for(asyncio.to_thread(fn), timeout=15)
 
 
 def fax(n: int, body: str = "page one") -> bytes:

@@ -64,7 +64,7 @@ class MfpConsole:
                 continue
             line, buf = buf.rstrip(b"\r\n").decode("utf-8", errors="replace"), b""
             if line == "OK" or line.startswith("ERR"):
-                values = dict(l.split("=", 1) for l in lines if "=" in l)
+                values = dict(x.split("=", 1) for x in lines if "=" in x)
                 return ConsoleReply(command, lines, line == "OK", line[4:] if line != "OK" else "", values)
             lines.append(line)
 
