@@ -129,9 +129,18 @@ class DeviceApi:
         """[Connection Test] of the SMTP screen (or any SMTP function's) or a POP screen."""
         return await self.mail.test_connection("smtp" if store in SMTP_FUNCTIONS else store)
 
-    async def check_mail(self, store: str) -> PollResult:
-        """Poll a POP mailbox now (pop.ifax or pop.emailprint)."""
-        return await self.mail.check_mail(store)
+    async def check_mail(self, store: str, *, wait_printed: bool = True) -> PollResult:
+        """Poll a POP mailbox now (pop.ifax or pop.emailprint).
+
+        The POP session stores what it receives in the spool; by default this also waits
+        (bounded) for the print worker to print it. `wait_printed=False` returns once the
+        mailbox is drained (messages stored for good and deleted): see `wait_printed`.
+        """
+        return await self.mail.check_mail(store, wait_printed=wait_printed)
+
+    async def wait_printed(self, store: str, timeout: float) -> bool:
+        """Wait until everything `store` received is printed (or refused); False on timeout."""
+        return await self.mail.wait_printed(store, timeout)
 
     # -------------------------------------------------------------- clock
     def now(self) -> float:

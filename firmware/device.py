@@ -22,6 +22,7 @@ from .events import EventBus
 from .mail.commands import MAIL_COMMANDS
 from .mail.jobs import JobQueue
 from .mail.pop_poller import PopPoller
+from .mail.print_worker import Reception
 from .mail.service import MailService
 from .mail.smtp_sender import SmtpSender
 from .providers import ProviderRegistry
@@ -79,11 +80,13 @@ class Device:
         self.sender = SmtpSender(self._smtp_settings, self.stores["smtp"], self.trust)
         self.jobs = JobQueue(nvram=self.nvram, keystore=self.keystore, clock=clock,
                              events=self.events, sender=self.sender)
+        self.reception = Reception()  # printing waits while a POP session receives
         self.pollers: dict[str, PopPoller] = {
             section: PopPoller(
                 section, settings=self._pop_settings(section), store=self.stores[section],
                 trust=self.trust, clock=clock, nvram=self.nvram, events=self.events,
-                tray=self.tray,
+                tray=self.tray, spool_dir=self.dir / "spool" / section,
+                reception=self.reception,
             )
             for section in POP_SECTIONS
         }

@@ -5,6 +5,8 @@ a job's output by its id. Names come from e-mail attachments and panels, so they
 untrusted: only `[A-Za-z0-9._-]` survives, and a name can never leave the folder. A file is
 written under a temporary name and renamed into place, so nobody watching the folder sees
 half a document; an existing file is never replaced: the new one gets `-2`, `-3`, ...
+A job that is printed again after a power cut (`keep_existing`) keeps the files it already
+has under their exact names and writes only the missing ones, so it never comes out twice.
 
 The tray orders its contents by a counter (the order in which it first saw each file), not by
 file times: the device's clock may be virtual, and two files written in the same tick must
@@ -75,22 +77,44 @@ class OutputTray:
         # Files already in the folder come first, in name order.
         self._scan()
 
-    def print_document(self, job_id: str, name: str, data: bytes, ext: str) -> Path:
-        """Store one document; returns the path of the new file."""
+    def print_document(
+        self, job_id: str, name: str, data: bytes, ext: str, *, keep_existing: bool = False
+    ) -> Path:
+        """Store one document; returns the path of the new file.
+
+        With `keep_existing`, a file already named exactly `<job-id>-<name>.<ext>` is taken as
+        this document, printed before (a job resumed after a power cut), and kept as it is.
+        """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TrayError(f"document data must be bytes, not {type(data).__name__}")
         extension = ext.lower().lstrip(".")
         if not _EXTENSION.fullmatch(extension):
             raise TrayError(f"file extension {ext!r} is not allowed: use 1 to 10 letters or digits")
         stem = f"{sanitize_name(job_id, default='job')}-{sanitize_name(name)}"
+        if keep_existing:
+            done = self._existing(stem, extension)
+            if done is not None:
+                return done
         return self._write(stem, extension, bytes(data))
 
-    def print_pages(self, job_id: str, name: str, images: Sequence[Image.Image]) -> list[Path]:
-        """Store each page as `<job-id>-<name>-p<k>.png`; returns the paths in page order."""
+    def print_pages(
+        self, job_id: str, name: str, images: Sequence[Image.Image], *, keep_existing: bool = False
+    ) -> list[Path]:
+        """Store each page as `<job-id>-<name>-p<k>.png`; returns the paths in page order.
+
+        With `keep_existing`, pages already in the tray under their exact names are kept and
+        only the missing ones printed (a multi-page job cut short by a power cut).
+        """
         if not images:
             raise TrayError("nothing to print: no pages")
         paths: list[Path] = []
         for number, image in enumerate(images, start=1):
+            base = f"{sanitize_name(name)[: _MAX_NAME - 6]}-p{number}"
+            if keep_existing:
+                done = self._existing(f"{sanitize_name(job_id, default='job')}-{base}", "png")
+                if done is not None:
+                    paths.append(done)
+                    continue
             buffer = io.BytesIO()
             dpi = image.info.get("dpi")
             try:
@@ -100,7 +124,6 @@ class OutputTray:
                     image.save(buffer, format="PNG")
             except (OSError, ValueError) as exc:
                 raise TrayError(f"page {number} cannot be printed: {exc}") from exc
-            base = f"{sanitize_name(name)[: _MAX_NAME - 6]}-p{number}"
             paths.append(self.print_document(job_id, base, buffer.getvalue(), "png"))
         return paths
 
@@ -155,6 +178,10 @@ class OutputTray:
                 temp.unlink(missing_ok=True)
             raise TrayError(f"document cannot be written to {self.folder}: {exc}") from exc
         return target
+
+    def _existing(self, stem: str, extension: str) -> Path | None:
+        path = self.folder / f"{stem}.{extension}"
+        return path if path.is_file() else None
 
     def _free_name(self, stem: str, extension: str) -> Path:
         candidate = self.folder / f"{stem}.{extension}"

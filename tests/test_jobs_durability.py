@@ -142,7 +142,8 @@ async def test_sent_jobs_stay_sent_after_a_restart(make_device, bench, clock, tm
 
 async def test_receiver_power_cut_before_quit_neither_loses_nor_reprints(make_device, bench,
                                                                          clock, tmp_path):
-    """Printed, recorded or not, but the power went before QUIT: nothing was deleted."""
+    """Stored in the spool, recorded or not, but the power went before QUIT: nothing was
+    deleted, and the next power-on prints each message once."""
     a = await make_device("sender")
     await setup_smtp(a, bench, clock)
     for _ in range(3):
@@ -156,20 +157,23 @@ async def test_receiver_power_cut_before_quit_neither_loses_nor_reprints(make_de
     async def commit_then_lose_power(*args, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
-        await asyncio.Event().wait()  # printed all three; the power goes before the ledger
+        await asyncio.Event().wait()  # spooled all three; the power goes before the ledger
 
     poller._commit = commit_then_lose_power  # type: ignore[method-assign]
     task = asyncio.ensure_future(b.api.check_mail("pop.ifax"))
-    await wait_for(lambda: calls == 1, what="printing done")
+    await wait_for(lambda: calls == 1, what="spooling done")
     task.cancel()
     await b.stop()
-    assert len(tray_names(b)) == 3 and len(maildir(bench, BOB)) == 3
+    # Stored for good, not yet printed (the worker waits for the ledger), nothing deleted.
+    assert len(list((tmp_path / "rx" / "spool" / "pop.ifax").glob("*.eml"))) == 3
+    assert len(tray_names(b)) == 0 and len(maildir(bench, BOB)) == 3
     poller._commit = real_commit  # type: ignore[method-assign]
     await wait_for(lambda: not bench.mail.store.is_locked(BOB), what="POP session gone")
 
     c = await make_device("rx2", nvram_dir=tmp_path / "rx")
     result = await c.api.check_mail("pop.ifax")
     assert (result.printed, result.duplicates, result.deleted) == (0, 3, 3), result
+    assert await c.api.wait_printed("pop.ifax", 10)  # the spool is printed after power-on
     assert len(tray_names(c)) == 3 and maildir(bench, BOB) == []
 
 

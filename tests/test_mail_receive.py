@@ -9,15 +9,21 @@ import email.policy
 import io
 import time
 from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
+from firmware.device import Device
 from firmware.ifax import compose_ifax_message, encode_tiff_f
 from firmware.mail.errors import TOKEN_UPDATE_FAILED
+from firmware.providers import ProviderRegistry
 from firmware.tokens.machine import TokenState
+from hwsim.clock import VirtualClock
 from hwsim.scanner import Scanner
 from tools.mailserver import HostilePop3Server, Hostility, MailServer
+from tools.testbed import Testbed
 
 from .conftest import ALICE, BOB, sh, wait_for
 from .mail_helpers import (
@@ -276,3 +282,129 @@ async def test_hostile_pop_server_gives_a_clear_reason_and_no_crash(device, benc
     assert (await sh(device, "set pop.ifax.timeout 30"))["_ok"]
     bench.mail.deliver(BOB, fax_message(1))
     assert (await device.api.check_mail("pop.ifax")).printed == 1
+
+
+# -- the receive spool (fax memory) and the print worker ---------------------------------------------
+def _spool(device: Device, section: str = "pop.ifax") -> Path:
+    return device.dir / "spool" / section
+
+
+async def _powered_on(bench: Testbed, clock: VirtualClock, nvram_dir: Path) -> tuple[Device, Any]:
+    """A device on an existing NVRAM dir, listening to its events from before power-on."""
+    registry = ProviderRegistry()
+    registry.add(bench.provider())
+    device = Device(nvram_dir, clock=clock, providers=registry, ca_pems=[bench.ca.ca_pem])
+    sub = device.api.subscribe()
+    await device.start()
+    return device, sub
+
+
+async def test_spool_survives_a_power_cut_and_prints_once(make_device, bench, clock, tmp_path):
+    a = await make_device("rx")
+    await setup_pop(a, bench, clock, "pop.ifax")
+    await a.pollers["pop.ifax"].printer.stop()  # the printer is off: faxes stay in memory
+    bench.mail.deliver(BOB, fax_message(1))
+    bench.mail.deliver(BOB, fax_message(2, pages=2))
+    result = await a.api.check_mail("pop.ifax", wait_printed=False)
+    assert result.ok, result.reason
+    assert (result.received, result.spooled, result.printed, result.deleted,
+            result.pending) == (2, 2, 0, 2, 2)
+    assert maildir(bench, BOB) == [] and tray_names(a) == []  # deleted: stored for good
+    assert len(list(_spool(a).glob("*.eml"))) == 2
+    await a.stop()  # the power goes
+
+    b, sub = await _powered_on(bench, clock, tmp_path / "rx")
+    try:
+        assert await b.api.wait_printed("pop.ifax", 10)
+        names = tray_names(b)
+        assert len(names) == 3 and len({n.split("-")[0] for n in names}) == 2, names
+        assert not any(n.endswith("-2.png") for n in names)  # no second copy of anything
+        faxes = [e.data for e in iter(sub.get_nowait, None) if e.kind == "fax"]
+        assert sorted(f["pages"] for f in faxes) == [1, 2]
+        assert list(_spool(b).iterdir()) == []
+        again = await b.api.check_mail("pop.ifax")  # nothing left anywhere, nothing reprinted
+        assert (again.on_server, again.received, again.printed) == (0, 0, 0)
+        assert len(tray_names(b)) == 3 and b.pollers["pop.ifax"].printer.printed == 2
+    finally:
+        await b.stop()
+
+
+async def test_power_cut_mid_print_prints_only_the_missing_pages(make_device, bench, clock,
+                                                                 tmp_path):
+    a = await make_device("rx")
+    await setup_pop(a, bench, clock, "pop.ifax")
+    printer = a.pollers["pop.ifax"].printer
+    await printer.stop()
+    bench.mail.deliver(BOB, fax_message(1, pages=3))
+    assert (await a.api.check_mail("pop.ifax", wait_printed=False)).spooled == 1
+    [spooled] = list(_spool(a).glob("*.eml"))
+    kept = spooled.read_bytes()
+    await printer.start()
+    assert await a.api.wait_printed("pop.ifax", 10)
+    pages = tray_names(a)
+    assert [n.rsplit("-", 1)[1] for n in pages] == ["p1.png", "p2.png", "p3.png"]
+    first = (a.tray.folder / pages[0]).read_bytes()
+    await a.stop()
+    # As if the power went after page 1: pages 2 and 3 not out, the spool file still there.
+    for name in pages[1:]:
+        (a.tray.folder / name).unlink()
+    spooled.write_bytes(kept)
+
+    b, _ = await _powered_on(bench, clock, tmp_path / "rx")
+    try:
+        assert await b.api.wait_printed("pop.ifax", 10)
+        assert sorted(tray_names(b)) == sorted(pages)  # page 1 kept, 2 and 3 printed, no copy
+        assert (b.tray.folder / pages[0]).read_bytes() == first
+    finally:
+        await b.stop()
+
+
+async def test_refused_at_print_time_alerts_once_and_is_not_retried(make_device, bench, clock,
+                                                                    tmp_path):
+    a = await make_device("rx")
+    await setup_pop(a, bench, clock, "pop.ifax", leave_copy=True)
+    printer = a.pollers["pop.ifax"].printer
+    await printer.stop()
+    bench.mail.deliver(BOB, print_message(1))  # a PNG is not a fax
+    assert (await a.api.check_mail("pop.ifax", wait_printed=False)).spooled == 1
+    [spooled] = list(_spool(a).glob("*.eml"))
+    kept = spooled.read_bytes()
+    sub = a.api.subscribe()
+    await printer.start()
+    assert await a.api.wait_printed("pop.ifax", 10)
+    [alert] = [e.data for e in iter(sub.get_nowait, None) if e.kind == "alert"]
+    assert (alert["source"], alert["step"]) == ("pop.ifax", "print")
+    assert "not an Internet Fax: no TIFF image (image/png)" in alert["reason"]
+    assert "print 1" in alert["reason"] and tray_names(a) == []
+    assert list(_spool(a).iterdir()) == []  # dropped from the spool
+    again = await a.api.check_mail("pop.ifax")  # left on the server (leave_copy): skipped
+    assert (again.on_server, again.received, again.refused) == (1, 0, 0)
+    assert [e for e in iter(sub.get_nowait, None) if e.kind == "alert"] == []
+    await a.stop()
+
+    # The power went after the ledger said "refused" but before the file was removed.
+    spooled.write_bytes(kept)
+    b, sub = await _powered_on(bench, clock, tmp_path / "rx")
+    try:
+        assert await b.api.wait_printed("pop.ifax", 10)
+        assert list(_spool(b).iterdir()) == [] and tray_names(b) == []
+        assert [e for e in iter(sub.get_nowait, None) if e.kind == "alert"] == []  # said once
+        # The same message sent again (a new UIDL, same Message-ID) is refused again, not
+        # silently taken for a duplicate: its Message-ID was forgotten with the refusal.
+        bench.mail.deliver(BOB, print_message(1))
+        resent = await b.api.check_mail("pop.ifax")
+        assert (resent.received, resent.duplicates, resent.refused) == (1, 0, 1), resent
+    finally:
+        await b.stop()
+
+
+async def test_mail_check_can_return_once_drained(device, bench, clock):
+    """`wait_printed=False` ends with the POP session; `wait_printed` then waits for the tray."""
+    await setup_pop(device, bench, clock, "pop.ifax")
+    for n in range(3):
+        bench.mail.deliver(BOB, fax_message(n))
+    result = await device.api.check_mail("pop.ifax", wait_printed=False)
+    assert result.ok and (result.spooled, result.deleted) == (3, 3)
+    assert result.printed + result.pending == 3
+    assert await device.api.wait_printed("pop.ifax", 10)
+    assert len(tray_names(device)) == 3 and maildir(bench, BOB) == []

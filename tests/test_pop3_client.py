@@ -21,6 +21,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -38,6 +39,7 @@ from firmware.pop3 import (
     Pop3TokenRejected,
     Security,
 )
+from firmware.pop3 import client as pop3_client
 from hwsim.clock import VirtualClock
 from tools.bench_ca import BenchCA
 from tools.idp import CLIENT_ID, POP_SCOPE, SMTP_SCOPE, IdentityProvider
@@ -282,6 +284,141 @@ async def test_silent_server_times_out_within_bound() -> None:
 async def test_operations_need_a_connection() -> None:
     with pytest.raises(Pop3Error, match="not connected"):
         await Pop3Client("127.0.0.1", 1, security=Security.OFF).stat()
+
+
+# -- multi-line replies read in chunks ---------------------------------------------------------------
+class ScriptedPop3:
+    """A POP3 "server" that answers each command keyword with scripted chunks, each written
+    (and drained) on its own, so a reply can be cut anywhere; it records the commands."""
+
+    def __init__(self, replies: dict[str, list[bytes]]) -> None:
+        self.replies = replies
+        self.commands: list[str] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> ScriptedPop3:
+        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            for chunk in [b"+OK scripted\r\n"] + self.replies.get("", []):
+                writer.write(chunk)
+                await writer.drain()
+            while line := await reader.readline():
+                keyword = line.decode().split(" ")[0].strip().upper()
+                self.commands.append(keyword)
+                for chunk in self.replies.get(keyword, [b"+OK\r\n"]):
+                    writer.write(chunk)
+                    await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+def scripted_client(server: ScriptedPop3, **kw: Any) -> Pop3Client:
+    return Pop3Client("127.0.0.1", server.port, security=Security.OFF, timeout=5, **kw)
+
+
+@pytest.fixture(params=[1, 3, 256 * 1024], ids=["read1", "read3", "read256k"])
+def read_size(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The client's read size: 1 byte puts a read boundary at every position of a reply."""
+    monkeypatch.setattr(pop3_client, "_READ_SIZE", request.param)
+    return int(request.param)
+
+
+@pytest.mark.parametrize(
+    ("wire", "body"),
+    [
+        (b"..leading dot\r\nmiddle\r\n...two dots\r\n.\r\n",
+         b".leading dot\r\nmiddle\r\n..two dots\r\n"),
+        (b"..\r\nafter a line that is one dot\r\n.\r\n", b".\r\nafter a line that is one dot\r\n"),
+        (b".\r\n", b""),  # an empty body: the end right after the status line
+        (b"\r\n.\r\n", b"\r\n"),  # one empty line
+        (b"bare LF lines\n.\n", b"bare LF lines\n"),
+        (b"no CR.\r\n.\r\n", b"no CR.\r\n"),
+    ],
+    ids=["stuffed", "first-line-dot", "empty", "empty-line", "bare-lf", "dot-in-line"],
+)
+async def test_multiline_bodies(read_size: int, wire: bytes, body: bytes) -> None:
+    replies = {"RETR": [b"+OK message follows\r\n", wire], "NOOP": [b"+OK still here\r\n"]}
+    async with ScriptedPop3(replies) as server:
+        pop = scripted_client(server)
+        await pop.connect()
+        assert await pop.retr(1) == body
+        assert await pop.noop() == "+OK still here"  # the reply ended exactly at its end
+        await pop.quit()
+
+
+async def test_reply_cut_into_pieces_anywhere(read_size: int) -> None:
+    """Status line, stuffed dots and the final CRLF.CRLF each split across TCP writes."""
+    pieces = [b"+OK 2", b"9 octets\r", b"\n", b".", b".x\r\n", b"line\r", b"\n.", b"\r", b"\n"]
+    async with ScriptedPop3({"RETR": pieces}) as server:
+        pop = scripted_client(server)
+        await pop.connect()
+        assert await pop.retr(1) == b".x\r\nline\r\n"
+        assert await pop.dele(1) == "+OK"
+
+
+async def test_replies_in_one_write_are_kept_apart(read_size: int) -> None:
+    """What arrives after a reply's end stays for the next reply (nothing read past is lost)."""
+    both = b"+OK\r\nSubject: one\r\n\r\nbody\r\n.\r\n+OK 1 2\r\n"
+    async with ScriptedPop3({"RETR": [both], "STAT": []}) as server:
+        pop = scripted_client(server)
+        await pop.connect()
+        assert await pop.retr(1) == b"Subject: one\r\n\r\nbody\r\n"
+        assert await pop.stat() == (1, 2)
+
+
+async def test_message_size_bound_counts_unstuffed_bytes() -> None:
+    limit = 4096
+    exact = b"." + b"x" * 1021 + b"\r\n"  # 1,024 bytes, one line-leading dot
+    wire = (b"." + exact) * 4 + b".\r\n"  # 4,100 bytes on the wire, 4,096 un-stuffed
+    over = b"y" * 4095 + b"\r\n.\r\n"  # 4,097 bytes
+    async with ScriptedPop3({"RETR": [b"+OK\r\n", wire], "TOP": [b"+OK\r\n", over]}) as server:
+        pop = scripted_client(server, max_message_size=limit)
+        await pop.connect()
+        assert await pop.retr(1) == exact * 4
+        with pytest.raises(Pop3ProtocolError, match="larger than 4096 bytes"):
+            await pop.top(1, 100)
+        assert not pop.connected
+
+
+async def test_oversized_reply_stops_at_the_bound(read_size: int) -> None:
+    """No end in sight: the client gives up at the bound, it does not read on to the end."""
+    chunk = b"z" * 1000 + b"\r\n"
+    async with ScriptedPop3({"RETR": [b"+OK\r\n"] + [chunk] * 2000 + [b".\r\n"]}) as server:
+        pop = scripted_client(server, max_message_size=20_000)
+        await pop.connect()
+        with pytest.raises(Pop3ProtocolError, match="larger than 20000 bytes"):
+            await pop.retr(1)
+        assert not pop.connected
+
+
+async def test_status_line_bound() -> None:
+    async with ScriptedPop3({"NOOP": [b"+OK " + b"a" * 2000 + b"\r\n"]}) as server:
+        pop = scripted_client(server, max_line=1024)
+        await pop.connect()
+        with pytest.raises(Pop3ProtocolError, match="longer than 1024 bytes"):
+            await pop.noop()
+
+
+async def test_data_after_the_stls_reply_is_refused() -> None:
+    """Bytes sent in clear right after +OK to STLS would pass for TLS-protected: refused."""
+    replies = {"STLS": [b"+OK Begin TLS negotiation\r\n-ERR injected in clear\r\n"]}
+    async with ScriptedPop3(replies) as server:
+        pop = Pop3Client("127.0.0.1", server.port, security=Security.STARTTLS, timeout=5)
+        with pytest.raises(Pop3TlsError, match="after its STLS reply"):
+            await pop.connect()
+        assert not pop.connected
 
 
 # -- a second, independent server: Dovecot ----------------------------------------------------------

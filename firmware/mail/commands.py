@@ -124,8 +124,9 @@ async def _mail(shell: Shell, args: list[str], rest: str) -> Reply:
         raise CommandError("usage: mail check pop.ifax|pop.emailprint")
     result = await shell.api.check_mail(args[1])
     lines = [f"on_server={result.on_server}", f"received={result.received}",
-             f"printed={result.printed}", f"duplicates={result.duplicates}",
-             f"refused={result.refused}", f"deleted={result.deleted}"]
+             f"spooled={result.spooled}", f"printed={result.printed}",
+             f"duplicates={result.duplicates}", f"refused={result.refused}",
+             f"deleted={result.deleted}", f"pending={result.pending}"]
     lines += [f"file={name}" for name in result.files]
     if not result.ok:
         return lines + [f"step={result.step}", f"reason={result.reason}",

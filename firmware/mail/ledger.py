@@ -2,9 +2,10 @@
 
 Two indexes per POP setting:
 
-    rx.<section>.u.<hash of UIDL>         a message this receiver has handled (printed,
-                                          recognised as a duplicate, or refused)
-    rx.<section>.m.<hash of Message-ID>   a message it printed, by Message-ID
+    rx.<section>.u.<hash of UIDL>         a message this receiver has handled (spooled for
+                                          printing, printed, recognised as a duplicate, or
+                                          refused)
+    rx.<section>.m.<hash of Message-ID>   a message it spooled (to print), by Message-ID
 
 The UIDL index is what makes `leave_copy` safe: a message left on the server is seen again at
 every poll and skipped. It is pruned to the UIDLs the server still lists, so it never grows
@@ -12,8 +13,11 @@ beyond the mailbox. The Message-ID index catches the other duplicate: the same m
 delivered twice (a sender that resent after a power cut, as this device's own job queue may),
 under two UIDLs. It is kept for `MESSAGE_ID_DAYS` days of device time.
 
-Entries are written in batches, one NVRAM transaction each, before the batch's DELE commands
-go out; the tray check in `PopPoller` covers the instant between printing and that write.
+Entries are written in batches, one NVRAM transaction each, after the batch is durable in the
+receive spool and before the batch's DELE commands go out; `PopPoller`'s check of the spool
+and the tray covers the instant between storing and that write. A message the print worker
+refuses later is re-recorded as `refused` and its Message-ID forgotten (`refused`), so a copy
+sent again is refused again, with its alert, rather than silently taken for a duplicate.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ class Handled:
 
     uid: str
     message_id: str
-    outcome: str  # printed | duplicate | refused | too_large
+    outcome: str  # spooled | printed | duplicate | refused | too_large
     at: float
 
 
@@ -50,12 +54,19 @@ class ReceiveLedger:
         self._nvram = nvram
         self._uids = f"rx.{section}.u."
         self._mids = f"rx.{section}.m."
+        # Both indexes are kept in memory too (read once): a poll asks about every message.
         self._seen_uids: set[str] | None = None
+        self._seen_mids: set[str] | None = None
 
     def _load_uids(self) -> set[str]:
         if self._seen_uids is None:
             self._seen_uids = {k[len(self._uids):] for k in self._nvram.read_prefix(self._uids)}
         return self._seen_uids
+
+    def _load_mids(self) -> set[str]:
+        if self._seen_mids is None:
+            self._seen_mids = {k[len(self._mids):] for k in self._nvram.read_prefix(self._mids)}
+        return self._seen_mids
 
     def has_uid(self, uid: str) -> bool:
         return digest(uid) in self._load_uids()
@@ -70,7 +81,7 @@ class ReceiveLedger:
             return "unknown"
 
     def has_message_id(self, message_id: str) -> bool:
-        return bool(message_id) and self._nvram.read(self._mids + digest(message_id)) is not None
+        return bool(message_id) and digest(message_id) in self._load_mids()
 
     def record(self, entries: Iterable[Handled]) -> None:
         """Write a batch of handled messages in one transaction."""
@@ -79,12 +90,24 @@ class ReceiveLedger:
             record = json.dumps({"uid": e.uid, "mid": e.message_id, "outcome": e.outcome,
                                  "at": e.at}, separators=(",", ":")).encode()
             values[self._uids + digest(e.uid)] = record
-            if e.message_id and e.outcome == "printed":
+            if e.message_id and e.outcome in ("spooled", "printed"):
                 values[self._mids + digest(e.message_id)] = json.dumps({"at": e.at}).encode()
         if values:
             self._nvram.write_many(values)
-            seen = self._load_uids()
-            seen.update(k[len(self._uids):] for k in values if k.startswith(self._uids))
+            self._load_uids().update(_suffixes(values, self._uids))
+            self._load_mids().update(_suffixes(values, self._mids))
+
+    def refused(self, uid: str, message_id: str, at: float) -> None:
+        """The print worker refused a spooled message: record it so, in one transaction."""
+        record = json.dumps({"uid": uid, "mid": message_id, "outcome": "refused", "at": at},
+                            separators=(",", ":")).encode()
+        values: dict[str, bytes | None] = {self._uids + digest(uid): record}
+        if message_id:
+            values[self._mids + digest(message_id)] = None
+        self._nvram.write_many(values)
+        self._load_uids().add(digest(uid))
+        if message_id:
+            self._load_mids().discard(digest(message_id))
 
     def prune(self, uids_on_server: Iterable[str], now: float) -> int:
         """Forget UIDLs the server no longer lists and Message-IDs past their age."""
@@ -100,5 +123,10 @@ class ReceiveLedger:
                 stale.append(key)
         if stale:
             self._nvram.write_many(dict.fromkeys(stale))
-            self._seen_uids = self._load_uids() - {k[len(self._uids):] for k in stale}
+            self._seen_uids = self._load_uids() - _suffixes(stale, self._uids)
+            self._seen_mids = self._load_mids() - _suffixes(stale, self._mids)
         return len(stale)
+
+
+def _suffixes(keys: Iterable[str], prefix: str) -> set[str]:
+    return {k[len(prefix):] for k in keys if k.startswith(prefix)}

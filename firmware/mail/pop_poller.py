@@ -4,44 +4,45 @@ Each POP setting has its own `PopPoller` and its own token store: a token in one
 nothing to the other. When the setting is `enabled`, the poller checks the mailbox every
 `check_interval` minutes of device time; `check_now()` polls at once (console `mail check`).
 
-One poll, and why it is in this order:
+The POP session only receives; printing is the print worker's (`print_worker.py`), from the
+receive spool (`spool.py`), as a real MFP's fax memory. One poll, and why it is in this order:
 
     connect, TLS, sign in        (USER/PASS, or XOAUTH2 with one token renewal on refusal)
     UIDL, LIST                   what is there, and how big
     for each message, in batches of `BATCH`:
-        skip it if the ledger knows its UIDL (left on the server, or handled before a crash)
-        RETR, then print: Internet Fax decodes the TIFF-F pages; E-mail Print takes PDF and
-        image attachments; a message whose Message-ID was printed before is a duplicate
-        fsync the printed files, write the batch to the ledger (one NVRAM transaction),
-        and only then DELE the batch (unless `leave_copy`)
+        skip it if the ledger knows its UIDL (left on the server, or handled before a crash),
+        or if it is already in the spool or the tray (stored or printed before a crash)
+        RETR; a message whose Message-ID was taken before is a duplicate; any other is
+        written to the spool (a worker thread writes and fsyncs it while RETR goes on)
+        per batch: commit the spool (rename, one folder fsync), write the batch to the
+        ledger (one NVRAM transaction), wake the print worker, and only then DELE the
+        batch (unless `leave_copy`); the next batch is read meanwhile
     QUIT                         the server deletes now (RFC 1939: no QUIT, no deletion)
 
-So a power cut at any instant loses nothing (no QUIT, nothing deleted) and prints nothing
-twice: printed output is named after the message (`<rx-id>-...` in the tray), and a message
-whose output is already in the tray is recorded, not printed again. The one gap: a cut in
-the middle of a multi-page print leaves the pages printed so far (as a real printer would).
+So a power cut at any instant loses nothing (nothing is deleted before it is in the spool for
+good; no QUIT, nothing deleted at all) and prints nothing twice (the spool and tray names come
+from the UIDL; see the print worker). `check_now()` then waits, at most `PRINT_WAIT` seconds,
+for the worker to print what this poll spooled, so that `mail check` reports what was printed;
+`check_now(wait_printed=False)` (the scheduled polls, the bench) returns when the mailbox is
+drained and reports what was printed so far (`pending` = spooled, not yet printed).
 
 What fails is told apart for the administrator, with the server's words unchanged: refused
 port or unreachable host (`connect`), TLS (`tls`), refused login (`auth`, the -ERR line as
 sent), token that cannot be renewed (`token`), broken or hostile server (`receive`). Each
-failure is published as an `alert` event with `source`, `step` and `reason`.
+failure is published as an `alert` event with `source`, `step` and `reason`; a message that
+cannot be printed is the print worker's `alert` (step `print`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.policy
+import collections
 import hashlib
-import io
 import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.header import decode_header, make_header
-from email.parser import BytesHeaderParser
 from pathlib import Path
-
-from PIL import Image
 
 from hwsim.clock import Clock
 from hwsim.errors import HwsimError
@@ -50,7 +51,6 @@ from hwsim.printer import OutputTray
 
 from ..errors import FirmwareError, TokenUnavailable
 from ..events import EventBus
-from ..ifax import Attachment, IfaxError, decode_tiff_f, extract_documents
 from ..pop3 import (
     Pop3AuthError,
     Pop3Client,
@@ -77,14 +77,23 @@ from .errors import (
     MailTokenError,
 )
 from .ledger import Handled, ReceiveLedger
+from .print_worker import PrintWorker, Reception, Ticket, message_id
+from .spool import ReceiveSpool, SpoolEntry, SpoolError, SpoolWriter
 from .task import stop_task
 
-__all__ = ["BATCH", "MAX_MESSAGE_SIZE", "PollResult", "PopPoller"]
+__all__ = ["BATCH", "MAX_MESSAGE_SIZE", "PRINT_WAIT", "PollResult", "PopPoller"]
 
 log = logging.getLogger(__name__)
 
-#: Messages printed, then recorded and deleted, per batch.
+#: Messages stored, then recorded and deleted, per batch.
 BATCH = 50
+#: ... or per this many bytes of messages (kept in memory until they are written).
+BATCH_BYTES = 16 * 1024 * 1024
+#: Batches being stored while the session reads on; at more, the session waits. DELE for a
+#: batch goes out once it is stored: any time before QUIT is the same to the server.
+STORING_AHEAD = 2
+#: How long `check_now()` waits for the print worker (real seconds: printing is real work).
+PRINT_WAIT = 120.0
 #: Larger messages are not downloaded (Exchange Online's default limit is about this size).
 MAX_MESSAGE_SIZE = 25 * 1024 * 1024
 #: RFC 3206 codes after which trying again later is the right thing.
@@ -100,20 +109,31 @@ class PollResult:
     step: str = ""
     reason: str = ""
     on_server: int = 0
-    received: int = 0
+    received: int = 0  # RETR
+    spooled: int = 0  # stored for the print worker
     printed: int = 0
     duplicates: int = 0
     refused: int = 0
     deleted: int = 0
+    pending: int = 0  # spooled, not yet printed when the result was made
     files: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    outcome: str  # printed | duplicate | refused
-    files: tuple[Path, ...] = ()
-    reason: str = ""
-    pages: int = 0
+@dataclass
+class _Batch:
+    """Messages read from the server, on their way to the spool, the ledger and DELE."""
+
+    handled: list[tuple[int, Handled]] = field(default_factory=list)
+    spool: list[SpoolEntry] = field(default_factory=list)
+    size: int = 0  # bytes of the messages, until they are written
+    durable: asyncio.Task[None] | None = None
+
+    def full(self) -> bool:
+        return len(self.handled) >= BATCH or self.size >= BATCH_BYTES
+
+    def stored(self) -> bool:
+        """Done storing (for good, or failed: `_delete` then raises the failure)."""
+        return self.durable is not None and self.durable.done()
 
 
 class PopPoller:
@@ -128,6 +148,8 @@ class PopPoller:
         nvram: Nvram,
         events: EventBus,
         tray: OutputTray,
+        spool_dir: Path,
+        reception: Reception | None = None,
     ) -> None:
         self.section = section
         self.kind = "fax" if section == "pop.ifax" else "print"
@@ -138,6 +160,11 @@ class PopPoller:
         self._events = events
         self._tray = tray
         self.ledger = ReceiveLedger(nvram, section)
+        self.spool = ReceiveSpool(spool_dir)
+        self._reception = reception if reception is not None else Reception()
+        self.printer = PrintWorker(section, self.kind, spool=self.spool, tray=tray,
+                                   ledger=self.ledger, events=events, clock=clock,
+                                   reception=self._reception)
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -146,6 +173,7 @@ class PopPoller:
 
     # ------------------------------------------------------------- lifecycle
     async def start(self) -> None:
+        await self.printer.start()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(),
                                                                 name=f"poll.{self.section}")
@@ -153,6 +181,7 @@ class PopPoller:
     async def stop(self) -> None:
         task, self._task = self._task, None
         await stop_task(task)
+        await self.printer.stop()
 
     def settings_changed(self) -> None:
         """Enabled, interval or server changed: reschedule from now."""
@@ -171,7 +200,7 @@ class PopPoller:
                 self.next_check_at = self._clock.now() + cfg.check_interval * 60
             if self._clock.now() >= self.next_check_at:
                 self.next_check_at = self._clock.now() + cfg.check_interval * 60
-                await self.check_now()
+                await self.check_now(wait_printed=False)
                 continue
             waiters = [asyncio.ensure_future(self._wake.wait()),
                        asyncio.ensure_future(self._clock.sleep_until(self.next_check_at))]
@@ -182,26 +211,50 @@ class PopPoller:
                     w.cancel()
 
     # ------------------------------------------------------------------ poll
-    async def check_now(self) -> PollResult:
-        """Poll the mailbox once, now; never raises for a mail failure (see `.ok`)."""
-        async with self._lock:
-            result = PollResult(self.section)
-            try:
-                await self._poll(self._settings(), result)
-            except MailFailure as exc:
-                result.ok, result.step, result.reason = False, exc.step, str(exc)
-            except FirmwareError as exc:
-                result.ok, result.step, result.reason = False, "receive", str(exc)
-            except (HwsimError, OSError, ValueError) as exc:  # tray, NVRAM, a library surprise
-                log.exception("%s: poll failed", self.section)
-                result.ok, result.step = False, "receive"
-                result.reason = f"Internal error: {type(exc).__name__}: {exc}"
-            if not result.ok:
-                log.warning("%s: %s failed: %s", self.section, result.step, result.reason)
-                self._events.publish("alert", source=self.section, step=result.step,
-                                     reason=result.reason)
+    async def check_now(self, *, wait_printed: bool = True) -> PollResult:
+        """Poll the mailbox once, now; never raises for a mail failure (see `.ok`).
+
+        With `wait_printed`, a successful poll also waits (at most `PRINT_WAIT` s) until the
+        print worker has printed or refused every message this poll spooled.
+        """
+        ticket = self.printer.ticket()
+        try:
+            async with self._lock:
+                result = PollResult(self.section)
+                try:
+                    await self._poll(self._settings(), result, ticket)
+                except MailFailure as exc:
+                    result.ok, result.step, result.reason = False, exc.step, str(exc)
+                except FirmwareError as exc:
+                    result.ok, result.step, result.reason = False, "receive", str(exc)
+                except SpoolError as exc:  # disk full, NVRAM folder read-only
+                    result.ok, result.step, result.reason = False, "receive", str(exc)
+                except (HwsimError, OSError, ValueError) as exc:  # NVRAM, a library surprise
+                    log.exception("%s: poll failed", self.section)
+                    result.ok, result.step = False, "receive"
+                    result.reason = f"Internal error: {type(exc).__name__}: {exc}"
+                if not result.ok:
+                    log.warning("%s: %s failed: %s", self.section, result.step, result.reason)
+                    self._events.publish("alert", source=self.section, step=result.step,
+                                         reason=result.reason)
+                    self.printer.wake()  # whatever did reach the spool is printed all the same
+            if wait_printed and result.ok:
+                await ticket.wait(PRINT_WAIT)
+            for done in ticket.done:
+                if done.outcome == "printed":
+                    result.printed += 1
+                    result.files += [p.name for p in done.files]
+                else:
+                    result.refused += 1
+            result.pending = len(ticket.waiting)
             self.last = result
             return result
+        finally:
+            self.printer.forget(ticket)
+
+    async def wait_printed(self, timeout: float) -> bool:
+        """True once the spool is empty: everything received has been printed or refused."""
+        return await self.printer.wait_idle(timeout)
 
     async def probe(self, notes: list[str]) -> int:
         """Connect, secure, sign in, STAT, QUIT (the connection test); returns messages waiting."""
@@ -217,10 +270,11 @@ class PopPoller:
         finally:
             await pop.close()
 
-    async def _poll(self, cfg: PopSettings, result: PollResult) -> None:
+    async def _poll(self, cfg: PopSettings, result: PollResult, ticket: Ticket) -> None:
         pop = await self._open(cfg, [])
         try:
-            await self._drain(pop, cfg, result)
+            with self._reception.receiving():
+                await self._drain(pop, cfg, result, ticket)
             await pop.quit()
         except Pop3Error as exc:
             raise _mail_failure(exc, "receive") from exc
@@ -305,119 +359,126 @@ class PopPoller:
                               step="token")
 
     # ---------------------------------------------------------------- drain
-    async def _drain(self, pop: Pop3Client, cfg: PopSettings, result: PollResult) -> None:
+    async def _drain(self, pop: Pop3Client, cfg: PopSettings, result: PollResult,
+                     ticket: Ticket) -> None:
         uids = await pop.uidl()
         sizes = await pop.list()
         result.on_server = len(uids)
         self.ledger.prune(uids.values(), self._clock.now())
-        in_tray = self._tray_ids()
-        printed_now: set[str] = set()  # Message-IDs printed in this poll, not yet recorded
-        batch: list[tuple[int, Handled]] = []
-        for number in sorted(uids):
-            uid = uids[number]
-            if self.ledger.has_uid(uid):
-                # Handled before; still here because of leave_copy, or a power cut before QUIT.
-                if not cfg.leave_copy and self.ledger.outcome(uid) != "too_large":
-                    batch.append((number, Handled(uid, "", "duplicate", self._clock.now())))
-                continue
-            rx_id = self._rx_id(uid)
-            if rx_id in in_tray:  # printed just before a power cut, not recorded yet
-                batch.append((number, Handled(uid, "", "printed", self._clock.now())))
-                result.duplicates += 1
-            elif sizes.get(number, 0) > MAX_MESSAGE_SIZE:
-                reason = (f"message {number} is {sizes[number]} bytes; the device takes at most "
-                          f"{MAX_MESSAGE_SIZE} bytes. It was left on the server")
-                self._events.publish("alert", source=self.section, step="receive", reason=reason)
-                self.ledger.record([Handled(uid, "", "too_large", self._clock.now())])
-                result.refused += 1
-                continue
-            else:
-                raw = await pop.retr(number)
-                result.received += 1
-                handled = await self._handle(raw, uid, rx_id, result, printed_now)
-                batch.append((number, handled))
-            if len(batch) >= BATCH:
-                await self._commit(pop, cfg, batch, result)
-                batch = []
-        await self._commit(pop, cfg, batch, result)
+        # The spool first, then the tray: the worker removes a spool file only once its
+        # output is in the tray, so a message between the two is seen in one or the other.
+        have = self.spool.rx_ids() | self._tray_ids()
+        taken_now: set[str] = set()  # Message-IDs spooled in this poll, not yet recorded
+        batch, storing = _Batch(), collections.deque[_Batch]()
+        writer = self.spool.writer()
+        try:
+            for number in sorted(uids):
+                uid = uids[number]
+                if self.ledger.has_uid(uid):
+                    # Handled before; still here because of leave_copy, or a power cut before QUIT.
+                    if not cfg.leave_copy and self.ledger.outcome(uid) != "too_large":
+                        batch.handled.append((number, Handled(uid, "", "duplicate",
+                                                              self._clock.now())))
+                    continue
+                rx_id = self._rx_id(uid)
+                if rx_id in have:  # stored or printed just before a power cut, not recorded yet
+                    batch.handled.append((number, Handled(uid, "", "printed", self._clock.now())))
+                    result.duplicates += 1
+                elif sizes.get(number, 0) > MAX_MESSAGE_SIZE:
+                    reason = (f"message {number} is {sizes[number]} bytes; the device takes at "
+                              f"most {MAX_MESSAGE_SIZE} bytes. It was left on the server")
+                    self._events.publish("alert", source=self.section, step="receive",
+                                         reason=reason)
+                    self.ledger.record([Handled(uid, "", "too_large", self._clock.now())])
+                    result.refused += 1
+                    continue
+                else:
+                    raw = await pop.retr(number)
+                    result.received += 1
+                    batch.handled.append((number, self._take(raw, uid, rx_id, writer, batch,
+                                                             result, taken_now)))
+                if batch.full():
+                    batch.durable = self._start_storing(writer, batch, ticket)
+                    storing.append(batch)
+                    batch = _Batch()
+                # DELE what is stored for good by now; wait only when too much is in flight.
+                while storing and (storing[0].stored() or len(storing) > STORING_AHEAD):
+                    await self._delete(pop, cfg, storing.popleft(), result)
+            if batch.handled:
+                batch.durable = self._start_storing(writer, batch, ticket)
+                storing.append(batch)
+            while storing:
+                await self._delete(pop, cfg, storing.popleft(), result)
+        except BaseException:
+            self._abandon([*storing, batch], ticket)
+            raise
+        finally:
+            writer.close()
 
-    async def _commit(self, pop: Pop3Client, cfg: PopSettings,
-                      batch: list[tuple[int, Handled]], result: PollResult) -> None:
-        """Printed output is durable, then the ledger, then (only then) DELE."""
-        if not batch:
-            return
-        await asyncio.to_thread(_sync_folder, self._tray.folder)
-        self.ledger.record(h for _, h in batch if not self.ledger.has_uid(h.uid))
+    def _take(self, raw: bytes, uid: str, rx_id: str, writer: SpoolWriter, batch: _Batch,
+              result: PollResult, taken_now: set[str]) -> Handled:
+        """A message just read: a duplicate by Message-ID, or a new one for the spool."""
+        mid = message_id(raw)
+        now = self._clock.now()
+        if mid and (mid in taken_now or self.ledger.has_message_id(mid)):
+            result.duplicates += 1
+            log.info("%s: %s already taken (same Message-ID)", self.section, mid)
+            return Handled(uid, mid, "duplicate", now)
+        entry = self.spool.reserve(rx_id)
+        writer.add(entry, uid, raw)
+        batch.spool.append(entry)
+        batch.size += len(raw)
+        result.spooled += 1
+        if mid:  # a second copy later in this same poll is a duplicate too
+            taken_now.add(mid)
+        return Handled(uid, mid, "spooled", now)
+
+    def _start_storing(self, writer: SpoolWriter, batch: _Batch,
+                       ticket: Ticket) -> asyncio.Task[None]:
+        """Start making a batch durable (spool, then ledger) while the session reads on."""
+        return asyncio.get_running_loop().create_task(self._make_durable(writer, batch, ticket),
+                                                      name=f"spool.{self.section}")
+
+    async def _make_durable(self, writer: SpoolWriter, batch: _Batch, ticket: Ticket) -> None:
+        ids = [entry.rx_id for entry in batch.spool]
+        self.printer.watch(ticket, ids)  # before the worker can see them
+        self.printer.hold(ids)  # not printed before the ledger has them (see `hold`)
+        try:
+            if batch.spool:
+                await writer.commit(batch.spool)
+            await self._commit(batch)
+        finally:
+            self.printer.release(ids)
+
+    async def _commit(self, batch: _Batch) -> None:
+        """The batch is in the spool for good: record it in the ledger (one transaction)."""
+        new = [h for _, h in batch.handled if not self.ledger.has_uid(h.uid)]
+        if new:
+            await asyncio.to_thread(self.ledger.record, new)
+
+    async def _delete(self, pop: Pop3Client, cfg: PopSettings, batch: _Batch,
+                      result: PollResult) -> None:
+        """DELE a batch once it is durable (spool and ledger); never before."""
+        assert batch.durable is not None
+        await batch.durable
         if cfg.leave_copy:
             return
-        for number, _ in batch:
+        for number, _ in batch.handled:
             await pop.dele(number)
             result.deleted += 1
 
-    async def _handle(self, raw: bytes, uid: str, rx_id: str, result: PollResult,
-                      printed_now: set[str]) -> Handled:
-        sender, subject, message_id = _headers(raw)
-        now = self._clock.now()
-        if message_id and (message_id in printed_now or self.ledger.has_message_id(message_id)):
-            result.duplicates += 1
-            log.info("%s: %s from %s already printed (same Message-ID)", self.section,
-                     message_id, sender)
-            return Handled(uid, message_id, "duplicate", now)
-        outcome = await asyncio.to_thread(self._print, raw, rx_id)
-        if outcome.outcome == "refused":
-            result.refused += 1
-            reason = f"message from {sender or 'unknown sender'} ({subject!r}): {outcome.reason}"
-            self._events.publish("alert", source=self.section, step="print", reason=reason)
-            return Handled(uid, message_id, "refused", now)
-        result.printed += 1
-        names = [p.name for p in outcome.files]
-        result.files += names
-        self._events.publish(self.kind, source=self.section, id=rx_id, sender=sender,
-                             subject=subject, pages=outcome.pages, files=",".join(names))
-        if message_id:  # a second copy later in this same poll is a duplicate too
-            printed_now.add(message_id)
-        return Handled(uid, message_id, "printed", now)
-
-    def _print(self, raw: bytes, rx_id: str) -> _Outcome:
-        """Decode and print one message (worker thread): Internet Fax or E-mail Print."""
-        try:
-            documents = extract_documents(raw)
-        except IfaxError as exc:
-            return _Outcome("refused", reason=f"not a readable message: {exc}")
-        try:
-            if self.kind == "fax":
-                return self._print_fax(documents, rx_id)
-            return self._print_documents(documents, rx_id)
-        except HwsimError as exc:  # the tray could not take it
-            return _Outcome("refused", reason=f"the output tray refused it: {exc}")
-
-    def _print_fax(self, documents: list[Attachment], rx_id: str) -> _Outcome:
-        tiffs = [d for d in documents if d.content_type == "image/tiff"]
-        if not tiffs:
-            found = ", ".join(d.content_type for d in documents) or "no attachment"
-            return _Outcome("refused", reason=f"not an Internet Fax: no TIFF image ({found})")
-        try:  # decode everything before printing anything: no half-printed refusals
-            images = [page for doc in tiffs for page in decode_tiff_f(doc.data)]
-        except IfaxError as exc:
-            return _Outcome("refused", reason=str(exc))
-        files = self._tray.print_pages(rx_id, "fax", images)
-        _sync_files(files)
-        return _Outcome("printed", tuple(files), pages=len(images))
-
-    def _print_documents(self, documents: list[Attachment], rx_id: str) -> _Outcome:
-        if not documents:
-            return _Outcome("refused", reason="no PDF or image attachment to print")
-        files: list[Path] = []
-        for doc in documents:
-            problem = _check_document(doc.content_type, doc.data)
-            if problem:
-                return _Outcome("refused", reason=f"{doc.filename}: {problem}")
-        for doc in documents:
-            stem, _, ext = doc.filename.rpartition(".")
-            ext = _EXT.get(doc.content_type, ext or "bin")
-            files.append(self._tray.print_document(rx_id, stem or doc.filename, doc.data, ext))
-        _sync_files(files)
-        return _Outcome("printed", tuple(files), pages=len(files))
+    def _abandon(self, batches: list[_Batch], ticket: Ticket) -> None:
+        """The session failed: nothing more is deleted; stored batches stay for printing."""
+        for pending in batches:
+            if pending.durable is None:  # never stored: the server keeps these
+                pass
+            elif not pending.durable.done():
+                pending.durable.cancel()  # the writer may still store them: then they print
+            elif pending.durable.cancelled() or pending.durable.exception() is not None:
+                pass  # the exception is the poll's (or a consequence of it)
+            else:
+                continue  # stored and recorded: printed, and deleted at the next poll
+            ticket.waiting.difference_update(entry.rx_id for entry in pending.spool)
 
     def _rx_id(self, uid: str) -> str:
         """The tray name of a received message: the same for the same message, always."""
@@ -430,62 +491,6 @@ class PopPoller:
                     if e.is_file() and e.name.startswith(self.kind)}
         except OSError:
             return set()
-
-
-_EXT = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/tiff": "tif"}
-
-
-def _check_document(content_type: str, data: bytes) -> str:
-    """Why this attachment cannot be printed, or "" when it can."""
-    if content_type == "application/pdf":
-        return "" if data.lstrip()[:5] == b"%PDF-" else "not a PDF file (no %PDF- header)"
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-    except Exception as exc:
-        return f"the {content_type} image cannot be decoded ({type(exc).__name__})"
-    return ""
-
-
-def _headers(raw: bytes) -> tuple[str, str, str]:
-    """From, Subject and Message-ID, or empty strings when a header is missing or broken.
-
-    The compat32 header parser is used on purpose: it is several times faster than the
-    `email.policy.default` one, and a 1,000-message mailbox is parsed header by header.
-    """
-    values = []
-    try:
-        msg = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
-        for name in ("From", "Subject", "Message-ID"):
-            value = msg.get(name)
-            if value is None:
-                values.append("")
-                continue
-            try:
-                text = str(make_header(decode_header(str(value))))
-            except (ValueError, LookupError, UnicodeError):
-                text = str(value)
-            values.append(" ".join(text.split())[:200])
-    except Exception:
-        return "", "", ""
-    return values[0], values[1], values[2]
-
-
-def _sync_files(paths: list[Path]) -> None:
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _mail_failure(exc: Pop3Error, during: str) -> MailFailure:

@@ -135,8 +135,11 @@ class MailService:
             raise CommandError(f"unknown POP setting {store!r}: one of {'|'.join(self.pollers)}")
         return poller
 
-    async def check_mail(self, store: str) -> PollResult:
-        return await self.poller(store).check_now()
+    async def check_mail(self, store: str, *, wait_printed: bool = True) -> PollResult:
+        return await self.poller(store).check_now(wait_printed=wait_printed)
+
+    async def wait_printed(self, store: str, timeout: float) -> bool:
+        return await self.poller(store).wait_printed(timeout)
 
     async def test_connection(self, store: str) -> ConnectionReport:
         if store == "smtp":

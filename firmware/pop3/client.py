@@ -7,8 +7,12 @@ customer network meets captive portals, broken middleboxes and hostile servers:
 
 * every public operation must finish within `timeout` seconds of event-loop time (network time:
   it guards a real socket, whatever the device clock says), or it raises `Pop3Timeout`;
-* no reply line may exceed `max_line` bytes and no message `max_message_size` bytes
-  (`Pop3ProtocolError`), so an endless or oversized reply cannot eat the device's memory;
+* no status line may exceed `max_line` bytes and no multi-line reply `max_message_size`
+  bytes (`Pop3ProtocolError`), so an endless or oversized reply cannot eat the device's memory;
+* replies are read in large chunks into one buffer of the client's own: a multi-line reply is
+  found whole by its `CRLF.CRLF` end and un-dot-stuffed with two bytes operations, not a line at
+  a time (a fax is about 1,000 base64 lines); lines inside it are bounded by the message size
+  only, as RFC 1939 sets no line limit there;
 * after a timeout or a protocol error the session state is unknown, so the connection is
   dropped without QUIT: the server then deletes nothing (RFC 1939 §6).
 
@@ -46,6 +50,8 @@ __all__ = ["MAX_COMMAND_LINE", "Pop3Client", "Security"]
 
 #: RFC 2449 §4: command lines are at most 255 octets including CRLF.
 MAX_COMMAND_LINE = 255
+#: Bytes asked of the socket at a time (TLS hands over up to 16 KiB records, several at once).
+_READ_SIZE = 256 * 1024
 #: RFC 3206 codes that say a refusal is not about the credentials.
 _NOT_CREDENTIALS = frozenset({"IN-USE", "LOGIN-DELAY", "SYS/TEMP", "SYS/PERM"})
 
@@ -88,6 +94,7 @@ class Pop3Client:
         self.greeting: str | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._buffer = bytearray()  # received, not yet taken by a reply
 
     # -- connection ----------------------------------------------------------------------------
     @property
@@ -111,11 +118,11 @@ class Pop3Client:
                             self.port,
                             ssl=self._tls(),
                             server_hostname=self.server_hostname,
-                            limit=self.max_line,
+                            limit=_READ_SIZE,
                         )
                     else:
                         self._reader, self._writer = await asyncio.open_connection(
-                            self.host, self.port, limit=self.max_line
+                            self.host, self.port, limit=_READ_SIZE
                         )
                 except ssl.SSLError as exc:
                     raise Pop3TlsError(f"TLS with {where} failed: {_ssl_reason(exc)}") from exc
@@ -141,6 +148,9 @@ class Pop3Client:
         if kind == "err":
             raise Pop3TlsError(f"{where} refused STLS: {text}", text)
         assert self._writer is not None
+        if self._buffer:  # bytes sent in clear after the reply would pass for TLS-protected
+            raise Pop3TlsError(f"{where} sent data after its STLS reply: "
+                               f"{_preview(bytes(self._buffer))} (refusing a STARTTLS injection)")
         try:
             await self._writer.start_tls(self._tls(), server_hostname=self.server_hostname)
         except ssl.SSLError as exc:
@@ -151,6 +161,7 @@ class Pop3Client:
     def _drop(self) -> None:
         """Forget the connection without QUIT (nothing is deleted on the server)."""
         writer, self._writer, self._reader = self._writer, None, None
+        self._buffer.clear()
         if writer is not None:
             writer.transport.abort()
 
@@ -204,15 +215,33 @@ class Pop3Client:
         self._writer.write(line.encode("utf-8") + b"\r\n")
         await self._writer.drain()
 
-    async def _readline(self) -> bytes:
+    async def _fill(self, partial: bytes) -> None:
+        """Append what the server sends next to the buffer.
+
+        `partial` is the unfinished line the reply stopped in, quoted if the server hangs up.
+        """
         assert self._reader is not None
-        try:
-            return await self._reader.readuntil(b"\n")
-        except asyncio.LimitOverrunError as exc:
-            raise Pop3ProtocolError(f"reply line longer than {self.max_line} bytes") from exc
-        except asyncio.IncompleteReadError as exc:
-            where = f" after {_preview(exc.partial)}" if exc.partial else ""
-            raise Pop3ProtocolError(f"the server closed the connection{where}") from exc
+        chunk = await self._reader.read(_READ_SIZE)
+        if not chunk:
+            where = f" after {_preview(partial)}" if partial else ""
+            raise Pop3ProtocolError(f"the server closed the connection{where}")
+        self._buffer += chunk
+
+    async def _readline(self) -> bytes:
+        """One line (a status line or a challenge), LF included, at most `max_line` bytes."""
+        buf, start = self._buffer, 0
+        while True:
+            end = buf.find(b"\n", start)
+            if end >= 0:
+                if end >= self.max_line:
+                    raise Pop3ProtocolError(f"reply line longer than {self.max_line} bytes")
+                line = bytes(buf[: end + 1])
+                del buf[: end + 1]
+                return line
+            if len(buf) > self.max_line:
+                raise Pop3ProtocolError(f"reply line longer than {self.max_line} bytes")
+            start = len(buf)
+            await self._fill(bytes(buf[:120]))
 
     async def _reply(self, *, continuation: bool = False) -> tuple[str, str]:
         """Read a status line: ("ok"|"err"|"cont", the line as text without CRLF)."""
@@ -235,21 +264,47 @@ class Pop3Client:
         return text
 
     async def _multiline(self) -> bytes:
-        """The body of a multi-line reply, dot-unstuffed, CRLF line ends kept."""
-        chunks: list[bytes] = []
-        total = 0
+        """The body of a multi-line reply, dot-unstuffed, CRLF line ends kept.
+
+        The body starts right after the status line, so an empty body is just `.CRLF`; any
+        other body ends at the first `LF.CRLF` (a bare `LF.LF` is taken too). The search and
+        the count of stuffed dots only look at what arrived since the last read, so the cost
+        stays linear however the server splits its writes. The size bound is on the
+        un-stuffed body, checked as data arrives: an endless reply fails at the bound.
+        """
+        buf = self._buffer
+        scanned = 0  # bytes of buf searched for the end; the end may straddle this point
+        dots = 0  # stuffed dots (line-leading) in buf[:scanned]
         while True:
-            line = await self._readline()
-            if line in (b".\r\n", b".\n"):
-                return b"".join(chunks)
-            if line.startswith(b"."):
-                line = line[1:]
-            total += len(line)
-            if total > self.max_message_size:
+            if scanned == 0:
+                if buf[:3] == b".\r\n" or buf[:2] == b".\n":  # an empty body
+                    del buf[: 3 if buf[1:2] == b"\r" else 2]
+                    return b""
+                if b".\r\n".startswith(buf):  # too little to tell yet
+                    await self._fill(bytes(buf))
+                    continue
+            start = max(0, scanned - 3)  # an end split across two reads is found too
+            end = _body_end(buf, start)
+            if end >= 0:
+                body = bytes(buf[: end + 1])
+                del buf[: end + (4 if buf[end + 2 : end + 3] == b"\r" else 3)]
+                return self._unstuffed(body)
+            dots += buf.count(b"\n.", max(0, scanned - 1))
+            scanned = len(buf)
+            if scanned - dots - (buf[:1] == b".") > self.max_message_size:
                 raise Pop3ProtocolError(
                     f"multi-line reply larger than {self.max_message_size} bytes"
                 )
-            chunks.append(line)
+            await self._fill(_last_line(buf))
+
+    def _unstuffed(self, body: bytes) -> bytes:
+        """RFC 1939 §3: a line-leading dot was added by the server; take it away."""
+        if body[:1] == b".":
+            body = body[1:]
+        body = body.replace(b"\n.", b"\n")
+        if len(body) > self.max_message_size:
+            raise Pop3ProtocolError(f"multi-line reply larger than {self.max_message_size} bytes")
+        return body
 
     # -- AUTHORIZATION -----------------------------------------------------------------------------
     async def capa(self) -> dict[str, tuple[str, ...]]:
@@ -320,7 +375,7 @@ class Pop3Client:
         async with self._operation("LIST"):
             await self._ok("LIST")
             body = await self._multiline()
-        return {n: size for n, size in (_two_ints(ln.split(), ln) for ln in _lines(body))}
+        return dict(_two_ints(ln.split(), ln) for ln in _lines(body))
 
     async def uidl(self) -> dict[int, str]:
         """Message number -> unique id (stable across sessions)."""
@@ -370,6 +425,19 @@ class Pop3Client:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+def _body_end(buf: bytearray, start: int) -> int:
+    """Index of the LF that ends the body's last line (`LF.CRLF` or `LF.LF`), or -1."""
+    crlf = buf.find(b"\n.\r\n", start)
+    lf = buf.find(b"\n.\n", start, crlf + 3 if crlf >= 0 else len(buf))
+    return lf if lf >= 0 else crlf
+
+
+def _last_line(buf: bytearray) -> bytes:
+    """The unfinished line at the end of `buf` (for "closed the connection after ...")."""
+    cut = buf.rfind(b"\n")
+    return bytes(buf[cut + 1 : cut + 1 + 120])
+
+
 def _login_error(text: str, kind: type[Pop3ServerError]) -> Pop3ServerError:
     if response_code(text) in _NOT_CREDENTIALS:
         return Pop3ServerError(text)
