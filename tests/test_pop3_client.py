@@ -48,28 +48,6 @@ from tools.mailserver import HostilePop3Server, Hostility, MailServer, Pop3Reply
 BOB, BOB_PASSWORD = "bob@example.test", "bob-pass-1"
 
 
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def ca() -> BenchCA:
-    return BenchCA()
-
-
-@pytest.fixture
-async def idp(clock: VirtualClock, ca: BenchCA) -> AsyncIterator[IdentityProvider]:
-    async with IdentityProvider(clock=clock, ca=ca) as provider:
-        yield provider
-
-
-@pytest.fixture
-async def mail(clock, ca, idp, tmp_path) -> AsyncIterator[MailServer]:
-    async with MailServer(clock, ca, idp.verifier(), tmp_path / "mail") as server:
-        yield server
-
-
 def client(mail: MailServer, ca: BenchCA, security: Security = Security.SSL, **kw) -> Pop3Client:
     port = mail.pop3s_port if security is Security.SSL else mail.pop3_port
     kw.setdefault("timeout", 5)
