@@ -10,6 +10,7 @@ Map (imports point down the list; docs/mail.md tells the design):
     pop_poller       `PopPoller`: one per POP setting; poll, store in the spool, record, DELE
     print_worker     `PrintWorker`: one per POP setting; prints the spool, oldest first
     spool            `ReceiveSpool`: received messages in NVRAM until printed (fax memory)
+    session_token    `SessionToken`: take a store's token; after a refusal, renew it once
     ledger           `ReceiveLedger`: UIDLs and Message-IDs already handled, in NVRAM
     errors           the exception tree: stage, temporary or not, the server's own words
 """

@@ -49,7 +49,7 @@ from hwsim.errors import HwsimError
 from hwsim.nvram import Nvram
 from hwsim.printer import OutputTray
 
-from ..errors import FirmwareError, TokenUnavailable
+from ..errors import FirmwareError
 from ..events import EventBus
 from ..pop3 import (
     Pop3AuthError,
@@ -63,21 +63,19 @@ from ..pop3 import (
     Pop3TokenRejected,
 )
 from ..settings import AuthMethod, PopSettings
-from ..tokens.machine import TokenState
-from ..tokens.store import BearerToken, TokenStore, mask
+from ..tokens.store import TokenStore, mask
 from ..trust import TrustStore
 from .errors import (
-    TOKEN_UPDATE_FAILED,
     MailAuthError,
     MailConnectError,
     MailFailure,
     MailProtocolError,
     MailTimeoutError,
     MailTlsError,
-    MailTokenError,
 )
 from .ledger import Handled, ReceiveLedger
 from .print_worker import PrintWorker, Reception, Ticket, message_id
+from .session_token import SessionToken
 from .spool import ReceiveSpool, SpoolEntry, SpoolError, SpoolWriter
 from .task import stop_task
 
@@ -154,7 +152,7 @@ class PopPoller:
         self.section = section
         self.kind = "fax" if section == "pop.ifax" else "print"
         self._settings = settings
-        self._store = store
+        self._token = SessionToken(store, step="token")
         self._trust = trust
         self._clock = clock
         self._events = events
@@ -304,13 +302,13 @@ class PopPoller:
 
     async def _sign_in(self, pop: Pop3Client, cfg: PopSettings, notes: list[str]) -> None:
         if cfg.auth is AuthMethod.OAUTH2:
-            token = await self._token()
+            token = await self._token.take()
             try:
                 await pop.login_xoauth2(token.account, token.access_token)
             except Pop3TokenRejected as exc:
                 log.info("%s: XOAUTH2 refused for %s (%s): %s; renewing the token once",
                          self.section, token.account, mask(token.access_token), exc.text)
-                renewed = await self._renew(token, exc.text)
+                renewed = await self._token.renew(token, exc.text)
                 try:
                     await pop.login_xoauth2(renewed.account, renewed.access_token)
                 except Pop3TokenRejected as again:
@@ -325,38 +323,6 @@ class PopPoller:
         await pop.login_user_pass(cfg.user, cfg.password)
         notes.append(f"signed in with USER/PASS as {cfg.user}")
 
-    async def _token(self) -> BearerToken:
-        try:
-            return await self._store.access_token()
-        except TokenUnavailable as exc:
-            raise self._token_failure(str(exc)) from exc
-
-    async def _renew(self, used: BearerToken, refusal: str) -> BearerToken:
-        try:
-            state = await self._store.refresh()
-        except TokenUnavailable as exc:
-            raise self._token_failure(f"{refusal}; {exc}", refusal) from exc
-        if state is not TokenState.RETRIEVED:
-            raise self._token_failure(f"the server refused the token ({refusal}) and renewing "
-                                      f"it failed: {self._store.status().reason}", refusal)
-        token = await self._token()
-        if token.access_token == used.access_token:
-            raise MailTokenError(
-                f"the server refused the token ({refusal}) and it could not be renewed now "
-                f"({self._store.status().reason or 'no new token'}); will try again",
-                server_text=refusal, temporary=True, step="token")
-        return token
-
-    def _token_failure(self, detail: str, server_text: str = "") -> MailTokenError:
-        state = self._store.state
-        if state is TokenState.INVALID:
-            return MailTokenError(f"{TOKEN_UPDATE_FAILED} ({detail})", server_text=server_text,
-                                  step="token")
-        if state is TokenState.RETRIEVED:
-            return MailTokenError(detail, server_text=server_text, temporary=True, step="token")
-        return MailTokenError(f"{detail}. Obtain the {self.section} token first "
-                              f"(token {self.section} get)", server_text=server_text,
-                              step="token")
 
     # ---------------------------------------------------------------- drain
     async def _drain(self, pop: Pop3Client, cfg: PopSettings, result: PollResult,

@@ -40,13 +40,10 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
-from ..errors import TokenUnavailable
 from ..settings import AuthMethod, Security, SmtpSettings
-from ..tokens.machine import TokenState
 from ..tokens.store import BearerToken, TokenStore, mask
 from ..trust import TrustStore
 from .errors import (
-    TOKEN_UPDATE_FAILED,
     MailAuthError,
     MailConnectError,
     MailFailure,
@@ -54,8 +51,8 @@ from .errors import (
     MailReplyError,
     MailTimeoutError,
     MailTlsError,
-    MailTokenError,
 )
+from .session_token import SessionToken
 
 __all__ = ["BeforeData", "SmtpSender", "reply_text"]
 
@@ -86,7 +83,7 @@ class SmtpSender:
         ehlo_name: str = EHLO_NAME,
     ) -> None:
         self._settings = settings
-        self._store = store
+        self._token = SessionToken(store)
         self._trust = trust
         self._ehlo_name = ehlo_name
 
@@ -244,7 +241,7 @@ class SmtpSender:
         notes.append(f"signed in with AUTH {mechanism.upper()} as {cfg.user}")
 
     async def _xoauth2(self, smtp: aiosmtplib.SMTP, cfg: SmtpSettings) -> str:
-        token = await self._token()
+        token = await self._token.take()
         try:
             await self._auth_xoauth2(smtp, cfg, token)
             return token.account
@@ -254,7 +251,7 @@ class SmtpSender:
             first = reply_text(exc.code, exc.message)
         log.info("smtp: XOAUTH2 refused for %s (%s): %s; renewing the token once",
                  token.account, mask(token.access_token), first)
-        renewed = await self._renew(token, first)
+        renewed = await self._token.renew(token, first)
         if not smtp.is_connected:
             raise MailConnectError(
                 f"the server closed the connection after refusing the token ({first}); "
@@ -272,38 +269,6 @@ class SmtpSender:
         except (SMTPServerDisconnected, SMTPTimeoutError) as exc:
             raise _lost(exc, "AUTH XOAUTH2", cfg) from exc
 
-    async def _token(self) -> BearerToken:
-        try:
-            return await self._store.access_token()
-        except TokenUnavailable as exc:
-            raise self._token_failure(str(exc)) from exc
-
-    async def _renew(self, used: BearerToken, refusal: str) -> BearerToken:
-        """After a 535 on XOAUTH2: one forced refresh, then the new token (or why not)."""
-        try:
-            state = await self._store.refresh()
-        except TokenUnavailable as exc:
-            raise self._token_failure(f"{refusal}; {exc}", refusal) from exc
-        if state is not TokenState.RETRIEVED:
-            reason = self._store.status().reason
-            raise self._token_failure(f"the server refused the token ({refusal}) and renewing "
-                                      f"it failed: {reason}", refusal)
-        token = await self._token()
-        if token.access_token == used.access_token:
-            reason = self._store.status().reason or "the provider gave no new token"
-            raise MailTokenError(
-                f"the server refused the token ({refusal}) and it could not be renewed now "
-                f"({reason}); will try again", server_text=refusal, temporary=True)
-        return token
-
-    def _token_failure(self, detail: str, server_text: str = "") -> MailTokenError:
-        state = self._store.state
-        if state is TokenState.INVALID:
-            return MailTokenError(f"{TOKEN_UPDATE_FAILED} ({detail})", server_text=server_text)
-        if state is TokenState.RETRIEVED:  # a grant is held; renewal failed for now
-            return MailTokenError(detail, server_text=server_text, temporary=True)
-        return MailTokenError(f"{detail}. Obtain the smtp token first (token smtp get)",
-                              server_text=server_text)
 
     # ----------------------------------------------------------------- transfer
     async def _transfer(
