@@ -20,7 +20,14 @@ from .errors import ProviderError, SettingsError
 from .events import EventBus
 from .providers import ProviderRegistry
 from .settings import (
-    FIELDS, SECTIONS, SettingsErrors, field_of, format_field, from_json, replace_fields, to_json,
+    FIELDS,
+    SECTIONS,
+    SettingsErrors,
+    field_of,
+    format_field,
+    from_json,
+    replace_fields,
+    to_json,
 )
 
 __all__ = ["SettingsStore", "split_key"]

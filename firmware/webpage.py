@@ -152,7 +152,7 @@ class DeviceWebPage:
                      + "".join(rows) + "</table>"
                      "<p>The SMTP token is shared by Scan to E-mail, Internet Fax send, e-mail alerts "
                      "and status notices. Each POP setting has its own token.</p>"
-                     f"<form method='post' action='/logout'><button>Logout</button></form>")
+                     "<form method='post' action='/logout'><button>Logout</button></form>")
 
     async def _confirm(self, request: web.Request) -> web.Response:
         session = self._session(request)

@@ -191,7 +191,7 @@ def test_decode_refuses_wrong_width() -> None:
 def test_decode_refuses_grey_pages() -> None:
     buffer = io.BytesIO()
     Image.new("L", (1728, 20), 200).save(buffer, format="TIFF")
-    with pytest.raises(IfaxFormatError, match="not black-and-white.*1 bit per pixel"):
+    with pytest.raises(IfaxFormatError, match=r"not black-and-white.*1 bit per pixel"):
         decode_tiff_f(buffer.getvalue())
 
 

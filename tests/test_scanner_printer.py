@@ -89,14 +89,14 @@ def test_load_images_and_multipage_tiff(tmp_path: Path) -> None:
 
 def test_load_missing_file_names_it(tmp_path: Path) -> None:
     missing = tmp_path / "nope.png"
-    with pytest.raises(ScannerError, match="nope.png: no such file"):
+    with pytest.raises(ScannerError, match=r"nope\.png: no such file"):
         Scanner().load([missing])
 
 
 def test_load_rejects_non_images_and_folders(tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("not an image")
-    with pytest.raises(ScannerError, match="notes.txt: not an image"):
+    with pytest.raises(ScannerError, match=r"notes\.txt: not an image"):
         Scanner().load([text])
     with pytest.raises(ScannerError, match="not a regular file"):
         Scanner().load([tmp_path])
@@ -104,7 +104,7 @@ def test_load_rejects_non_images_and_folders(tmp_path: Path) -> None:
     buffer = tmp_path / "good.png"
     Image.new("RGB", (64, 64), (1, 2, 3)).save(buffer)
     broken.write_bytes(buffer.read_bytes()[:60])
-    with pytest.raises(ScannerError, match="broken.png"):
+    with pytest.raises(ScannerError, match=r"broken\.png"):
         Scanner().load([broken])
 
 

@@ -202,8 +202,8 @@ async def test_pop_token_is_issued_for_pop(device, bench, clock):
 
 
 async def test_google_policy_refusal_is_shown_clearly(tmp_path, clock, make_device):
-    from tools.idp import IdpPolicy
     from firmware.providers import ProviderRegistry
+    from tools.idp import IdpPolicy
 
     async with Testbed(tmp_path / "google", clock, policy=IdpPolicy.google()) as google:
         registry = ProviderRegistry()

@@ -180,8 +180,9 @@ async def run_demo(state: Path, headless: bool, *, stop: asyncio.Event | None = 
             return
         app = demo.panel()
         ready_file = os.environ.get("MFP_SIM_READY_FILE")
+        announcer = None
         if ready_file:  # a seam for `make bench`: say when the panel first takes input
-            asyncio.ensure_future(_announce_ready(app, Path(ready_file)))
+            announcer = asyncio.ensure_future(_announce_ready(app, Path(ready_file)))
         with _logging_to(demo.state_dir / "demo.log"):
             if stop is None:
                 await app.run_async()
@@ -193,3 +194,5 @@ async def run_demo(state: Path, headless: bool, *, stop: asyncio.Event | None = 
                     app.exit()
                 await runner
                 waiter.cancel()
+        if announcer is not None:
+            announcer.cancel()  # the panel quit before it was ever ready

@@ -447,7 +447,8 @@ class TokenStore:
             # One HTTP session per store, kept across flows: its pooled TLS connections save a
             # handshake and a CA-bundle load on every Get Token and refresh.
             self._session = self._trust.http_session()
-        common: dict[str, Any] = dict(token_cache=self._cache, http_client=self._session, timeout=HTTP_TIMEOUT)
+        common: dict[str, Any] = {"token_cache": self._cache, "http_client": self._session,
+                                  "timeout": HTTP_TIMEOUT}
         if provider.authority_kind == "oidc":
             app = msal.PublicClientApplication(provider.client_id, oidc_authority=provider.authority, **common)
         else:
