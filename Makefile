@@ -33,7 +33,7 @@ demo: install
 demo-headless: install
 	$(BIN)/mfp-sim demo --state $(STATE) --headless
 
-test: install system-deps
+test: install system-deps lint
 	$(BIN)/python -m pytest -q
 
 bench: install
