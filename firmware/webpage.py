@@ -101,6 +101,17 @@ class DeviceWebPage:
     def _need_login(self) -> web.Response:
         raise web.HTTPSeeOther("/login")
 
+    async def _posted(self, request: web.Request) -> tuple[_Session, dict[str, str]]:
+        """The session and form of an administrator's POST; else to the login, or refused."""
+        session = self._session(request)
+        if session is None:
+            self._need_login()
+        assert session is not None
+        form = await self._form(request, session)
+        if form is None:
+            raise web.HTTPForbidden(text="The form expired; open the token page again.")
+        return session, form
+
     # ---------------------------------------------------------------- handlers
     async def _home(self, request: web.Request) -> web.Response:
         name = html.escape(self.api.get("device.name"))
@@ -155,12 +166,7 @@ class DeviceWebPage:
                      "<form method='post' action='/logout'><button>Logout</button></form>")
 
     async def _confirm(self, request: web.Request) -> web.Response:
-        session = self._session(request)
-        if session is None:
-            return self._need_login()
-        form = await self._form(request, session)
-        if form is None:
-            return _page("Refused", "<p class='err'>The form expired; open the token page again.</p>", 403)
+        session, form = await self._posted(request)
         store = form.get("store", "")
         if store not in self.api.store_names():
             return await self._tokens(request, f"Unknown setting {store!r}.", error=True)
@@ -174,12 +180,7 @@ class DeviceWebPage:
                      "<a href='/tokens'>Cancel</a></form>")
 
     async def _clear(self, request: web.Request) -> web.Response:
-        session = self._session(request)
-        if session is None:
-            return self._need_login()
-        form = await self._form(request, session)
-        if form is None:
-            return _page("Refused", "<p class='err'>The form expired; open the token page again.</p>", 403)
+        _, form = await self._posted(request)
         store = form.get("store", "")
         if store not in self.api.store_names() or form.get("ok") != "1":
             return await self._tokens(request, "Nothing was cleared.", error=True)

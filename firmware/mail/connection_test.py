@@ -11,6 +11,7 @@ A token that cannot be renewed gets the sentence the real device shows, word for
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ..errors import FirmwareError
@@ -35,21 +36,18 @@ class ConnectionReport:
 
 
 async def check_smtp(sender: SmtpSender, store: TokenStore) -> ConnectionReport:
-    notes: list[str] = []
-    try:
-        await sender.check(notes)
-    except MailFailure as exc:
-        return _failed(exc, store, notes)
-    except FirmwareError as exc:
-        return ConnectionReport(False, "connect", str(exc), passed=tuple(notes))
-    return ConnectionReport(True, "done", "Connection OK: " + "; ".join(notes),
-                            passed=tuple(notes))
+    return await _check(sender.check, store)
 
 
 async def check_pop(poller: PopPoller, store: TokenStore) -> ConnectionReport:
+    return await _check(poller.probe, store)
+
+
+async def _check(probe: Callable[[list[str]], Awaitable[object]], store: TokenStore) -> ConnectionReport:
+    """Run a probe that notes each step it passed; report the first that failed, in its words."""
     notes: list[str] = []
     try:
-        await poller.probe(notes)
+        await probe(notes)
     except MailFailure as exc:
         return _failed(exc, store, notes)
     except FirmwareError as exc:
