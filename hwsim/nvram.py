@@ -74,7 +74,7 @@ class Nvram:
                 raise NvramError(f"write to non-volatile memory failed: {exc}") from exc
 
     def delete(self, keys: Iterable[str]) -> None:
-        self.write_many({k: None for k in keys})
+        self.write_many(dict.fromkeys(keys))
 
     def keys(self) -> list[str]:
         with self._lock:
