@@ -21,8 +21,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware.device import Device
-from firmware.providers import ProviderRegistry
 from firmware.tokens.machine import TokenState
 from hwsim.clock import VirtualClock
 from tools.testbed import Testbed
@@ -40,12 +38,13 @@ class Figure:
     note: str = ""
 
 
-async def _until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+async def _until(predicate: Callable[[], bool], timeout: float = 10.0, pause: float = 0.0) -> None:
+    """Wait (real time, bounded) for a step's effect; `pause` between looks (0: every loop turn)."""
     deadline = time.perf_counter() + timeout
     while not predicate():
         if time.perf_counter() > deadline:
             raise TimeoutError("benchmark step did not finish in time")
-        await asyncio.sleep(0)
+        await asyncio.sleep(pause)
 
 
 async def _bench_tokens(rounds: int) -> list[Figure]:
@@ -53,9 +52,7 @@ async def _bench_tokens(rounds: int) -> list[Figure]:
     clock = VirtualClock()
     with tempfile.TemporaryDirectory() as tmp:
         async with Testbed(Path(tmp) / "bench", clock) as bench:
-            registry = ProviderRegistry()
-            registry.add(bench.provider())
-            device = Device(Path(tmp) / "dev", clock=clock, providers=registry, ca_pems=[bench.ca.ca_pem])
+            device = bench.make_device(Path(tmp) / "dev")
             await device.start()
             store = device.stores["smtp"]
             await device.api.set("smtp.account", "alice@example.test")

@@ -26,13 +26,12 @@ from typing import Any, TypeVar
 from firmware.device import Device
 from firmware.ifax import compose_ifax_message, encode_tiff_f
 from firmware.mail.outgoing import compose_scan
-from firmware.providers import ProviderRegistry
 from firmware.tokens.machine import TokenState
 from hwsim.clock import VirtualClock
 from hwsim.scanner import Scanner
 from tools.testbed import Testbed
 
-from .bench import Figure
+from .bench import Figure, _until
 
 __all__ = ["bench_mail"]
 
@@ -45,14 +44,6 @@ def _xoauth2(user: str, token: str) -> str:
     return base64.b64encode(f"user={user}\x01auth=Bearer {token}\x01\x01".encode()).decode()
 
 
-async def _until(predicate: Callable[[], bool], timeout: float) -> None:
-    deadline = time.perf_counter() + timeout
-    while not predicate():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("benchmark step did not finish in time")
-        await asyncio.sleep(0.001)
-
-
 async def _token(device: Device, bench: Testbed, clock: VirtualClock, store: str, account: str) -> None:
     for line in (f"set {store}.provider local", f"set {store}.auth oauth2", f"set {store}.account {account}"):
         reply = await device.shell.execute(line)
@@ -60,7 +51,7 @@ async def _token(device: Device, bench: Testbed, clock: VirtualClock, store: str
     prompt = await device.api.get_token(store)
     bench.idp.approve(prompt.user_code, account)
     await clock.advance(5)
-    await _until(lambda: device.stores[store].state is TokenState.RETRIEVED, 10)
+    await _until(lambda: device.stores[store].state is TokenState.RETRIEVED, 10, 0.001)
 
 
 async def _measured(work: Callable[[], Awaitable[T]], memory: bool) -> tuple[T, float, float]:
@@ -82,9 +73,7 @@ async def _send_round(jobs: int, memory: bool) -> tuple[float, float, float, flo
     clock = VirtualClock()
     with tempfile.TemporaryDirectory() as tmp:
         async with Testbed(Path(tmp) / "bench", clock) as bench:
-            registry = ProviderRegistry()
-            registry.add(bench.provider())
-            device = Device(Path(tmp) / "dev", clock=clock, providers=registry, ca_pems=[bench.ca.ca_pem])
+            device = bench.make_device(Path(tmp) / "dev")
             await device.start()
             try:
                 await _token(device, bench, clock, "smtp", ALICE)
@@ -103,7 +92,7 @@ async def _send_round(jobs: int, memory: bool) -> tuple[float, float, float, flo
                                            message_id=f"<bench{i}@example.test>", message=msg, pages=3,
                                            fmt="pdf")
                         ids.append(job_id)
-                    await _until(lambda: all(device.jobs.get(j).state.value == "sent" for j in ids), 600)
+                    await _until(lambda: all(device.jobs.get(j).state.value == "sent" for j in ids), 600, 0.001)
 
                 _, t_dev, mem_dev = await _measured(device_side, memory)
                 token = (await device.stores["smtp"].access_token()).access_token
@@ -140,9 +129,7 @@ async def _drain_round(count: int, memory: bool) -> tuple[float, float, float, f
     messages = [_fax_message(i, tiff) for i in range(count)]
     with tempfile.TemporaryDirectory() as tmp:
         async with Testbed(Path(tmp) / "bench", clock) as bench:
-            registry = ProviderRegistry()
-            registry.add(bench.provider())
-            device = Device(Path(tmp) / "dev", clock=clock, providers=registry, ca_pems=[bench.ca.ca_pem])
+            device = bench.make_device(Path(tmp) / "dev")
             await device.start()
             try:
                 await _token(device, bench, clock, "pop.ifax", BOB)

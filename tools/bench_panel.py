@@ -26,9 +26,7 @@ import termios
 import time
 from pathlib import Path
 
-from firmware.device import Device
 from firmware.events import Event
-from firmware.providers import ProviderRegistry
 from hwsim.clock import VirtualClock
 from tools.testbed import Testbed
 
@@ -89,9 +87,7 @@ async def _event_to_screen(rounds: int) -> list[float]:
     samples: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         async with Testbed(Path(tmp) / "bench", clock) as bench:
-            registry = ProviderRegistry()
-            registry.add(bench.provider())
-            device = Device(Path(tmp) / "dev", clock=clock, providers=registry, ca_pems=[bench.ca.ca_pem])
+            device = bench.make_device(Path(tmp) / "dev")
             await device.start()
             await device.api.update("smtp", {"provider": "local", "auth": "oauth2",
                                              "account": "alice@example.test"})

@@ -31,7 +31,6 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from firmware.device import Device
-from firmware.providers import ProviderRegistry
 from hwsim.clock import Clock, RealClock
 from hwsim.uart import TcpConsole
 
@@ -66,10 +65,7 @@ class Demo:
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         await self.bench.start()
-        registry = ProviderRegistry()
-        registry.add(self.bench.provider())
-        self.device = Device(self.state_dir / "device", clock=self.clock, providers=registry,
-                             ca_pems=[self.bench.ca.ca_pem])
+        self.device = self.bench.make_device(self.state_dir / "device")
         await self.device.start()
         await self._configure()
         self.console = TcpConsole(self.device.shell.execute)

@@ -18,7 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from firmware.providers import Provider, ServerPreset
+from firmware.device import Device
+from firmware.providers import Provider, ProviderRegistry, ServerPreset
 from firmware.settings import Security
 from hwsim.clock import Clock
 
@@ -116,6 +117,12 @@ class Testbed:
 
     def provider(self) -> Provider:
         return local_provider(self.info())
+
+    def make_device(self, nvram_dir: Path) -> Device:
+        """A device (not yet started) on this bench's clock that trusts its CA and knows `local`."""
+        registry = ProviderRegistry()
+        registry.add(self.provider())
+        return Device(nvram_dir, clock=self.clock, providers=registry, ca_pems=[self.ca.ca_pem])
 
     async def stop(self) -> None:
         while self._started:
