@@ -11,8 +11,8 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from hwsim.clock import Clock, VirtualClock
-from hwsim.printer import TrayItem
+from mfp_sim.hwsim.clock import Clock, VirtualClock
+from mfp_sim.hwsim.printer import TrayItem
 
 from .errors import CommandError
 from .events import Event, EventBus, Subscription

@@ -11,11 +11,11 @@ import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from hwsim.clock import Clock
-from hwsim.keystore import KeyStore
-from hwsim.nvram import Nvram
-from hwsim.printer import OutputTray
-from hwsim.scanner import Scanner
+from mfp_sim.hwsim.clock import Clock
+from mfp_sim.hwsim.keystore import KeyStore
+from mfp_sim.hwsim.nvram import Nvram
+from mfp_sim.hwsim.printer import OutputTray
+from mfp_sim.hwsim.scanner import Scanner
 
 from .api import STORE_NAMES, DeviceApi
 from .events import EventBus

@@ -29,15 +29,15 @@ from typing import Literal
 
 from PIL import Image
 
-from firmware.ifax.bilevel_tiff import (
+from mfp_sim.firmware.ifax.bilevel_tiff import (
     COMPRESSION_MMR,
     TiffPage,
     encode_strip,
     to_bilevel,
     write_tiff,
 )
-from firmware.ifax.errors import IfaxError
-from firmware.ifax.message import (
+from mfp_sim.firmware.ifax.errors import IfaxError
+from mfp_sim.firmware.ifax.message import (
     email_date,
     format_message_id,
     set_address_header,

@@ -12,9 +12,9 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from hwsim.errors import KeystoreError
-from hwsim.keystore import KeyStore
-from hwsim.nvram import Nvram
+from mfp_sim.hwsim.errors import KeystoreError
+from mfp_sim.hwsim.keystore import KeyStore
+from mfp_sim.hwsim.nvram import Nvram
 
 from .errors import ProviderError, SettingsError
 from .events import EventBus

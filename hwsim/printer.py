@@ -27,7 +27,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from hwsim.errors import TrayError
+from mfp_sim.hwsim.errors import TrayError
 
 __all__ = ["OutputTray", "TrayItem", "sanitize_name"]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageSequence, UnidentifiedImageError
 
-from hwsim.errors import ScannerError
+from mfp_sim.hwsim.errors import ScannerError
 
 __all__ = ["A4_MM", "DEFAULT_DPI", "MAX_PAGES", "Scanner"]
 

@@ -23,8 +23,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
 
-from firmware.api import DeviceApi
-from firmware.events import Event
+from mfp_sim.firmware.api import DeviceApi
+from mfp_sim.firmware.events import Event
 
 from .i18n import N_, Catalog
 from .words import STORE_TITLES

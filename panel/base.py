@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 
-from firmware.api import DeviceApi
+from mfp_sim.firmware.api import DeviceApi
 
 if TYPE_CHECKING:
     from .app import PanelApp

@@ -7,7 +7,7 @@ the manual's (`Numero Porta`, `OAuth 2.0`, `Non recuperato`).
 
 from __future__ import annotations
 
-from firmware.tokens.machine import TokenState
+from mfp_sim.firmware.tokens.machine import TokenState
 
 from .i18n import N_
 

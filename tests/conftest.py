@@ -14,13 +14,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from firmware.device import Device
-from firmware.providers import ProviderRegistry
-from hwsim.clock import VirtualClock
-from tools.bench_ca import BenchCA
-from tools.idp import IdentityProvider
-from tools.mailserver import MailServer
-from tools.testbed import Testbed
+from mfp_sim.firmware.device import Device
+from mfp_sim.firmware.providers import ProviderRegistry
+from mfp_sim.hwsim.clock import VirtualClock
+from mfp_sim.tools.bench_ca import BenchCA
+from mfp_sim.tools.idp import IdentityProvider
+from mfp_sim.tools.mailserver import MailServer
+from mfp_sim.tools.testbed import Testbed
 
 T = TypeVar("T")
 

@@ -12,10 +12,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-from firmware.device import Device
-from firmware.providers import ProviderRegistry
-from hwsim.clock import RealClock
-from hwsim.scanner import Scanner
+from mfp_sim.firmware.device import Device
+from mfp_sim.firmware.providers import ProviderRegistry
+from mfp_sim.hwsim.clock import RealClock
+from mfp_sim.hwsim.scanner import Scanner
 
 
 async def main(nvram: Path, port: int, count: int) -> None:

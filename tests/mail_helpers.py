@@ -13,12 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from firmware.device import Device
-from firmware.mail.jobs import JobInfo
-from hwsim.clock import VirtualClock
-from tools.idp import TokenRejected
-from tools.mailserver import TokenVerifier
-from tools.testbed import Testbed
+from mfp_sim.firmware.device import Device
+from mfp_sim.firmware.mail.jobs import JobInfo
+from mfp_sim.hwsim.clock import VirtualClock
+from mfp_sim.tools.idp import TokenRejected
+from mfp_sim.tools.mailserver import TokenVerifier
+from mfp_sim.tools.testbed import Testbed
 
 from .conftest import ALICE, BOB, obtain_token, sh, wait_for
 

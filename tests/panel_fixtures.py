@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from textual.pilot import Pilot
 
-from firmware.device import Device
-from panel.app import PanelApp
-from panel.widgets.token_area import TokenArea
+from mfp_sim.firmware.device import Device
+from mfp_sim.panel.app import PanelApp
+from mfp_sim.panel.widgets.token_area import TokenArea
 
 __all__ = [
     "SIZE", "CONSOLE", "PATHS", "until", "login", "walk", "open_page", "token_label", "make_panel",

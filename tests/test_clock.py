@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from hwsim.clock import VIRTUAL_EPOCH, VirtualClock
+from mfp_sim.hwsim.clock import VIRTUAL_EPOCH, VirtualClock
 
 
 async def test_sleepers_wake_in_deadline_order_at_their_own_time():

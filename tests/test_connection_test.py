@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from firmware.mail.errors import TOKEN_UPDATE_FAILED
-from firmware.tokens.machine import TokenState
+from mfp_sim.firmware.mail.errors import TOKEN_UPDATE_FAILED
+from mfp_sim.firmware.tokens.machine import TokenState
 
 from .conftest import ALICE, BOB, sh, wait_for
 from .mail_helpers import ScriptedSmtp, closed_port, maildir, setup_pop, setup_smtp

@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from tools.demo import DEMO_ACCOUNT, Demo, run_demo
+from mfp_sim.tools.demo import DEMO_ACCOUNT, Demo, run_demo
 
 from .conftest import wait_for
 from .panel_fixtures import SIZE, until

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from firmware.mail.commands import MAIL_COMMANDS
-from firmware.shell import COMMANDS
-from firmware.tokens.machine import mermaid
+from mfp_sim.firmware.mail.commands import MAIL_COMMANDS
+from mfp_sim.firmware.shell import COMMANDS
+from mfp_sim.firmware.tokens.machine import mermaid
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

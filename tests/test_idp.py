@@ -20,9 +20,9 @@ import msal
 import pytest
 import requests
 
-from hwsim.clock import VirtualClock
-from tools.bench_ca import BenchCA
-from tools.idp import (
+from mfp_sim.hwsim.clock import VirtualClock
+from mfp_sim.tools.bench_ca import BenchCA
+from mfp_sim.tools.idp import (
     CLIENT_ID,
     POP_SCOPE,
     SMTP_SCOPE,
@@ -31,7 +31,7 @@ from tools.idp import (
     IdpPolicy,
     TokenRejected,
 )
-from tools.idp.keys import SigningKey
+from mfp_sim.tools.idp.keys import SigningKey
 
 pytestmark = [
     # msal warns when a poll comes sooner than `interval` of real time; the device polls on
@@ -520,7 +520,7 @@ async def test_logs_never_hold_whole_tokens(
     secrets = [first["access_token"], first["id_token"], second["access_token"],
                *refresh_tokens(cache)]
     idp_lines = [r.getMessage() for r in caplog.records
-                 if r.name.startswith(("tools.idp", "authlib"))]
+                 if r.name.startswith(("mfp_sim.tools.idp", "authlib"))]
     assert any("Issue token" in line for line in idp_lines)
     for secret in secrets:
         assert all(secret not in line for line in idp_lines)

@@ -17,8 +17,8 @@ from email.message import EmailMessage
 import pytest
 from PIL import Image, ImageChops, TiffImagePlugin
 
-from firmware.errors import FirmwareError
-from firmware.ifax import (
+from mfp_sim.firmware.errors import FirmwareError
+from mfp_sim.firmware.ifax import (
     Attachment,
     FaxResolution,
     IfaxError,
@@ -29,8 +29,8 @@ from firmware.ifax import (
     extract_documents,
     fit_to_fax,
 )
-from firmware.scan_pdf import compose_scan_email, encode_pdf, encode_tiff
-from hwsim.scanner import Scanner
+from mfp_sim.firmware.scan_pdf import compose_scan_email, encode_pdf, encode_tiff
+from mfp_sim.hwsim.scanner import Scanner
 
 SMALL_DPI = 40
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z, the virtual clock's epoch

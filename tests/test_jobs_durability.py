@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware.mail.jobs import JobInfo, JobState
-from hwsim.nvram import Nvram
+from mfp_sim.firmware.mail.jobs import JobInfo, JobState
+from mfp_sim.hwsim.nvram import Nvram
 
 from .conftest import BOB, sh, wait_for
 from .mail_helpers import closed_port, maildir, setup_pop, setup_smtp, tray_names, wait_job

@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from firmware.device import Device
-from firmware.ifax import compose_ifax_message, encode_tiff_f
-from firmware.mail.errors import TOKEN_UPDATE_FAILED
-from firmware.providers import ProviderRegistry
-from firmware.tokens.machine import TokenState
-from hwsim.clock import VirtualClock
-from hwsim.scanner import Scanner
-from tools.mailserver import HostilePop3Server, Hostility, MailServer
-from tools.testbed import Testbed
+from mfp_sim.firmware.device import Device
+from mfp_sim.firmware.ifax import compose_ifax_message, encode_tiff_f
+from mfp_sim.firmware.mail.errors import TOKEN_UPDATE_FAILED
+from mfp_sim.firmware.providers import ProviderRegistry
+from mfp_sim.firmware.tokens.machine import TokenState
+from mfp_sim.hwsim.clock import VirtualClock
+from mfp_sim.hwsim.scanner import Scanner
+from mfp_sim.tools.mailserver import HostilePop3Server, Hostility, MailServer
+from mfp_sim.tools.testbed import Testbed
 
 from .conftest import ALICE, BOB, sh, wait_for
 from .mail_helpers import (

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from firmware.mail.errors import TOKEN_UPDATE_FAILED
-from firmware.mail.jobs import MAX_ATTEMPTS, RETRY_BASE, retry_delay
-from firmware.tokens.machine import TokenState
-from tools.mailserver import MailServer
+from mfp_sim.firmware.mail.errors import TOKEN_UPDATE_FAILED
+from mfp_sim.firmware.mail.jobs import MAX_ATTEMPTS, RETRY_BASE, retry_delay
+from mfp_sim.firmware.tokens.machine import TokenState
+from mfp_sim.tools.mailserver import MailServer
 
 from .conftest import ALICE, BOB, sh, wait_for
 from .mail_helpers import (
@@ -275,7 +275,7 @@ async def test_job_events_follow_the_states(device, bench, clock):
 
 
 def test_every_mail_command_is_documented():
-    from firmware.mail.commands import MAIL_COMMANDS
+    from mfp_sim.firmware.mail.commands import MAIL_COMMANDS
 
     text = (Path(__file__).resolve().parent.parent / "docs" / "shell.md").read_text()
     for command in MAIL_COMMANDS:

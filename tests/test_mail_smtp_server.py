@@ -15,10 +15,10 @@ from typing import TypeVar
 
 import pytest
 
-from hwsim.clock import VirtualClock
-from tools.bench_ca import BenchCA
-from tools.idp import POP_SCOPE, SMTP_SCOPE, IdentityProvider
-from tools.mailserver import MailServer
+from mfp_sim.hwsim.clock import VirtualClock
+from mfp_sim.tools.bench_ca import BenchCA
+from mfp_sim.tools.idp import POP_SCOPE, SMTP_SCOPE, IdentityProvider
+from mfp_sim.tools.mailserver import MailServer
 
 from .conftest import in_thread
 

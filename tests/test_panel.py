@@ -10,12 +10,16 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from firmware.settings import FIELDS
-from panel.app import PanelApp
-from panel.screens.dialogs import ConfirmDialog, TokenFlowDialog
-from panel.screens.settings import SMTP_AUTH_FIELDS, SettingsScreen, SmtpAuthenticationScreen
-from panel.widgets.settings_form import SettingsForm
-from panel.widgets.token_area import TokenArea
+from mfp_sim.firmware.settings import FIELDS
+from mfp_sim.panel.app import PanelApp
+from mfp_sim.panel.screens.dialogs import ConfirmDialog, TokenFlowDialog
+from mfp_sim.panel.screens.settings import (
+    SMTP_AUTH_FIELDS,
+    SettingsScreen,
+    SmtpAuthenticationScreen,
+)
+from mfp_sim.panel.widgets.settings_form import SettingsForm
+from mfp_sim.panel.widgets.token_area import TokenArea
 
 from .conftest import ALICE, obtain_token, wait_for
 from .panel_fixtures import PATHS, SIZE, login, make_panel, open_page, token_label, until, walk

@@ -11,8 +11,8 @@ import segno
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from panel.i18n import Catalog, compile_catalog, po_path
-from panel.widgets.qr import qr_text
+from mfp_sim.panel.i18n import Catalog, compile_catalog, po_path
+from mfp_sim.panel.widgets.qr import qr_text
 
 PANEL = Path(__file__).resolve().parent.parent / "panel"
 

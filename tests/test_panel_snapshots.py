@@ -21,22 +21,22 @@ import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import Input, TabbedContent
 
-from firmware.device import Device
-from firmware.mail.jobs import JobInfo, JobState
-from firmware.providers import Provider, ProviderRegistry
-from firmware.tokens.machine import LABELS, TokenState
-from firmware.tokens.store import FlowPrompt
-from hwsim.clock import VIRTUAL_EPOCH, VirtualClock
-from hwsim.printer import TrayItem
-from panel.app import PanelApp
-from panel.screens.dialogs import ConfirmDialog, TokenFlowDialog
-from panel.screens.home import HOME_KEYS
-from panel.screens.jobs import JobStatusScreen
-from panel.screens.login import AdminLoginScreen
-from panel.screens.menu import MenuScreen
-from panel.screens.menus import ADMIN_MENU, Menu, Page
-from panel.screens.send import InternetFaxScreen, ScanToEmailScreen
-from panel.widgets.settings_form import SettingsForm
+from mfp_sim.firmware.device import Device
+from mfp_sim.firmware.mail.jobs import JobInfo, JobState
+from mfp_sim.firmware.providers import Provider, ProviderRegistry
+from mfp_sim.firmware.tokens.machine import LABELS, TokenState
+from mfp_sim.firmware.tokens.store import FlowPrompt
+from mfp_sim.hwsim.clock import VIRTUAL_EPOCH, VirtualClock
+from mfp_sim.hwsim.printer import TrayItem
+from mfp_sim.panel.app import PanelApp
+from mfp_sim.panel.screens.dialogs import ConfirmDialog, TokenFlowDialog
+from mfp_sim.panel.screens.home import HOME_KEYS
+from mfp_sim.panel.screens.jobs import JobStatusScreen
+from mfp_sim.panel.screens.login import AdminLoginScreen
+from mfp_sim.panel.screens.menu import MenuScreen
+from mfp_sim.panel.screens.menus import ADMIN_MENU, Menu, Page
+from mfp_sim.panel.screens.send import InternetFaxScreen, ScanToEmailScreen
+from mfp_sim.panel.widgets.settings_form import SettingsForm
 
 from .panel_fixtures import CONSOLE, SIZE, until
 

@@ -27,7 +27,7 @@ import pytest
 import trustme
 from joserfc.jwk import RSAKey
 
-from firmware.pop3 import (
+from mfp_sim.firmware.pop3 import (
     Pop3AuthError,
     Pop3Client,
     Pop3ConnectError,
@@ -39,11 +39,11 @@ from firmware.pop3 import (
     Pop3TokenRejected,
     Security,
 )
-from firmware.pop3 import client as pop3_client
-from hwsim.clock import VirtualClock
-from tools.bench_ca import BenchCA
-from tools.idp import CLIENT_ID, POP_SCOPE, SMTP_SCOPE, IdentityProvider
-from tools.mailserver import HostilePop3Server, Hostility, MailServer, Pop3Reply
+from mfp_sim.firmware.pop3 import client as pop3_client
+from mfp_sim.hwsim.clock import VirtualClock
+from mfp_sim.tools.bench_ca import BenchCA
+from mfp_sim.tools.idp import CLIENT_ID, POP_SCOPE, SMTP_SCOPE, IdentityProvider
+from mfp_sim.tools.mailserver import HostilePop3Server, Hostility, MailServer, Pop3Reply
 
 BOB, BOB_PASSWORD = "bob@example.test", "bob-pass-1"
 

@@ -13,10 +13,10 @@ import json
 import poplib
 from typing import TypeVar
 
-from hwsim.clock import VirtualClock
-from tools.bench_ca import BenchCA
-from tools.idp import POP_SCOPE, SMTP_SCOPE, IdentityProvider
-from tools.mailserver import MailServer
+from mfp_sim.hwsim.clock import VirtualClock
+from mfp_sim.tools.bench_ca import BenchCA
+from mfp_sim.tools.idp import POP_SCOPE, SMTP_SCOPE, IdentityProvider
+from mfp_sim.tools.mailserver import MailServer
 
 from .conftest import in_thread
 

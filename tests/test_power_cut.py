@@ -16,11 +16,11 @@ import select
 import signal
 from pathlib import Path
 
-from firmware.device import Device
-from firmware.providers import ProviderRegistry
-from hwsim.clock import VirtualClock
-from hwsim.keystore import KeyStore
-from hwsim.nvram import Nvram
+from mfp_sim.firmware.device import Device
+from mfp_sim.firmware.providers import ProviderRegistry
+from mfp_sim.hwsim.clock import VirtualClock
+from mfp_sim.hwsim.keystore import KeyStore
+from mfp_sim.hwsim.nvram import Nvram
 
 KILLS = 220
 

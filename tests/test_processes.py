@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tools.hil import MfpConsole
+from mfp_sim.tools.hil import MfpConsole
 
 MFP_SIM = str(Path(sys.executable).parent / "mfp-sim")
 
@@ -128,7 +128,7 @@ def test_device_refuses_bad_arguments_clearly(tmp_path: Path):
 
 
 def test_device_takes_a_providers_file_and_extra_cas(tmp_path: Path, procs: list[Proc]):
-    from tools.bench_ca import BenchCA
+    from mfp_sim.tools.bench_ca import BenchCA
 
     company_ca = BenchCA().write_ca(tmp_path / "company-ca.pem")
     providers = tmp_path / "providers.toml"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hwsim.errors import HwsimError, ScannerError, TrayError
-from hwsim.printer import OutputTray, sanitize_name
-from hwsim.scanner import MAX_PAGES, Scanner
+from mfp_sim.hwsim.errors import HwsimError, ScannerError, TrayError
+from mfp_sim.hwsim.printer import OutputTray, sanitize_name
+from mfp_sim.hwsim.scanner import MAX_PAGES, Scanner
 
 SMALL_DPI = 40  # A4 at 40 dpi is 331 x 468: fast, still a whole page
 

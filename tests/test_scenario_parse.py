@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.scenario import ScenarioError, parse
+from mfp_sim.tools.scenario import ScenarioError, parse
 
 
 @pytest.mark.parametrize("text, words", [

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from firmware.errors import ProviderError
-from firmware.providers import ProviderRegistry
-from firmware.settings import SettingsErrors
+from mfp_sim.firmware.errors import ProviderError
+from mfp_sim.firmware.providers import ProviderRegistry
+from mfp_sim.firmware.settings import SettingsErrors
 
 from .conftest import sh
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from firmware.errors import TokenUnavailable
-from firmware.tokens.machine import TokenState
-from tools.testbed import Testbed
+from mfp_sim.firmware.errors import TokenUnavailable
+from mfp_sim.firmware.tokens.machine import TokenState
+from mfp_sim.tools.testbed import Testbed
 
 from .conftest import ALICE, BOB, obtain_token, sh, start_flow, wait_for
 
@@ -194,7 +194,7 @@ async def test_pop_stores_are_independent(device, bench, clock):
 async def test_pop_token_is_issued_for_pop(device, bench, clock):
     await obtain_token(device, bench, clock, store="pop.ifax", account=BOB)
     bearer = await device.stores["pop.ifax"].access_token()
-    from tools.idp import POP_SCOPE, SMTP_SCOPE, TokenRejected
+    from mfp_sim.tools.idp import POP_SCOPE, SMTP_SCOPE, TokenRejected
 
     assert bench.idp.verifier().verify(bearer.access_token, POP_SCOPE) == BOB
     with pytest.raises(TokenRejected):
@@ -202,8 +202,8 @@ async def test_pop_token_is_issued_for_pop(device, bench, clock):
 
 
 async def test_google_policy_refusal_is_shown_clearly(tmp_path, clock, make_device):
-    from firmware.providers import ProviderRegistry
-    from tools.idp import IdpPolicy
+    from mfp_sim.firmware.providers import ProviderRegistry
+    from mfp_sim.tools.idp import IdpPolicy
 
     async with Testbed(tmp_path / "google", clock, policy=IdpPolicy.google()) as google:
         registry = ProviderRegistry()

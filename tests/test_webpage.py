@@ -8,8 +8,8 @@ import re
 import pytest
 import requests
 
-from firmware.tokens.machine import TokenState
-from firmware.webpage import DeviceWebPage
+from mfp_sim.firmware.tokens.machine import TokenState
+from mfp_sim.firmware.webpage import DeviceWebPage
 
 from .conftest import ALICE, obtain_token
 

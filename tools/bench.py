@@ -21,9 +21,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware.tokens.machine import TokenState
-from hwsim.clock import VirtualClock
-from tools.testbed import Testbed
+from mfp_sim.firmware.tokens.machine import TokenState
+from mfp_sim.hwsim.clock import VirtualClock
+from mfp_sim.tools.testbed import Testbed
 
 __all__ = ["main", "Figure"]
 

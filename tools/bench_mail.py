@@ -23,13 +23,13 @@ from email.headerregistry import Address
 from pathlib import Path
 from typing import Any, TypeVar
 
-from firmware.device import Device
-from firmware.ifax import compose_ifax_message, encode_tiff_f
-from firmware.mail.outgoing import compose_scan
-from firmware.tokens.machine import TokenState
-from hwsim.clock import VirtualClock
-from hwsim.scanner import Scanner
-from tools.testbed import Testbed
+from mfp_sim.firmware.device import Device
+from mfp_sim.firmware.ifax import compose_ifax_message, encode_tiff_f
+from mfp_sim.firmware.mail.outgoing import compose_scan
+from mfp_sim.firmware.tokens.machine import TokenState
+from mfp_sim.hwsim.clock import VirtualClock
+from mfp_sim.hwsim.scanner import Scanner
+from mfp_sim.tools.testbed import Testbed
 
 from .bench import Figure, _until
 

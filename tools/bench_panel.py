@@ -26,9 +26,9 @@ import termios
 import time
 from pathlib import Path
 
-from firmware.events import Event
-from hwsim.clock import VirtualClock
-from tools.testbed import Testbed
+from mfp_sim.firmware.events import Event
+from mfp_sim.hwsim.clock import VirtualClock
+from mfp_sim.tools.testbed import Testbed
 
 from .bench import Figure
 
@@ -80,8 +80,8 @@ def _start_once() -> float:
 
 
 async def _event_to_screen(rounds: int) -> list[float]:
-    from panel.app import PanelApp
-    from panel.screens.settings import SmtpAuthenticationScreen
+    from mfp_sim.panel.app import PanelApp
+    from mfp_sim.panel.screens.settings import SmtpAuthenticationScreen
 
     clock = VirtualClock()
     samples: list[float] = []

@@ -60,7 +60,7 @@ async def _wait_for_stop() -> None:
 
 
 async def start_console(handler: Any, spec: tuple[str, str, int]) -> Any:
-    from hwsim.uart import PtyConsole, TcpConsole
+    from mfp_sim.hwsim.uart import PtyConsole, TcpConsole
 
     if spec[0] == "pty":
         pty = PtyConsole(handler)
@@ -72,10 +72,10 @@ async def start_console(handler: Any, spec: tuple[str, str, int]) -> Any:
 
 
 def build_device(args: argparse.Namespace, clock: Any, testbed_info: dict[str, Any] | None) -> Any:
-    from firmware.device import Device
-    from firmware.providers import ProviderRegistry
-    from firmware.trust import TrustStore
-    from tools.testbed import local_provider
+    from mfp_sim.firmware.device import Device
+    from mfp_sim.firmware.providers import ProviderRegistry
+    from mfp_sim.firmware.trust import TrustStore
+    from mfp_sim.tools.testbed import local_provider
 
     registry = ProviderRegistry()
     pems: list[bytes] = []
@@ -90,8 +90,8 @@ def build_device(args: argparse.Namespace, clock: Any, testbed_info: dict[str, A
 
 
 async def _device(args: argparse.Namespace) -> None:
-    from hwsim.clock import RealClock, VirtualClock
-    from tools.testbed import load_testbed
+    from mfp_sim.hwsim.clock import RealClock, VirtualClock
+    from mfp_sim.tools.testbed import load_testbed
 
     info = load_testbed(Path(args.testbed)) if args.testbed else None
     clock = VirtualClock() if args.clock == "virtual" else RealClock()
@@ -101,7 +101,7 @@ async def _device(args: argparse.Namespace) -> None:
     print(f"console={console.address}", flush=True)
     web = None
     if args.web is not None:
-        from firmware.webpage import DeviceWebPage
+        from mfp_sim.firmware.webpage import DeviceWebPage
 
         web = DeviceWebPage(device.api, args.web[1], args.web[2])
         print(f"web={await web.start()}", flush=True)
@@ -117,9 +117,9 @@ async def _device(args: argparse.Namespace) -> None:
 
 
 async def _testbed(args: argparse.Namespace) -> None:
-    from hwsim.clock import RealClock
-    from tools.idp import IdpPolicy
-    from tools.testbed import Testbed
+    from mfp_sim.hwsim.clock import RealClock
+    from mfp_sim.tools.idp import IdpPolicy
+    from mfp_sim.tools.testbed import Testbed
 
     policy = IdpPolicy.google() if args.policy == "google" else IdpPolicy.microsoft()
     bench = Testbed(Path(args.state), RealClock(), policy=policy)
@@ -138,13 +138,13 @@ async def _testbed(args: argparse.Namespace) -> None:
 
 
 async def _demo(args: argparse.Namespace) -> None:
-    from tools.demo import run_demo
+    from mfp_sim.tools.demo import run_demo
 
     await run_demo(Path(args.state), headless=args.headless)
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from tools.bench import main as bench_main
+    from mfp_sim.tools.bench import main as bench_main
 
     bench_main(quick=args.quick)
 
@@ -188,16 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    from firmware.errors import FirmwareError
-    from hwsim.errors import HwsimError
-    from tools.testbed import TestbedError
+    from mfp_sim.firmware.errors import FirmwareError
+    from mfp_sim.hwsim.errors import HwsimError
+    from mfp_sim.tools.testbed import TestbedError
 
     try:
         if args.command == "bench":
             _bench(args)
             return 0
         if args.command == "scenario":
-            from tools.scenario import main as scenario_main
+            from mfp_sim.tools.scenario import main as scenario_main
 
             return scenario_main(args.file, args.console, args.testbed, args.timeout)
         runner = {"device": _device, "testbed": _testbed, "demo": _demo}[args.command]

@@ -30,9 +30,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
-from firmware.device import Device
-from hwsim.clock import Clock, RealClock
-from hwsim.uart import TcpConsole
+from mfp_sim.firmware.device import Device
+from mfp_sim.hwsim.clock import Clock, RealClock
+from mfp_sim.hwsim.uart import TcpConsole
 
 from .testbed import Testbed
 
@@ -104,7 +104,7 @@ class Demo:
 
     def panel(self) -> Any:
         """The front panel app for this device (not yet running)."""
-        from panel.app import PanelApp
+        from mfp_sim.panel.app import PanelApp
 
         assert self.device is not None and self.console is not None
         return PanelApp(self.device.api, console_address=self.console.address)

@@ -18,10 +18,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from firmware.device import Device
-from firmware.providers import Provider, ProviderRegistry, ServerPreset
-from firmware.settings import Security
-from hwsim.clock import Clock
+from mfp_sim.firmware.device import Device
+from mfp_sim.firmware.providers import Provider, ProviderRegistry, ServerPreset
+from mfp_sim.firmware.settings import Security
+from mfp_sim.hwsim.clock import Clock
 
 from .bench_ca import BenchCA
 from .idp import CLIENT_ID, POP_SCOPE, SMTP_SCOPE, IdentityProvider, IdpPolicy

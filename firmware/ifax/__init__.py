@@ -8,9 +8,9 @@ Map:
     errors         IfaxError -> IfaxFormatError
 """
 
-from firmware.ifax.errors import IfaxError, IfaxFormatError
-from firmware.ifax.message import Attachment, compose_ifax_message, extract_documents
-from firmware.ifax.tiff_f import FaxResolution, decode_tiff_f, encode_tiff_f, fit_to_fax
+from mfp_sim.firmware.ifax.errors import IfaxError, IfaxFormatError
+from mfp_sim.firmware.ifax.message import Attachment, compose_ifax_message, extract_documents
+from mfp_sim.firmware.ifax.tiff_f import FaxResolution, decode_tiff_f, encode_tiff_f, fit_to_fax
 
 __all__ = [
     "Attachment",

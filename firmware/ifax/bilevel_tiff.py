@@ -21,7 +21,7 @@ from typing import Final, Literal
 
 from PIL import Image, ImageChops, TiffImagePlugin
 
-from firmware.ifax.errors import IfaxError
+from mfp_sim.firmware.ifax.errors import IfaxError
 
 __all__ = [
     "COMPRESSION_MH",

@@ -12,7 +12,7 @@ traceback on the device.
 
 from __future__ import annotations
 
-from firmware.errors import FirmwareError
+from mfp_sim.firmware.errors import FirmwareError
 
 __all__ = ["IfaxError", "IfaxFormatError"]
 

@@ -25,7 +25,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 
-from firmware.ifax.errors import IfaxError, IfaxFormatError
+from mfp_sim.firmware.ifax.errors import IfaxError, IfaxFormatError
 
 __all__ = [
     "ACCEPTED_TYPES",

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from firmware.ifax.bilevel_tiff import (
+from mfp_sim.firmware.ifax.bilevel_tiff import (
     COMPRESSION_MH,
     TiffPage,
     encode_strip,
@@ -39,7 +39,7 @@ from firmware.ifax.bilevel_tiff import (
     to_grey,
     write_tiff,
 )
-from firmware.ifax.errors import IfaxError, IfaxFormatError
+from mfp_sim.firmware.ifax.errors import IfaxError, IfaxFormatError
 
 __all__ = [
     "ALLOWED_WIDTHS",

@@ -36,10 +36,10 @@ from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any, Literal
 
-from hwsim.clock import Clock
-from hwsim.errors import HwsimError
-from hwsim.keystore import KeyStore
-from hwsim.nvram import Nvram
+from mfp_sim.hwsim.clock import Clock
+from mfp_sim.hwsim.errors import HwsimError
+from mfp_sim.hwsim.keystore import KeyStore
+from mfp_sim.hwsim.nvram import Nvram
 
 from ..errors import CommandError, FirmwareError
 from ..events import EventBus

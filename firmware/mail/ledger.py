@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hwsim.nvram import Nvram
+from mfp_sim.hwsim.nvram import Nvram
 
 __all__ = ["MESSAGE_ID_DAYS", "Handled", "ReceiveLedger", "digest"]
 

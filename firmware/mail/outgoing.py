@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from typing import Literal
 
-from hwsim.scanner import Scanner
+from mfp_sim.hwsim.scanner import Scanner
 
 from ..ifax import compose_ifax_message, encode_tiff_f
 from ..scan_pdf import compose_scan_email, encode_pdf, encode_tiff

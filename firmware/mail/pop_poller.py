@@ -44,10 +44,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hwsim.clock import Clock
-from hwsim.errors import HwsimError
-from hwsim.nvram import Nvram
-from hwsim.printer import OutputTray
+from mfp_sim.hwsim.clock import Clock
+from mfp_sim.hwsim.errors import HwsimError
+from mfp_sim.hwsim.nvram import Nvram
+from mfp_sim.hwsim.printer import OutputTray
 
 from ..errors import FirmwareError
 from ..events import EventBus

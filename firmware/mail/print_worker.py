@@ -47,9 +47,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from hwsim.clock import Clock
-from hwsim.errors import HwsimError
-from hwsim.printer import OutputTray, sanitize_name
+from mfp_sim.hwsim.clock import Clock
+from mfp_sim.hwsim.errors import HwsimError
+from mfp_sim.hwsim.printer import OutputTray, sanitize_name
 
 from ..events import EventBus
 from ..ifax import Attachment, IfaxError, decode_tiff_f, extract_documents

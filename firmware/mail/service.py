@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from hwsim.clock import Clock
-from hwsim.errors import HwsimError
-from hwsim.printer import OutputTray, TrayItem
-from hwsim.scanner import MAX_PAGES, Scanner
+from mfp_sim.hwsim.clock import Clock
+from mfp_sim.hwsim.errors import HwsimError
+from mfp_sim.hwsim.printer import OutputTray, TrayItem
+from mfp_sim.hwsim.scanner import MAX_PAGES, Scanner
 
 from ..errors import CommandError, SettingsError
 from ..settings import POP_SECTIONS, SmtpSettings, parse_address

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
 
-from firmware.settings import Security
+from mfp_sim.firmware.settings import Security
 
 from .errors import (
     Pop3AuthError,

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from firmware.errors import MailError
+from mfp_sim.firmware.errors import MailError
 
 __all__ = [
     "Pop3AuthError",

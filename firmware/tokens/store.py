@@ -23,10 +23,10 @@ from typing import Any
 import msal
 import requests
 
-from hwsim.clock import Clock
-from hwsim.errors import KeystoreError
-from hwsim.keystore import KeyStore
-from hwsim.nvram import Nvram
+from mfp_sim.hwsim.clock import Clock
+from mfp_sim.hwsim.errors import KeystoreError
+from mfp_sim.hwsim.keystore import KeyStore
+from mfp_sim.hwsim.nvram import Nvram
 
 from ..errors import DeviceFlowError, FirmwareError, TokenStateError, TokenUnavailable
 from ..events import EventBus

@@ -16,8 +16,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from firmware.events import Event
-from firmware.tokens.store import FlowPrompt
+from mfp_sim.firmware.events import Event
+from mfp_sim.firmware.tokens.store import FlowPrompt
 
 from ..base import PanelNode
 from ..widgets.qr import QrCode

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from firmware.events import Event
+from mfp_sim.firmware.events import Event
 
 from ..base import PanelScreen
 from ..i18n import N_

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
-from firmware.errors import FirmwareError
+from mfp_sim.firmware.errors import FirmwareError
 
 from ..base import PanelScreen
 from ..i18n import N_

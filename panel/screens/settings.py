@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
-from firmware.api import SMTP_FUNCTIONS
+from mfp_sim.firmware.api import SMTP_FUNCTIONS
 
 from ..base import PanelScreen, slug
 from ..widgets.settings_form import SettingsForm

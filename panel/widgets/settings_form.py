@@ -21,9 +21,9 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
-from firmware.errors import FirmwareError, SettingsError
-from firmware.events import Event
-from firmware.settings import FIELDS, SettingsErrors
+from mfp_sim.firmware.errors import FirmwareError, SettingsError
+from mfp_sim.firmware.events import Event
+from mfp_sim.firmware.settings import FIELDS, SettingsErrors
 
 from ..base import PanelNode
 from ..words import choices_of, field_label

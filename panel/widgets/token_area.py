@@ -18,9 +18,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, Label
 
-from firmware.errors import FirmwareError
-from firmware.events import Event
-from firmware.tokens.store import TokenStatus
+from mfp_sim.firmware.errors import FirmwareError
+from mfp_sim.firmware.events import Event
+from mfp_sim.firmware.tokens.store import TokenStatus
 
 from ..base import PanelNode
 from ..words import TOKEN_LABELS

@@ -1,4 +1,4 @@
-"""Run the bench IdP on its own, on the real clock: ``python -m tools.idp``.
+"""Run the bench IdP on its own, on the real clock: ``python -m mfp_sim.tools.idp``.
 
 For trying the verification page and the control API by hand (docs/testbed.md). The CA is made
 fresh on every run, so its certificate is written out for curl's ``--cacert``.
@@ -11,15 +11,15 @@ import asyncio
 import logging
 from pathlib import Path
 
-from hwsim.clock import RealClock
-from tools.bench_ca import BenchCA
+from mfp_sim.hwsim.clock import RealClock
+from mfp_sim.tools.bench_ca import BenchCA
 
 from .policy import IdpPolicy
 from .server import IdentityProvider
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tools.idp", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m mfp_sim.tools.idp", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 lets the OS choose (default)")
     parser.add_argument("--policy", choices=["microsoft", "google"], default="microsoft")

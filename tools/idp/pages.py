@@ -12,7 +12,7 @@ import logging
 
 from aiohttp import web
 
-from tools.bench_users import find_user
+from mfp_sim.tools.bench_users import find_user
 
 from .errors import ControlError
 from .state import IdpState, normalize_user_code

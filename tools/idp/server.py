@@ -24,8 +24,8 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from hwsim.clock import Clock
-from tools.bench_ca import BenchCA
+from mfp_sim.hwsim.clock import Clock
+from mfp_sim.tools.bench_ca import BenchCA
 
 from . import control, pages
 from .errors import IdpError

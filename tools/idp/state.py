@@ -26,7 +26,7 @@ from typing import Literal
 from authlib.oauth2.rfc6749 import TokenMixin
 from authlib.oauth2.rfc8628 import DeviceCredentialMixin
 
-from tools.bench_users import BENCH_USERS, BenchUser, find_user
+from mfp_sim.tools.bench_users import BENCH_USERS, BenchUser, find_user
 
 from .errors import BadControlRequest, UnknownUser, UnknownUserCode
 from .policy import IdpPolicy

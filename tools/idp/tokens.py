@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tools.bench_users import find_user
+from mfp_sim.tools.bench_users import find_user
 
 from .keys import SigningKey
 

@@ -32,7 +32,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from hwsim.clock import Clock
+from mfp_sim.hwsim.clock import Clock
 
 from .errors import TokenRejected
 from .keys import ALGORITHM

@@ -17,9 +17,9 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from hwsim.clock import Clock
-from tools.bench_users import find_user
-from tools.idp import POP_SCOPE, SMTP_SCOPE, TokenRejected
+from mfp_sim.hwsim.clock import Clock
+from mfp_sim.tools.bench_users import find_user
+from mfp_sim.tools.idp import POP_SCOPE, SMTP_SCOPE, TokenRejected
 
 __all__ = [
     "POP_SCOPE",
@@ -34,7 +34,7 @@ __all__ = [
     "mask_token",
 ]
 
-log = logging.getLogger("tools.mailserver.auth")
+log = logging.getLogger("mfp_sim.tools.mailserver.auth")
 
 
 class TokenVerifier(Protocol):

@@ -23,7 +23,7 @@ import math
 import ssl
 from dataclasses import dataclass, field
 
-from hwsim.clock import Clock
+from mfp_sim.hwsim.clock import Clock
 
 from .auth import (
     POP_SCOPE,
@@ -40,7 +40,7 @@ from .xoauth2 import MalformedXoauth2, decode_base64, error_challenge, parse_xoa
 
 __all__ = ["COMMANDS", "MAX_COMMAND_LINE", "MAX_LINE", "Pop3Reply", "Pop3Service", "Pop3State"]
 
-log = logging.getLogger("tools.mailserver.pop3")
+log = logging.getLogger("mfp_sim.tools.mailserver.pop3")
 
 #: RFC 2449 §4: a command line is at most 255 octets including CRLF.
 MAX_COMMAND_LINE = 255

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
-from hwsim.clock import Clock
+from mfp_sim.hwsim.clock import Clock
 
 from .auth import AuthLog, LoginLockout, TokenVerifier
 from .faults import MailFaults
@@ -25,7 +25,7 @@ from .smtp_server import SMTP_HOSTNAME, BenchSMTP, BenchSmtpHandler
 
 __all__ = ["MailServer", "ServerTls"]
 
-log = logging.getLogger("tools.mailserver")
+log = logging.getLogger("mfp_sim.tools.mailserver")
 
 
 class ServerTls(Protocol):

@@ -26,8 +26,8 @@ from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from hwsim.clock import Clock
-from tools.bench_users import find_user
+from mfp_sim.hwsim.clock import Clock
+from mfp_sim.tools.bench_users import find_user
 
 from .auth import SMTP_SCOPE, AuthLog, TokenRejected, TokenVerifier, check_password
 from .faults import MailFaults
@@ -36,7 +36,7 @@ from .xoauth2 import MalformedXoauth2, decode_base64, error_challenge, parse_xoa
 
 __all__ = ["LOCAL_DOMAINS", "SMTP_HOSTNAME", "BenchSMTP", "BenchSmtpHandler", "SmtpReply"]
 
-log = logging.getLogger("tools.mailserver.smtp")
+log = logging.getLogger("mfp_sim.tools.mailserver.smtp")
 
 
 class _LegacyLoginDataNoise(logging.Filter):
