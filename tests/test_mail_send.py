@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from mfp_sim.firmware.events import JobChanged
 from mfp_sim.firmware.mail.errors import TOKEN_UPDATE_FAILED
 from mfp_sim.firmware.mail.jobs import MAX_ATTEMPTS, RETRY_BASE, retry_delay
 from mfp_sim.firmware.tokens.machine import TokenState
@@ -268,14 +269,14 @@ async def test_job_events_follow_the_states(device, bench, clock):
     job = await wait_job(device, (await sh(device, f"scan to={BOB}"))["job"])
     states = []
     while (event := sub.get_nowait()) is not None:
-        if event.kind == "job":
-            assert event.data["id"] == job.id
-            states.append(event.data["state"])
+        if isinstance(event, JobChanged):
+            assert event.id == job.id
+            states.append(event.state)
     assert states == ["queued", "sending", "sent"]
 
 
 def test_every_mail_command_is_documented():
-    from mfp_sim.firmware.mail.commands import MAIL_COMMANDS
+    from mfp_sim.firmware.console.mail import MAIL_COMMANDS
 
     text = (Path(__file__).resolve().parent.parent / "docs" / "shell.md").read_text()
     for command in MAIL_COMMANDS:

@@ -33,8 +33,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from mfp_sim.hwsim.clock import Clock
 from mfp_sim.hwsim.errors import HwsimError
@@ -42,7 +41,8 @@ from mfp_sim.hwsim.keystore import KeyStore
 from mfp_sim.hwsim.nvram import Nvram
 
 from ..errors import CommandError, FirmwareError
-from ..events import EventBus
+from ..events import EventBus, JobChanged
+from ..vocabulary import JobKind, JobState
 from .errors import MailFailure
 from .smtp_sender import SmtpSender
 from .task import stop_task
@@ -54,15 +54,11 @@ __all__ = [
     "RETRY_CAP",
     "TRANSITIONS",
     "JobInfo",
-    "JobKind",
     "JobQueue",
-    "JobState",
     "retry_delay",
 ]
 
 log = logging.getLogger(__name__)
-
-JobKind = Literal["scan", "ifax", "alert"]
 
 #: First retry after this many seconds of device time; doubled at each further failure.
 RETRY_BASE = 60.0
@@ -72,13 +68,6 @@ RETRY_CAP = 3600.0
 MAX_ATTEMPTS = 8
 #: Finished (sent or failed) jobs kept for `jobs`; older ones are forgotten.
 KEEP_FINISHED = 200
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 #: The whole behaviour: (state, trigger) -> new state. Anything else is a bug, and says so.
@@ -101,7 +90,7 @@ class JobInfo:
     """One job as faces show it (and as NVRAM keeps it, without the message)."""
 
     id: str
-    kind: str
+    kind: JobKind
     to: str
     state: JobState
     reason: str
@@ -128,6 +117,7 @@ class JobInfo:
     def from_json(cls, data: dict[str, Any]) -> JobInfo:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["state"] = JobState(known["state"])
+        known["kind"] = JobKind(known["kind"])
         return cls(**known)
 
 
@@ -181,7 +171,7 @@ class JobQueue:
         self,
         job_id: str,
         *,
-        kind: str,
+        kind: JobKind,
         to: str,
         sender: str,
         subject: str,
@@ -348,7 +338,7 @@ class JobQueue:
             self._jobs[job.id] = job
 
     def _publish(self, job: JobInfo) -> None:
-        self._events.publish("job", id=job.id, state=job.state.value, reason=job.reason)
+        self._events.publish(JobChanged(job.id, job.state, job.reason))
 
 
 def _encode(job: JobInfo) -> bytes:
