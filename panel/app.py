@@ -31,33 +31,16 @@ from mfp_sim.firmware.settings import DEVICE
 from mfp_sim.firmware.tokens.machine import TokenState
 from mfp_sim.firmware.vocabulary import JobState, Step
 
+from .base import PanelHost, ResultCallback
+from .navigation import Navigator
+from .notices import Alert
+from .requests import Request
 from .words import context_title
 
 __all__ = ["PanelApp", "Alert", "TokenShown"]
 
 #: The most alerts the status line remembers; the oldest go first.
 MAX_ALERTS = 20
-
-
-@dataclass(frozen=True)
-class Alert:
-    """Something the status line warns about until it is resolved.
-
-    `message` is a message id translated when shown, or the device's own words when
-    `verbatim` (the firmware's reasons are shown as they are, after the store's name).
-    """
-
-    key: str
-    message: str
-    title: str = ""  # message id of what the alert is about (a mail context's title)
-    verbatim: bool = False
-    params: tuple[tuple[str, str], ...] = ()
-
-    def text(self, gettext: Callable[[str], str]) -> str:
-        store = gettext(self.title) if self.title else ""
-        if self.verbatim:
-            return f"{store}: {self.message}" if store else self.message
-        return gettext(self.message).format(store=store, **dict(self.params))
 
 
 @dataclass(frozen=True)
@@ -102,18 +85,17 @@ class PanelApp(App[None]):
         self.ready = asyncio.Event()
         self.token_shown: dict[str, TokenShown] = {}
         self._unlisten: Callable[[], None] | None = None
+        self.navigator = Navigator(self, api)
 
     # ------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
-        from .screens.home import HomeScreen
-
         self._unlisten = self.api.listen(
             self._heard, TokenChanged, DeviceAlert, Refused, JobChanged, SettingsChanged)
         self.alerts = tuple(
             self._token_alert(name) for name in self.api.store_names()
             if self.api.token_status(name).state is TokenState.INVALID
         )
-        self.push_screen(HomeScreen())
+        self.push_screen(self.navigator.home())
 
     def on_unmount(self) -> None:
         if self._unlisten is not None:
@@ -135,11 +117,12 @@ class PanelApp(App[None]):
         """Called by every widget that has just put a token state on screen."""
         self.token_shown[store] = TokenShown(store, state, seq, perf_counter())
 
-    def go_home(self) -> None:
-        from .screens.home import HomeScreen
+    def open(self, request: Request, on_result: ResultCallback | None = None) -> None:
+        """Put up the screen that answers a page's or widget's request (`navigation`)."""
+        self.navigator.open(request, on_result)
 
-        while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
-            self.pop_screen()
+    def go_home(self) -> None:
+        self.navigator.go_home()
 
     # --------------------------------------------------------------- events
     def on_panel_app_device_event(self, message: DeviceEvent) -> None:
@@ -184,3 +167,8 @@ class PanelApp(App[None]):
         self.catalog = Catalog(language)
         for screen in list(self.screen_stack):
             await screen.recompose()
+
+
+def _is_a_host(app: PanelApp) -> PanelHost:
+    """Never called: mypy checks here that the app gives widgets all that `PanelHost` promises."""
+    return app

@@ -29,11 +29,12 @@ from mfp_sim.firmware.tokens.store import FlowPrompt
 from mfp_sim.hwsim.clock import VIRTUAL_EPOCH, VirtualClock
 from mfp_sim.hwsim.printer import TrayItem
 from mfp_sim.panel.app import PanelApp
+from mfp_sim.panel.navigation import page_screen
 from mfp_sim.panel.screens.dialogs import ConfirmDialog, TokenFlowDialog
 from mfp_sim.panel.screens.home import HOME_KEYS
 from mfp_sim.panel.screens.jobs import JobStatusScreen
 from mfp_sim.panel.screens.login import AdminLoginScreen
-from mfp_sim.panel.screens.menu import MenuScreen, page_screen
+from mfp_sim.panel.screens.menu import MenuScreen
 from mfp_sim.panel.screens.menus import ADMIN_MENU, Menu, Page
 from mfp_sim.panel.screens.send import InternetFaxScreen, ScanToEmailScreen
 from mfp_sim.panel.widgets.settings_form import SettingsForm

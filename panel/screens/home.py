@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
-from textual.screen import Screen
 from textual.widgets import Button
 
 from mfp_sim.firmware.i18n import N_
 
-from ..base import PanelScreen
+from ..requests import OpenHomeKey
+from .frame import PanelScreen
 
 __all__ = ["HomeScreen", "HOME_KEYS"]
 
@@ -44,21 +42,7 @@ class HomeScreen(PanelScreen):
             self.action_open(event.button.id)
 
     def action_open(self, key: str) -> None:
-        self.app.push_screen(self._screen_for(key))
-
-    def _screen_for(self, key: str) -> Screen[Any]:
-        from .jobs import JobStatusScreen
-        from .login import AdminLoginScreen
-        from .send import InternetFaxScreen, ScanToEmailScreen
-
-        label = dict(HOME_KEYS)[key]
-        if key == "home-scan":
-            return ScanToEmailScreen((label,))
-        if key == "home-ifax":
-            return InternetFaxScreen((label,))
-        if key == "home-jobs":
-            return JobStatusScreen((label,))
-        return AdminLoginScreen()
+        self.panel.open(OpenHomeKey(key))
 
     def action_back(self) -> None:
         """Home has nowhere to go back to."""

@@ -21,6 +21,7 @@ from mfp_sim.firmware.events import Event, TokenChanged
 from mfp_sim.firmware.tokens.store import TokenStatus
 
 from ..base import DeviceListener
+from ..requests import Confirm, ShowTokenCode
 from ..words import TOKEN_LABELS
 
 __all__ = ["TokenArea"]
@@ -113,8 +114,6 @@ class TokenArea(DeviceListener, Widget):
             self.action_clear_token()
 
     def action_get_token(self) -> None:
-        from ..screens.dialogs import ConfirmDialog
-
         if not self.actions:
             return
         if self.state == "waiting":  # the code is still valid: show it again, no new flow
@@ -123,30 +122,26 @@ class TokenArea(DeviceListener, Widget):
         status = self.api.token_status(self.target)
         question = self._("Get a token for {account} from {provider}?").format(
             account=status.account or "—", provider=self._provider_title(status.provider))
-        self.app.push_screen(ConfirmDialog(self._("Get Token"), question), self._confirmed_get)
+        self.panel.open(Confirm(self._("Get Token"), question), self._confirmed_get)
 
     def _confirmed_get(self, ok: bool | None) -> None:
         if ok:
             self.run_worker(self._start_flow(), group="token", exclusive=True)
 
     async def _start_flow(self) -> None:
-        from ..screens.dialogs import TokenFlowDialog
-
         try:
             prompt = await self.api.get_token(self.target)
         except FirmwareError as exc:
             self.refusal = str(exc)
             return
         self.refusal = ""
-        await self.app.push_screen(TokenFlowDialog(self.target, prompt))
+        self.panel.open(ShowTokenCode(self.target, prompt))
 
     def action_clear_token(self) -> None:
-        from ..screens.dialogs import ConfirmDialog
-
         if not self.actions:
             return
         question = self._("Delete the token? The status becomes “Not retrieved”.")
-        self.app.push_screen(ConfirmDialog(self._("Clear"), question), self._confirmed_clear)
+        self.panel.open(Confirm(self._("Clear"), question), self._confirmed_clear)
 
     def _confirmed_clear(self, ok: bool | None) -> None:
         if ok:
