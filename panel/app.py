@@ -13,7 +13,7 @@ showed and when (`token_shown`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from time import perf_counter
 from typing import ClassVar
@@ -33,11 +33,11 @@ from mfp_sim.firmware.vocabulary import JobState, Step
 
 from .base import PanelHost, ResultCallback
 from .navigation import Navigator
-from .notices import Alert
+from .notices import Alert, Note
 from .requests import Request
 from .words import context_title
 
-__all__ = ["PanelApp", "Alert", "TokenShown"]
+__all__ = ["PanelApp", "Alert", "Note", "TokenShown"]
 
 #: The most alerts the status line remembers; the oldest go first.
 MAX_ALERTS = 20
@@ -58,10 +58,12 @@ class PanelApp(App[None]):
 
     CSS_PATH = "panel.tcss"
     TITLE = "mfp-sim panel"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", N_("Quit"), key_display="Ctrl+Q")]
 
     language: reactive[str] = reactive("en", init=False)
     alerts: reactive[tuple[Alert, ...]] = reactive((), init=False)
+    notes: reactive[tuple[Note, ...]] = reactive((), init=False)
 
     class Ready(Message):
         """The home screen is mounted: the panel takes input from here on."""
@@ -73,13 +75,15 @@ class PanelApp(App[None]):
             super().__init__()
             self.event = event
 
-    def __init__(self, api: DeviceApi, *, console_address: str = "", network: str = "LAN") -> None:
+    def __init__(self, api: DeviceApi, *, console_address: str = "", network: str = "LAN",
+                 notes: Sequence[Note] = ()) -> None:
         super().__init__()
         self.api = api
         self.console_address = console_address
         self.network = network
         self.catalog = Catalog(api.get("device.language"))
         self.set_reactive(PanelApp.language, self.catalog.language)
+        self.set_reactive(PanelApp.notes, tuple(notes))
         self.created_at = perf_counter()
         self.ready_at: float | None = None
         self.ready = asyncio.Event()
@@ -160,6 +164,10 @@ class PanelApp(App[None]):
     def dismiss_alerts(self) -> None:
         """Forget the alerts the firmware raised; token alerts stay until the token changes."""
         self.alerts = tuple(a for a in self.alerts if a.key.startswith("token."))
+
+    def dismiss_notes(self) -> None:
+        """The user has read the start-up notes: every page's note bar goes away."""
+        self.notes = ()
 
     # ------------------------------------------------------------- language
     async def watch_language(self, language: str) -> None:

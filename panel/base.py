@@ -2,7 +2,7 @@
 
 This module is the bottom of the panel: it imports no screen and no widget. Widgets and
 screens reach the app through `PanelHost`, the few things they need of it (the device API,
-the language, the alerts, and `open` for anything that puts a new screen up), so none of them
+the language, the alerts and notes, and `open` for anything that puts a new screen up), so none of them
 imports the app or each other. The page frame (title bar, page, status line, keys) is
 `screens.frame.PanelScreen`.
 
@@ -22,7 +22,7 @@ from mfp_sim.firmware.api import DeviceApi
 from mfp_sim.firmware.events import Event
 from mfp_sim.firmware.i18n import Catalog
 
-from .notices import Alert
+from .notices import Alert, Note
 from .requests import Request
 
 __all__ = [
@@ -52,6 +52,8 @@ class PanelHost(Protocol):
     def console_address(self) -> str: ...
     @property
     def alerts(self) -> tuple[Alert, ...]: ...
+    @property
+    def notes(self) -> tuple[Note, ...]: ...
 
     def open(self, request: Request, on_result: ResultCallback | None = None) -> None:
         """Put up the screen that answers `request` (see `requests`)."""
@@ -64,6 +66,9 @@ class PanelHost(Protocol):
 
     def dismiss_alerts(self) -> None:
         """The user acknowledged the firmware's alerts."""
+
+    def dismiss_notes(self) -> None:
+        """The user has read the start-up notes."""
 
 
 @runtime_checkable

@@ -24,7 +24,7 @@ HOME_KEYS: tuple[tuple[str, str], ...] = (
 
 
 class HomeScreen(PanelScreen):
-    BINDINGS = [Binding(str(i + 1), f"open('{key}')", label, show=False)
+    BINDINGS = [Binding(str(i + 1), f"open('{key}')", label)
                 for i, (key, label) in enumerate(HOME_KEYS)]
 
     def compose_body(self) -> ComposeResult:
@@ -43,6 +43,10 @@ class HomeScreen(PanelScreen):
 
     def action_open(self, key: str) -> None:
         self.panel.open(OpenHomeKey(key))
+
+    def can_go_back(self) -> bool:
+        """Home has nowhere to go back to (Esc and F2 are not on its key bar)."""
+        return False
 
     def action_back(self) -> None:
         """Home has nowhere to go back to."""
