@@ -6,13 +6,20 @@ import asyncio
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from mfp_sim.panel.widgets.note_bar import NoteBar
 from mfp_sim.tools.demo import DEMO_ACCOUNT, Demo, run_demo
 
 from .conftest import obtain_token, wait_for
 from .panel_fixtures import SIZE, until
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def console_line(address: str, line: str) -> list[str]:
@@ -103,3 +110,39 @@ async def test_a_token_of_the_previous_run_is_noted_on_the_panel(tmp_path, clock
                 "ℹ SMTP: the token of the previous run was cleared (the bench is new): "
                 "press Get Token again.")
 
+
+# ------------------------------------------------------------------ make's first-run check
+def fake_python(tmp_path: Path, name: str, setup: str) -> Path:
+    """A `python3` that is the real one with `setup` run first (an old version, a missing module)."""
+    path = tmp_path / name
+    path.write_text(f"""#!/bin/sh
+exec {sys.executable} -c 'import sys; {setup}; code = sys.argv.pop(1); exec(code)' "$2"
+""")
+    path.chmod(0o755)
+    return path
+
+
+def check_python(python: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", str(ROOT / "tools" / "check-python.sh"), str(python)],
+                          capture_output=True, text=True, timeout=30, env=dict(os.environ))
+
+
+def test_first_run_check_passes_with_this_python():
+    result = check_python(sys.executable)
+    assert result.returncode == 0 and result.stderr == ""
+
+
+@pytest.mark.parametrize(("python", "says", "install"), [
+    ("no-such-python3", "'no-such-python3' was not found", "apt-get install python3 python3-venv"),
+    ("old", "is Python 3.9", "brew install python@3.12"),
+    ("novenv", "has no venv module", "python3-venv"),
+])
+def test_first_run_check_says_what_to_install(tmp_path, python, says, install):
+    if python == "old":
+        python = fake_python(tmp_path, "python3", "sys.version_info = (3, 9, 18, \"final\", 0)")
+    elif python == "novenv":
+        python = fake_python(tmp_path, "python3", "sys.modules[\"ensurepip\"] = None")
+    result = check_python(python)
+    assert result.returncode == 1
+    assert "Python 3.11 or newer" in result.stderr or "venv" in result.stderr
+    assert says in result.stderr and install in result.stderr

@@ -130,37 +130,122 @@ def _bench(args: argparse.Namespace) -> None:
     bench_main(quick=args.quick)
 
 
+_RAW = argparse.RawDescriptionHelpFormatter
+
+_MAIN_EPILOG = """\
+examples:
+  mfp-sim demo          bench + device + panel, offline (what make demo runs)
+  mfp-sim testbed --state state/bench
+                        the bench alone; then, in another terminal, a device:
+  mfp-sim device --nvram state/dev --testbed state/bench/testbed.json
+
+Each command has its own --help, e.g. mfp-sim demo --help.
+Docs: README.md, docs/panel.md, docs/shell.md, docs/testbed.md.
+"""
+
+_TESTBED_EPILOG = """\
+examples:
+  mfp-sim testbed --state state/bench
+  mfp-sim testbed --state state/bench --policy google
+
+Prints testbed.json, port_<service>=PORT lines and ready=1; runs until Ctrl-C.
+"""
+
+_DEVICE_EPILOG = """\
+examples:
+  mfp-sim device --nvram state/dev --testbed state/bench/testbed.json
+  mfp-sim device --nvram state/dev --console pty --clock virtual
+  mfp-sim device --nvram state/dev --ca corp-ca.pem --providers mine.toml
+
+Prints console=..., nvram=... and ready=1, then runs until Ctrl-C.
+The console's commands: docs/shell.md.
+"""
+
+_DEMO_EPILOG = """\
+examples:
+  mfp-sim demo                      the panel in this terminal (Ctrl+Q quits)
+  mfp-sim demo --headless           no panel: prints the console address
+  mfp-sim -v demo --state /tmp/d    another state folder, DEBUG in its demo.log
+
+The log goes to STATE/demo.log (INFO and up; DEBUG with -v).
+The panel's keys are on its bottom line and in docs/panel.md.
+"""
+
+_SCENARIO_EPILOG = """\
+examples:
+  mfp-sim scenario tests/scenarios/get_token.scn \\
+      --console socket://127.0.0.1:4000 \\
+      --testbed state/bench/testbed.json
+  mfp-sim scenario my.scn --console /dev/pts/5 --timeout 30
+
+Exit status 0 when every step passed (docs/shell.md: Scenario files).
+"""
+
+_BENCH_EPILOG = """\
+examples:
+  mfp-sim bench              the full measurement (what `make bench` runs)
+  mfp-sim bench --quick      fewer repetitions, for a first look
+
+docs/bench.md explains each figure and its target.
+"""
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mfp-sim", description="MFP firmware simulator and its bench")
-    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(prog="mfp-sim", description="MFP firmware simulator and its bench",
+                                epilog=_MAIN_EPILOG, formatter_class=_RAW)
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="log debug messages (to the terminal; the demo also to its demo.log)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           help="what to run; each command has its own --help")
 
-    t = sub.add_parser("testbed", help="run the bench: identity provider and mail server")
+    t = sub.add_parser("testbed", help="run the bench: identity provider and mail server",
+                       description="Run the bench: the local identity provider (device flow)\n"
+                       "and the SMTP/POP3 mail server, on 127.0.0.1, ports chosen by the system.",
+                       epilog=_TESTBED_EPILOG, formatter_class=_RAW)
     t.add_argument("--state", required=True, help="folder for testbed.json, the CA and the Maildirs")
-    t.add_argument("--policy", choices=["microsoft", "google"], default="microsoft")
+    t.add_argument("--policy", choices=["microsoft", "google"], default="microsoft",
+                   help="how the identity provider behaves: like Entra ID (default), or like "
+                   "Google (device flow refused for the mail scope)")
 
-    d = sub.add_parser("device", help="run a headless device with its serial console")
+    d = sub.add_parser("device", help="run a headless device with its serial console",
+                       description="Run one device without a panel; drive it over its serial\n"
+                       "console (TCP or a pseudo-terminal).",
+                       epilog=_DEVICE_EPILOG, formatter_class=_RAW)
     d.add_argument("--nvram", required=True, help="the device's non-volatile memory folder")
     d.add_argument("--testbed", help="testbed.json of a running bench (adds provider 'local')")
     d.add_argument("--console", type=_console_spec, default=("tcp", "127.0.0.1", 0),
                    help="tcp:HOST:PORT or pty (default tcp:127.0.0.1:0)")
     d.add_argument("--web", type=_web_spec, default=None,
                    help="serve the device web page on tcp:HOST:PORT (PORT 0: system's choice)")
-    d.add_argument("--clock", choices=["real", "virtual"], default="real")
+    d.add_argument("--clock", choices=["real", "virtual"], default="real",
+                   help="real time (default), or a virtual clock that the console's `clock "
+                   "advance` moves")
     d.add_argument("--ca", action="append", help="import a CA certificate (PEM); repeatable")
     d.add_argument("--providers", help="TOML file adding or overriding providers")
 
-    m = sub.add_parser("demo", help="bench + device + front panel in one process")
-    m.add_argument("--state", default="state/demo", help="folder for the demo's state")
+    m = sub.add_parser("demo", help="bench + device + front panel in one process",
+                       description="The bench, one device and its front panel in one process, "
+                       "offline.\nOn the first start SMTP is set up for the bench's account, so "
+                       "Get Token works\nat once.",
+                       epilog=_DEMO_EPILOG, formatter_class=_RAW)
+    m.add_argument("--state", default="state/demo",
+                   help="folder for the demo's state: device memory, bench, demo.json, demo.log "
+                   "(default state/demo)")
     m.add_argument("--headless", action="store_true", help="no panel: console only")
 
-    s = sub.add_parser("scenario", help="run a scenario file against a device's console")
+    s = sub.add_parser("scenario", help="run a scenario file against a device's console",
+                       description="Run a scenario file (commands and expected replies) against "
+                       "a running\ndevice's console.",
+                       epilog=_SCENARIO_EPILOG, formatter_class=_RAW)
     s.add_argument("file", help="scenario file (docs/shell.md: Scenario files)")
     s.add_argument("--console", required=True, help="socket://HOST:PORT, /dev/pts/N or a serial port")
     s.add_argument("--testbed", help="testbed.json, for bench actions (approve, revoke, ...)")
     s.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each reply")
 
-    b = sub.add_parser("bench", help="measure speed and memory; prints a table")
+    b = sub.add_parser("bench", help="measure speed and memory; prints a table",
+                       description="Measure speed and memory (token flows, mail, the panel) and "
+                       "print a table\nwith each figure's target.",
+                       epilog=_BENCH_EPILOG, formatter_class=_RAW)
     b.add_argument("--quick", action="store_true", help="fewer repetitions")
     return p
 
