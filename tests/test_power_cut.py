@@ -45,7 +45,7 @@ def _writer(directory: Path, start_gen: int, report_fd: int) -> None:
 def _read_state(directory: Path) -> tuple[int, int]:
     """(settings generation, token generation) as a rebooting device sees them."""
     nvram = Nvram(directory)
-    keys = KeyStore(directory)
+    keys = KeyStore.for_device(directory)  # the key is kept beside the NVRAM folder
     try:
         assert nvram._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         settings_blob = nvram.read("settings.smtp")

@@ -1,7 +1,7 @@
 """The `mfp-sim` command: the bench, a headless device, the demo, the benchmark.
 
     mfp-sim testbed --state DIR [--policy microsoft|google]
-    mfp-sim device --nvram DIR [--testbed FILE] [--console tcp:HOST:PORT|pty]
+    mfp-sim device --nvram DIR [--keystore DIR] [--testbed FILE] [--console tcp:HOST:PORT|pty]
                    [--clock real|virtual] [--ca FILE]... [--providers FILE]
     mfp-sim demo [--state DIR] [--headless]
     mfp-sim scenario FILE --console URL [--testbed FILE]
@@ -86,7 +86,9 @@ def build_device(args: argparse.Namespace, clock: Any, testbed_info: dict[str, A
         pems.append(TrustStore.read_ca_file(Path(ca)))
     if args.providers:
         registry.load_toml(Path(args.providers))
-    return Device(Path(args.nvram), clock=clock, providers=registry, ca_pems=pems)
+    keystore = Path(args.keystore) if args.keystore else None
+    return Device(Path(args.nvram), clock=clock, providers=registry, ca_pems=pems,
+                  keystore_dir=keystore)
 
 
 async def _device(args: argparse.Namespace) -> None:
@@ -106,6 +108,7 @@ async def _device(args: argparse.Namespace) -> None:
         web = DeviceWebPage(device.api, args.web[1], args.web[2])
         print(f"web={await web.start()}", flush=True)
     print(f"nvram={Path(args.nvram).resolve()}", flush=True)
+    print(f"keystore={device.keystore.path.parent}", flush=True)
     print("ready=1", flush=True)
     try:
         await _wait_for_stop()
@@ -160,6 +163,8 @@ def parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("device", help="run a headless device with its serial console")
     d.add_argument("--nvram", required=True, help="the device's non-volatile memory folder")
+    d.add_argument("--keystore", help="folder of the device key, apart from the NVRAM folder "
+                   "(default: beside it, NVRAM-FOLDER.keystore)")
     d.add_argument("--testbed", help="testbed.json of a running bench (adds provider 'local')")
     d.add_argument("--console", type=_console_spec, default=("tcp", "127.0.0.1", 0),
                    help="tcp:HOST:PORT or pty (default tcp:127.0.0.1:0)")

@@ -118,11 +118,15 @@ class Testbed:
     def provider(self) -> Provider:
         return local_provider(self.info())
 
-    def make_device(self, nvram_dir: Path) -> Device:
-        """A device (not yet started) on this bench's clock that trusts its CA and knows `local`."""
+    def make_device(self, nvram_dir: Path, keystore_dir: Path | None = None) -> Device:
+        """A device (not yet started) on this bench's clock that trusts its CA and knows `local`.
+
+        Its key is kept in `keystore_dir`, by default beside the NVRAM folder.
+        """
         registry = ProviderRegistry()
         registry.add(self.provider())
-        return Device(nvram_dir, clock=self.clock, providers=registry, ca_pems=[self.ca.ca_pem])
+        return Device(nvram_dir, clock=self.clock, providers=registry, ca_pems=[self.ca.ca_pem],
+                      keystore_dir=keystore_dir)
 
     async def stop(self) -> None:
         while self._started:
