@@ -117,8 +117,9 @@ class Nvram:
     def _configure(self) -> None:
         db = self._db
         if db.execute("PRAGMA auto_vacuum").fetchone()[0] != _INCREMENTAL:
+            made_before = db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] > 0
             db.execute("PRAGMA auto_vacuum=INCREMENTAL")
-            if db.execute("PRAGMA page_count").fetchone()[0] > 0:
+            if made_before:  # a new file takes the mode as it is; an old one needs a VACUUM
                 db.execute("VACUUM")
                 log.warning("NVRAM %s converted to incremental auto-vacuum (one VACUUM, once)",
                             self.path)
