@@ -90,13 +90,11 @@ class Nvram:
     # -- opening -------------------------------------------------------------------------
 
     def _prepare_files(self) -> None:
-        """Create the file 0600 before SQLite does (its -wal and -shm files copy that mode)."""
-        if not self.path.exists():
-            for suffix in _SIDE_FILES:  # a WAL without its database belongs to nothing
-                orphan = self.path.with_name(self.path.name + suffix)
-                if orphan.exists():
-                    log.warning("removing %s: its database file is gone", orphan)
-                    orphan.unlink()
+        """Create the file 0600 before SQLite does (its -wal and -shm files copy that mode).
+
+        A WAL left without its database is not replayed into the new empty file: SQLite
+        deletes the WAL of a zero-byte database (tests/test_nvram.py checks it).
+        """
         os.close(open_private(self.path, os.O_RDWR))
         for suffix in _SIDE_FILES:  # left by an older version with a wider mode
             side = self.path.with_name(self.path.name + suffix)
@@ -111,7 +109,9 @@ class Nvram:
             if getattr(exc, "sqlite_errorcode", None) in _DAMAGE_CODES:
                 return [str(exc)]
             raise
-        found = [str(row[0]) for row in rows]
+        # One problem per line; SQLite may put several in a row, under a "*** in database" line.
+        found = [line.strip() for row in rows for line in str(row[0]).splitlines()
+                 if line.strip() and not line.startswith("***")]
         return [] if found == ["ok"] else found
 
     def _configure(self) -> None:
