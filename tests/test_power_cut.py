@@ -13,6 +13,7 @@ is several MiB long, and checks the recovery. `make soak` runs thousands more ki
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import random
@@ -197,7 +198,7 @@ def _wal_kills(directory: Path, mode: str, kills: int, size: int, max_delay: flo
     wal = directory / (Nvram.FILENAME + "-wal")
     for kill in range(kills):
         start = confirmed
-        lines = _kill_once(lambda fd: _wal_writer(directory, start, mode, size, fd),
+        lines = _kill_once(functools.partial(_wal_writer, directory, start, mode, size),
                            rng.uniform(0, max_delay), warmup)
         numbers = [int(x) for x in lines if x.isdigit()]
         confirmed = numbers[-1] if numbers else start
