@@ -24,10 +24,14 @@ from textual.message import Message
 from textual.reactive import reactive
 
 from mfp_sim.firmware.api import DeviceApi
-from mfp_sim.firmware.events import Event
+from mfp_sim.firmware.events import Alert as DeviceAlert
+from mfp_sim.firmware.events import Event, JobChanged, Refused, SettingsChanged, TokenChanged
+from mfp_sim.firmware.i18n import N_, Catalog
+from mfp_sim.firmware.settings import DEVICE
+from mfp_sim.firmware.tokens.machine import TokenState
+from mfp_sim.firmware.vocabulary import JobState, Step
 
-from .i18n import N_, Catalog
-from .words import STORE_TITLES
+from .words import context_title
 
 __all__ = ["PanelApp", "Alert", "TokenShown"]
 
@@ -45,12 +49,12 @@ class Alert:
 
     key: str
     message: str
-    store: str = ""
+    title: str = ""  # message id of what the alert is about (a mail context's title)
     verbatim: bool = False
     params: tuple[tuple[str, str], ...] = ()
 
     def text(self, gettext: Callable[[str], str]) -> str:
-        store = gettext(STORE_TITLES.get(self.store, self.store)) if self.store else ""
+        store = gettext(self.title) if self.title else ""
         if self.verbatim:
             return f"{store}: {self.message}" if store else self.message
         return gettext(self.message).format(store=store, **dict(self.params))
@@ -103,10 +107,11 @@ class PanelApp(App[None]):
     def on_mount(self) -> None:
         from .screens.home import HomeScreen
 
-        self._unlisten = self.api.listen(self._heard)
+        self._unlisten = self.api.listen(
+            self._heard, TokenChanged, DeviceAlert, Refused, JobChanged, SettingsChanged)
         self.alerts = tuple(
             self._token_alert(name) for name in self.api.store_names()
-            if self.api.token_status(name).state.value == "invalid"
+            if self.api.token_status(name).state is TokenState.INVALID
         )
         self.push_screen(HomeScreen())
 
@@ -139,34 +144,35 @@ class PanelApp(App[None]):
     # --------------------------------------------------------------- events
     def on_panel_app_device_event(self, message: DeviceEvent) -> None:
         event = message.event
-        if event.kind == "token":
-            store = str(event.data.get("store", ""))
-            key = f"token.{store}"
+        if isinstance(event, TokenChanged):
+            key = f"token.{event.store}"
             kept = tuple(a for a in self.alerts if a.key != key)
-            if event.data.get("state") == "invalid":
-                kept += (self._token_alert(store),)
+            if event.state is TokenState.INVALID:
+                kept += (self._token_alert(event.store),)
             if kept != self.alerts:
                 self.alerts = kept
-        elif event.kind == "alert":
+        elif isinstance(event, DeviceAlert):
             # A POP check or print that failed: one alert per source and step, the latest wins.
-            source = str(event.data.get("source", ""))
-            key = f"alert.{source}.{event.data.get('step', '')}"
-            reason = str(event.data.get("reason") or event.data.get("message") or event.line())
-            self._raise(Alert(key, reason, store=source, verbatim=True))
-        elif event.kind == "job" and event.data.get("state") == "failed":
-            job = str(event.data.get("id", ""))
-            self._raise(Alert(f"job.{job}", N_("Job {job} failed: {reason}"),
-                              params=(("job", job), ("reason", str(event.data.get("reason", "")))),))
-        elif event.kind == "settings" and event.data.get("section") == "device":
-            self.language = self.api.get("device.language")
+            self._raise(Alert(f"alert.{event.source}.{event.step}", event.reason,
+                              title=self._title(event.source), verbatim=True))
+        elif isinstance(event, Refused):
+            self._raise(Alert(f"alert.{event.source}.{Step.PRINT}", event.summary(),
+                              title=self._title(event.source), verbatim=True))
+        elif isinstance(event, JobChanged) and event.state is JobState.FAILED:
+            self._raise(Alert(f"job.{event.id}", N_("Job {job} failed: {reason}"),
+                              params=(("job", event.id), ("reason", event.reason))))
+        elif isinstance(event, SettingsChanged) and event.section == DEVICE.name:
+            self.language = self.api.settings.device().language.value
 
     def _raise(self, alert: Alert) -> None:
         kept = tuple(a for a in self.alerts if a.key != alert.key)
         self.alerts = (kept + (alert,))[-MAX_ALERTS:]
 
-    @staticmethod
-    def _token_alert(store: str) -> Alert:
-        return Alert(f"token.{store}", N_("{store} token is Invalid"), store=store)
+    def _title(self, name: str) -> str:
+        return context_title(self.api.contexts, name)
+
+    def _token_alert(self, store: str) -> Alert:
+        return Alert(f"token.{store}", N_("{store} token is Invalid"), title=self._title(store))
 
     def dismiss_alerts(self) -> None:
         """Forget the alerts the firmware raised; token alerts stay until the token changes."""

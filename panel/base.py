@@ -7,19 +7,22 @@ alerts). `PanelScreen` draws that frame; subclasses only write `compose_body`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 
 from mfp_sim.firmware.api import DeviceApi
+from mfp_sim.firmware.events import Event
 
 if TYPE_CHECKING:
     from .app import PanelApp
 
-__all__ = ["PanelNode", "PanelScreen", "slug"]
+__all__ = ["DeviceListener", "PanelNode", "PanelScreen", "slug"]
 
 
 def slug(message_id: str) -> str:
@@ -48,6 +51,47 @@ class PanelNode:
     def _(self, message: str) -> str:
         """The text of `message` in the panel's current language."""
         return self.panel.catalog.gettext(message)
+
+
+class DeviceListener(PanelNode):
+    """Mixin: hear the device's events of the types in `LISTEN` while mounted.
+
+    The device calls its listeners synchronously; the mixin carries each event into the
+    widget's own message queue (`Heard`) and hands it to `device_event`, on the panel's loop,
+    in order. `wants(event)` narrows further (a token area wants its own store only). The
+    listener is removed when the widget is unmounted, so a closed page costs the device nothing.
+    """
+
+    LISTEN: ClassVar[tuple[type[Event], ...]] = ()
+    _unlisten: Callable[[], None] | None = None
+
+    class Heard(Message):
+        def __init__(self, event: Event) -> None:
+            super().__init__()
+            self.event = event
+
+    def wants(self, event: Event) -> bool:
+        return True
+
+    def device_event(self, event: Event) -> None:
+        """Called on the panel's loop for every event this widget wants."""
+
+    def _heard(self, event: Event) -> None:
+        if self.wants(event):
+            cast(Any, self).post_message(DeviceListener.Heard(event))
+
+    def on_mount(self) -> None:
+        if self.LISTEN and self._unlisten is None:
+            self._unlisten = self.api.listen(self._heard, *self.LISTEN)
+
+    def on_unmount(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
+
+    def on_device_listener_heard(self, message: DeviceListener.Heard) -> None:
+        message.stop()  # a parent that listens too hears the device itself, not its child
+        self.device_event(message.event)
 
 
 class PanelScreen(PanelNode, Screen[None]):

@@ -127,7 +127,7 @@ async def test_a_key_inside_an_older_nvram_folder_is_moved_once(tmp_path: Path, 
     caplog.set_level(logging.WARNING, logger="mfp_sim.hwsim.keystore")
     again = _device(tmp_path / "demo")
     try:
-        assert again.settings.section("smtp").password == "Sup3rSecretPw"  # same key
+        assert again.settings.smtp().password == "Sup3rSecretPw"  # same key
         assert not (tmp_path / "demo" / "device.key").exists()
         moved = tmp_path / "demo.keystore" / "device.key"
         assert moved.read_bytes() == key and oct(moved.stat().st_mode & 0o777) == "0o600"
@@ -172,7 +172,7 @@ async def test_a_damaged_nvram_stops_the_device_with_how_to_recover(tmp_path: Pa
     assert "damaged/nvram-" in message  # where the copy is
     (tmp_path / "dev" / Nvram.FILENAME).unlink()  # factory settings; the lock was released
     fresh = _device(tmp_path / "dev")
-    assert fresh.settings.section("smtp").password == ""
+    assert fresh.settings.smtp().password == ""
     await fresh.stop()
 
 
@@ -200,7 +200,7 @@ async def test_a_second_device_on_the_same_folder_in_this_process_is_refused(tmp
     assert (await sh(first, "set smtp.port 2525"))["_ok"]  # the first one runs on
     await first.stop()
     second = _device(tmp_path / "dev")  # released on stop
-    assert second.settings.section("smtp").port == 2525
+    assert second.settings.smtp().port == 2525
     await second.stop()
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from mfp_sim.firmware.settings import FIELDS
+from mfp_sim.firmware.events import Alert, JobChanged
+from mfp_sim.firmware.vocabulary import JobState, Step
 from mfp_sim.panel.app import PanelApp
 from mfp_sim.panel.screens.dialogs import ConfirmDialog, TokenFlowDialog
 from mfp_sim.panel.screens.settings import (
@@ -100,7 +101,8 @@ async def test_every_menu_path_reaches_its_page(device, page):
         screen = app.screen
         form = screen.query_one(SettingsForm)
         section = "smtp" if page in SMTP_PAGES else page
-        expected = SMTP_AUTH_FIELDS if page in SMTP_PAGES[1:] else tuple(f.name for f in FIELDS[section])
+        table = device.api.settings.section(section).fields
+        expected = SMTP_AUTH_FIELDS if page in SMTP_PAGES[1:] else tuple(f.name for f in table)
         assert form.section == section and form.fields == expected
         for name in expected:
             assert screen.query(f"#field-{name}"), name
@@ -386,11 +388,11 @@ async def test_status_line_follows_the_device_clock_and_shows_alerts(device, clo
         await clock.advance(3600)
         await until(pilot, lambda: text_of(app.screen, "#status-clock") == "2027-01-15 09:00",
                     what="the clock an hour later")
-        device.events.publish("alert", source="pop.ifax", step="login",
-                              reason="-ERR Logon failure: unknown user name or bad password.")
+        device.events.publish(Alert("pop.ifax", Step.AUTH,
+                                    "-ERR Logon failure: unknown user name or bad password."))
         await until(pilot, lambda: "Internet Fax (POP3): -ERR Logon failure" in
                     text_of(app.screen, "#status-alerts"), what="the POP alert")
-        device.events.publish("job", id="7", state="failed", reason="550 5.7.30 Basic auth refused")
+        device.events.publish(JobChanged("7", JobState.FAILED, "550 5.7.30 Basic auth refused"))
         await until(pilot, lambda: text_of(app.screen, "#status-alerts") ==
                     "⚠ Job 7 failed: 550 5.7.30 Basic auth refused (+1)", what="the job alert")
         await pilot.click("#status-alerts")

@@ -11,10 +11,12 @@ import segno
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from mfp_sim.panel.i18n import Catalog, compile_catalog, po_path
+from mfp_sim.firmware.i18n import Catalog, compile_catalog, po_path
 from mfp_sim.panel.widgets.qr import qr_text
 
-PANEL = Path(__file__).resolve().parent.parent / "panel"
+ROOT = Path(__file__).resolve().parent.parent
+#: Where the device's words are marked: the panel, and the firmware's tables (the contexts).
+SOURCES = (ROOT / "panel", ROOT / "firmware")
 
 #: Words of the Italian manual page (seed 003) the panel must use as they are.
 MANUAL_WORDS = {
@@ -44,9 +46,12 @@ MANUAL_WORDS = {
 
 
 def panel_messages() -> set[str]:
-    found = extract_from_dir(str(PANEL), method_map=[("**.py", "python")],
-                             keywords={"_": None, "N_": None})
-    return {message for _, _, message, _, _ in found if isinstance(message, str)}
+    messages: set[str] = set()
+    for folder in SOURCES:
+        found = extract_from_dir(str(folder), method_map=[("**.py", "python")],
+                                 keywords={"_": None, "N_": None})
+        messages |= {message for _, _, message, _, _ in found if isinstance(message, str)}
+    return messages
 
 
 def test_every_panel_text_has_an_italian_translation():

@@ -33,7 +33,7 @@ from mfp_sim.panel.screens.dialogs import ConfirmDialog, TokenFlowDialog
 from mfp_sim.panel.screens.home import HOME_KEYS
 from mfp_sim.panel.screens.jobs import JobStatusScreen
 from mfp_sim.panel.screens.login import AdminLoginScreen
-from mfp_sim.panel.screens.menu import MenuScreen
+from mfp_sim.panel.screens.menu import MenuScreen, page_screen
 from mfp_sim.panel.screens.menus import ADMIN_MENU, Menu, Page
 from mfp_sim.panel.screens.send import InternetFaxScreen, ScanToEmailScreen
 from mfp_sim.panel.widgets.settings_form import SettingsForm
@@ -77,7 +77,7 @@ def page(*labels: str) -> Step:
     async def step(app: PanelApp, device: Device) -> None:
         node = _entry(*labels)
         assert isinstance(node, Page)
-        await app.push_screen(node.build(_trail(*labels)))
+        await app.push_screen(page_screen(node, _trail(*labels), device.api.contexts))
     return step
 
 

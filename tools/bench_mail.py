@@ -78,7 +78,7 @@ async def _send_round(jobs: int, memory: bool) -> tuple[float, float, float, flo
             try:
                 await _token(device, bench, clock, "smtp", ALICE)
                 await device.api.set("smtp.sender_address", ALICE)
-                cfg = device.settings.section("smtp")
+                cfg = device.settings.smtp()
                 out = await compose_scan(Scanner(), cfg, job_id="bench", to=BOB, pages=3, fmt="pdf",
                                          now=clock.now())
                 size = len(out.message)

@@ -28,10 +28,6 @@ __all__ = ["main"]
 log = logging.getLogger("mfp-sim")
 
 
-class UsageError(Exception):
-    pass
-
-
 def _console_spec(text: str) -> tuple[str, str, int]:
     if text == "pty":
         return ("pty", "", 0)
@@ -71,33 +67,17 @@ async def start_console(handler: Any, spec: tuple[str, str, int]) -> Any:
     return tcp
 
 
-def build_device(args: argparse.Namespace, clock: Any, testbed_info: dict[str, Any] | None) -> Any:
-    from mfp_sim.firmware.device import Device
-    from mfp_sim.firmware.providers import ProviderRegistry
-    from mfp_sim.firmware.trust import TrustStore
-    from mfp_sim.tools.testbed import local_provider
-
-    registry = ProviderRegistry()
-    pems: list[bytes] = []
-    if testbed_info is not None:
-        registry.add(local_provider(testbed_info))
-        pems.append(TrustStore.read_ca_file(Path(testbed_info["ca_file"])))
-    for ca in args.ca or []:
-        pems.append(TrustStore.read_ca_file(Path(ca)))
-    if args.providers:
-        registry.load_toml(Path(args.providers))
-    keystore = Path(args.keystore) if args.keystore else None
-    return Device(Path(args.nvram), clock=clock, providers=registry, ca_pems=pems,
-                  keystore_dir=keystore)
-
-
 async def _device(args: argparse.Namespace) -> None:
     from mfp_sim.hwsim.clock import RealClock, VirtualClock
-    from mfp_sim.tools.testbed import load_testbed
+    from mfp_sim.tools.device_builder import build_device
+    from mfp_sim.tools.testbed_file import load_testbed
 
     info = load_testbed(Path(args.testbed)) if args.testbed else None
     clock = VirtualClock() if args.clock == "virtual" else RealClock()
-    device = build_device(args, clock, info)
+    device = build_device(Path(args.nvram), clock, testbed=info,
+                          ca_files=[Path(c) for c in args.ca or []],
+                          providers_file=Path(args.providers) if args.providers else None,
+                          keystore_dir=Path(args.keystore) if args.keystore else None)
     await device.start()
     console = await start_console(device.shell.execute, args.console)
     print(f"console={console.address}", flush=True)
@@ -195,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from mfp_sim.firmware.errors import FirmwareError
     from mfp_sim.hwsim.errors import HwsimError
-    from mfp_sim.tools.testbed import TestbedError
+    from mfp_sim.tools.testbed_file import TestbedError
 
     try:
         if args.command == "bench":

@@ -19,20 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from mfp_sim.firmware.device import Device
-from mfp_sim.firmware.providers import Provider, ProviderRegistry, ServerPreset
-from mfp_sim.firmware.settings import Security
+from mfp_sim.firmware.providers import Provider
 from mfp_sim.hwsim.clock import Clock
 
 from .bench_ca import BenchCA
+from .device_builder import build_device
 from .idp import CLIENT_ID, POP_SCOPE, SMTP_SCOPE, IdentityProvider, IdpPolicy
 from .mailserver import MailFaults, MailServer
+from .testbed_file import TestbedError, local_provider
 
-__all__ = ["Testbed", "local_provider", "load_testbed", "TestbedError"]
-
-
-class TestbedError(Exception):
-    pass
-
+__all__ = ["Testbed"]
 
 class Testbed:
     __test__ = False  # not a pytest test class, whatever its name
@@ -53,7 +49,6 @@ class Testbed:
         self.faults = faults if faults is not None else MailFaults()
         self._with_mail = mail
         self._mail: MailServer | None = None
-        self.extra: dict[str, Any] = {}
         self._started: list[Any] = []
 
     @property
@@ -112,7 +107,6 @@ class Testbed:
             "ports": ports,
             **mail,
             "state_dir": str(self.state_dir.resolve()),
-            **self.extra,
         }
 
     def provider(self) -> Provider:
@@ -123,10 +117,7 @@ class Testbed:
 
         Its key is kept in `keystore_dir`, by default beside the NVRAM folder.
         """
-        registry = ProviderRegistry()
-        registry.add(self.provider())
-        return Device(nvram_dir, clock=self.clock, providers=registry, ca_pems=[self.ca.ca_pem],
-                      keystore_dir=keystore_dir)
+        return build_device(nvram_dir, self.clock, testbed=self.info(), keystore_dir=keystore_dir)
 
     async def stop(self) -> None:
         while self._started:
@@ -139,36 +130,3 @@ class Testbed:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-
-def load_testbed(path: Path) -> dict[str, Any]:
-    try:
-        info = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TestbedError(f"cannot read {path}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise TestbedError(f"{path} is not JSON: {exc}") from exc
-    missing = {"issuer", "ca_file", "client_id", "scopes"} - set(info)
-    if missing:
-        raise TestbedError(f"{path} lacks {sorted(missing)}: is it a testbed.json written by mfp-sim testbed?")
-    return dict(info)
-
-
-def local_provider(info: dict[str, Any]) -> Provider:
-    """The `local` provider record a device uses to talk to this bench."""
-    ports = info.get("ports", {})
-    presets: dict[str, ServerPreset] = {}
-    if "smtp" in ports:
-        presets["smtp"] = ServerPreset("127.0.0.1", int(ports["smtp"]), Security.STARTTLS)
-    if "pop3s" in ports:
-        presets["pop"] = ServerPreset("127.0.0.1", int(ports["pop3s"]), Security.SSL)
-    return Provider(
-        name="local",
-        display_name="Bench identity provider",
-        authority=str(info["issuer"]),
-        authority_kind="oidc",
-        client_id=str(info["client_id"]),
-        scopes={k: tuple(v) for k, v in dict(info["scopes"]).items()},
-        presets=presets,
-        note=f"policy {info.get('policy', 'microsoft')}",
-    )

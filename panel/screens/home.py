@@ -10,8 +10,9 @@ from textual.containers import Grid
 from textual.screen import Screen
 from textual.widgets import Button
 
+from mfp_sim.firmware.i18n import N_
+
 from ..base import PanelScreen
-from ..i18n import N_
 
 __all__ = ["HomeScreen", "HOME_KEYS"]
 

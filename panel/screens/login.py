@@ -50,11 +50,12 @@ class AdminLoginScreen(PanelNode, ModalScreen[bool]):
 
     def _try(self) -> None:
         from .menu import MenuScreen
-        from .menus import ADMIN_MENU
+        from .menus import admin_menu
 
         field = self.query_one("#admin-password", Input)
         if self.api.check_admin_password(field.value):
-            self.app.switch_screen(MenuScreen(ADMIN_MENU, (ADMIN_MENU.label,)))
+            menu = admin_menu(self.api.contexts)
+            self.app.switch_screen(MenuScreen(menu, (menu.label,)))
             return
         field.value = ""
         message = self.query_one("#login-message", Static)

@@ -8,8 +8,6 @@ so what it shows never drifts from the device whoever made the change.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -19,16 +17,16 @@ from textual.widget import Widget
 from textual.widgets import Button, Label
 
 from mfp_sim.firmware.errors import FirmwareError
-from mfp_sim.firmware.events import Event
+from mfp_sim.firmware.events import Event, TokenChanged
 from mfp_sim.firmware.tokens.store import TokenStatus
 
-from ..base import PanelNode
+from ..base import DeviceListener
 from ..words import TOKEN_LABELS
 
 __all__ = ["TokenArea"]
 
 
-class TokenArea(PanelNode, Widget):
+class TokenArea(DeviceListener, Widget):
     """One store's token status and its two buttons, kept current from device events."""
 
     BINDINGS = [
@@ -41,12 +39,7 @@ class TokenArea(PanelNode, Widget):
     #: Why the last command from this area was refused (shown until the state changes).
     refusal: reactive[str] = reactive("", init=False)
 
-    class Heard(Message):
-        """A token event for this area's store (posted from the device's listener)."""
-
-        def __init__(self, event: Event) -> None:
-            super().__init__()
-            self.event = event
+    LISTEN = (TokenChanged,)
 
     class Changed(Message):
         """The state shown here changed; pages (the flow dialog) may react."""
@@ -62,7 +55,6 @@ class TokenArea(PanelNode, Widget):
         self.target = target
         self.actions = actions
         self.store = target
-        self._unlisten: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="token-row"):
@@ -76,21 +68,13 @@ class TokenArea(PanelNode, Widget):
     def on_mount(self) -> None:
         status = self.api.token_status(self.target)
         self.store = status.store
-        self._unlisten = self.api.listen(self._heard)
         self._apply(status, seq=0)
 
-    def on_unmount(self) -> None:
-        if self._unlisten is not None:
-            self._unlisten()
-            self._unlisten = None
+    def wants(self, event: Event) -> bool:
+        return isinstance(event, TokenChanged) and event.store == self.store
 
-    def _heard(self, event: Event) -> None:
-        if event.kind == "token" and event.data.get("store") == self.store:
-            self.post_message(self.Heard(event))
-
-    def on_token_area_heard(self, message: Heard) -> None:
-        message.stop()
-        self._apply(self.api.token_status(self.target), seq=message.event.seq)
+    def device_event(self, event: Event) -> None:
+        self._apply(self.api.token_status(self.target), seq=event.seq)
 
     def _apply(self, status: TokenStatus, *, seq: int) -> None:
         changed = status.state.value != self.state
