@@ -3,7 +3,7 @@
 A power cut at any instant must leave either the old or the new value, never a mix; and what
 a write confirmed must still be there after it. SQLite in WAL mode with `synchronous=FULL`
 gives exactly that for each transaction (the WAL is synced at every commit, as the rollback
-journal was before, at about a quarter of the cost: docs/bench.md); `write_many` puts related
+journal was before, at under a third of the cost: docs/bench.md); `write_many` puts related
 keys (a job record and its body, a token cache and its state record) into one transaction so
 they change together. Values are bytes; callers that keep secrets encrypt them first (see
 `keystore`).

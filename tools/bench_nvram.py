@@ -4,9 +4,9 @@
                                         [--no-strace]
 
 Each side writes the transactions of a typical Scan to E-mail job's life, as `firmware/mail/
-jobs.py` does: the id counter, the record with its sealed 80 KiB body (one transaction), the
-attempt, `data_started`, delivered (record, body deleted), and from the 51st job on the prune
-of an old record. Both sides use `synchronous=FULL` (every commit durable); "before" is the
+jobs.py` does: submit (record, sealed 80 KiB body and id counter in one transaction), the
+attempt, `data_started`, delivered (record, body deleted; every 50th job also forgets the 50
+oldest of the 200 finished jobs kept). Both sides use `synchronous=FULL` (every commit durable); "before" is the
 configuration of the NVRAM before WAL (rollback journal, no auto_vacuum), "after" is
 `hwsim.nvram.Nvram` itself (WAL, its checkpoint and reclaim policy included).
 
@@ -37,7 +37,9 @@ from typing import Protocol
 from mfp_sim.hwsim.nvram import Nvram
 
 BODY = 80 * 1024 + 29  # a 3-page PDF, sealed (version, nonce, tag)
-KEEP_FINISHED = 50
+KEEP_FINISHED = 200  # as firmware/mail/jobs.py
+PRUNE_BATCH = 50
+WARM_UP = KEEP_FINISHED + PRUNE_BATCH  # jobs before the measured ones
 
 
 class _Store(Protocol):
@@ -81,16 +83,19 @@ def _record(job: int, state: str) -> bytes:
 
 
 def _job_transactions(job: int, body: bytes) -> list[dict[str, bytes | None]]:
-    txs: list[dict[str, bytes | None]] = [
-        {"job.counter": str(job).encode()},
-        {f"job.{job}": _record(job, "queued"), f"jobdata.{job}": body},
+    delivered: dict[str, bytes | None] = {f"job.{job}": _record(job, "sent"),
+                                          f"jobdata.{job}": None}
+    if job > KEEP_FINISHED + PRUNE_BATCH and job % PRUNE_BATCH == 0:  # forget 50 old ones
+        for old in range(job - KEEP_FINISHED - PRUNE_BATCH + 1, job - KEEP_FINISHED + 1):
+            delivered[f"job.{old}"] = None
+            delivered[f"jobdata.{old}"] = None
+    return [
+        {f"job.{job}": _record(job, "queued"), f"jobdata.{job}": body,
+         "job.counter": str(job).encode()},
         {f"job.{job}": _record(job, "sending")},
         {f"job.{job}": _record(job, "sending")[:-1] + b' }'},
-        {f"job.{job}": _record(job, "sent"), f"jobdata.{job}": None},
+        delivered,
     ]
-    if job > KEEP_FINISHED:
-        txs.append({f"job.{job - KEEP_FINISHED}": None})
-    return txs
 
 
 def _open(kind: str, directory: Path) -> _Store:
@@ -105,11 +110,11 @@ def run_side(kind: str, jobs: int, root: Path) -> tuple[float, list[float], int]
     body = os.urandom(BODY)
     latencies: list[float] = []
     try:
-        for job in range(1, 21):  # warm-up: file created, pages allocated
+        for job in range(1, WARM_UP + 1):  # file made, pages allocated, pruning under way
             for tx in _job_transactions(job, body):
                 store.write_many(tx)
         started = time.perf_counter()
-        for job in range(21, 21 + jobs):
+        for job in range(WARM_UP + 1, WARM_UP + 1 + jobs):
             for tx in _job_transactions(job, body):
                 t0 = time.perf_counter()
                 store.write_many(tx)
@@ -135,12 +140,12 @@ def backlog(kind: str, jobs: int, root: Path) -> tuple[int, int]:
 
     try:
         for job in range(1, jobs + 1):
-            for tx in _job_transactions(job, body)[:2]:  # counter, record and body
+            for tx in _job_transactions(job, body)[:1]:  # submitted
                 store.write_many(tx)
         peak = size()
         for job in range(1, jobs + 51):
             txs = _job_transactions(job, body)
-            for tx in txs[2:] if job <= jobs else txs:
+            for tx in txs[1:] if job <= jobs else txs:
                 store.write_many(tx)
         return peak, size()
     finally:
@@ -179,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.only:  # the traced child: strace counts the whole run, warm-up included,
             _, _, txs = run_side(args.only, args.jobs, root)  # so those transactions count too
-            print(txs + sum(len(_job_transactions(j, b"")) for j in range(1, 21)))
+            print(txs + sum(len(_job_transactions(j, b"")) for j in range(1, WARM_UP + 1)))
             return
         per_job: dict[str, list[float]] = {"before": [], "after": []}
         lat: dict[str, list[float]] = {"before": [], "after": []}
