@@ -46,13 +46,15 @@ def _web_spec(text: str) -> tuple[str, str, int]:
     return spec
 
 
-async def _wait_for_stop() -> None:
+def _stop_signal() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM; installed before `ready=1` is printed, so a script
+    that stops the process as soon as it is ready always gets a clean shutdown."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 async def start_console(handler: Any, spec: tuple[str, str, int]) -> Any:
@@ -89,9 +91,10 @@ async def _device(args: argparse.Namespace) -> None:
         print(f"web={await web.start()}", flush=True)
     print(f"nvram={Path(args.nvram).resolve()}", flush=True)
     print(f"keystore={device.keystore.path.parent}", flush=True)
+    stop = _stop_signal()
     print("ready=1", flush=True)
     try:
-        await _wait_for_stop()
+        await stop.wait()
     finally:
         if web is not None:
             await web.stop()
@@ -113,9 +116,10 @@ async def _testbed(args: argparse.Namespace) -> None:
     if "maildir_root" in info:
         print(f"maildir_root={info['maildir_root']}", flush=True)
     print(f"testbed={bench.json_path.resolve()}", flush=True)
+    stop = _stop_signal()
     print("ready=1", flush=True)
     try:
-        await _wait_for_stop()
+        await stop.wait()
     finally:
         await bench.stop()
 
