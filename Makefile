@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 STATE  ?= state/demo
 
-.PHONY: install python-check system-deps demo demo-headless test test-fast bench lint clean
+.PHONY: install python-check system-deps demo demo-headless test test-fast soak bench lint clean
 
 # Before anything else: a Python 3.11+ with the venv module, or a message saying what to install.
 python-check:
@@ -45,6 +45,10 @@ demo-headless: python-check install
 
 test: install system-deps lint
 	$(BIN)/python -m pytest -q
+
+# Long endurance runs (thousands of power cuts), left out of `make test`.
+soak: install
+	$(BIN)/python -m pytest -q -m soak
 
 bench: install
 	$(BIN)/mfp-sim bench

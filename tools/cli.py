@@ -1,7 +1,7 @@
 """The `mfp-sim` command: the bench, a headless device, the demo, the benchmark.
 
     mfp-sim testbed --state DIR [--policy microsoft|google]
-    mfp-sim device --nvram DIR [--testbed FILE] [--console tcp:HOST:PORT|pty]
+    mfp-sim device --nvram DIR [--keystore DIR] [--testbed FILE] [--console tcp:HOST:PORT|pty]
                    [--clock real|virtual] [--ca FILE]... [--providers FILE]
     mfp-sim demo [--state DIR] [--headless]
     mfp-sim scenario FILE --console URL [--testbed FILE]
@@ -46,13 +46,15 @@ def _web_spec(text: str) -> tuple[str, str, int]:
     return spec
 
 
-async def _wait_for_stop() -> None:
+def _stop_signal() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM; installed before `ready=1` is printed, so a script
+    that stops the process as soon as it is ready always gets a clean shutdown."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 async def start_console(handler: Any, spec: tuple[str, str, int]) -> Any:
@@ -76,7 +78,8 @@ async def _device(args: argparse.Namespace) -> None:
     clock = VirtualClock() if args.clock == "virtual" else RealClock()
     device = build_device(Path(args.nvram), clock, testbed=info,
                           ca_files=[Path(c) for c in args.ca or []],
-                          providers_file=Path(args.providers) if args.providers else None)
+                          providers_file=Path(args.providers) if args.providers else None,
+                          keystore_dir=Path(args.keystore) if args.keystore else None)
     await device.start()
     console = await start_console(device.shell.execute, args.console)
     print(f"console={console.address}", flush=True)
@@ -87,9 +90,11 @@ async def _device(args: argparse.Namespace) -> None:
         web = DeviceWebPage(device.api, args.web[1], args.web[2])
         print(f"web={await web.start()}", flush=True)
     print(f"nvram={Path(args.nvram).resolve()}", flush=True)
+    print(f"keystore={device.keystore.path.parent}", flush=True)
+    stop = _stop_signal()
     print("ready=1", flush=True)
     try:
-        await _wait_for_stop()
+        await stop.wait()
     finally:
         if web is not None:
             await web.stop()
@@ -111,9 +116,10 @@ async def _testbed(args: argparse.Namespace) -> None:
     if "maildir_root" in info:
         print(f"maildir_root={info['maildir_root']}", flush=True)
     print(f"testbed={bench.json_path.resolve()}", flush=True)
+    stop = _stop_signal()
     print("ready=1", flush=True)
     try:
-        await _wait_for_stop()
+        await stop.wait()
     finally:
         await bench.stop()
 
@@ -212,6 +218,8 @@ def parser() -> argparse.ArgumentParser:
                        "console (TCP or a pseudo-terminal).",
                        epilog=_DEVICE_EPILOG, formatter_class=_RAW)
     d.add_argument("--nvram", required=True, help="the device's non-volatile memory folder")
+    d.add_argument("--keystore", help="folder of the device key, apart from the NVRAM folder "
+                   "(default: beside it, NVRAM-FOLDER.keystore)")
     d.add_argument("--testbed", help="testbed.json of a running bench (adds provider 'local')")
     d.add_argument("--console", type=_console_spec, default=("tcp", "127.0.0.1", 0),
                    help="tcp:HOST:PORT or pty (default tcp:127.0.0.1:0)")

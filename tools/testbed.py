@@ -112,9 +112,12 @@ class Testbed:
     def provider(self) -> Provider:
         return local_provider(self.info())
 
-    def make_device(self, nvram_dir: Path) -> Device:
-        """A device (not yet started) on this bench's clock that trusts its CA and knows `local`."""
-        return build_device(nvram_dir, self.clock, testbed=self.info())
+    def make_device(self, nvram_dir: Path, keystore_dir: Path | None = None) -> Device:
+        """A device (not yet started) on this bench's clock that trusts its CA and knows `local`.
+
+        Its key is kept in `keystore_dir`, by default beside the NVRAM folder.
+        """
+        return build_device(nvram_dir, self.clock, testbed=self.info(), keystore_dir=keystore_dir)
 
     async def stop(self) -> None:
         while self._started:
