@@ -25,10 +25,10 @@ from mfp_sim.tools.bench_ca import BenchCA
 from mfp_sim.tools.idp import (
     CLIENT_ID,
     POP_SCOPE,
+    PROFILES,
     SMTP_SCOPE,
     AccessTokenVerifier,
     IdentityProvider,
-    PROFILES,
     IdpPolicy,
     TokenRejected,
 )

@@ -148,4 +148,5 @@ class BenchAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
     def authenticate_user(self, authorization_code: AuthorizationCode) -> str:
         if self.server.state.is_disabled(authorization_code.username):
             raise self.server.refuse("user_disabled")
+        self.server.remember_nonce(authorization_code.nonce)
         return authorization_code.username

@@ -93,7 +93,8 @@ class FaultBoard:
     def __init__(self, on_fire: Callable[[ArmedFault], None] | None = None) -> None:
         self.catalogue: dict[str, FaultEntry] = {}
         self._armed: list[ArmedFault] = []
-        self._on_fire = on_fire
+        #: Called with each fault that strikes (the IdP counts them in its stats).
+        self.on_fire = on_fire
         self._released: asyncio.Event | None = None
 
     # ---- catalogue --------------------------------------------------------------------------
@@ -184,8 +185,8 @@ class FaultBoard:
                     armed.left -= 1
                     if armed.left <= 0:
                         self._armed.remove(armed)
-                if self._on_fire is not None:
-                    self._on_fire(armed)
+                if self.on_fire is not None:
+                    self.on_fire(armed)
                 return armed
         return None
 

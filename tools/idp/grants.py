@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6749.grants import RefreshTokenGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import scope_to_list
@@ -265,6 +265,7 @@ class BenchAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self._device_flow = False
         self._wrong_issuer = False
         self._correlation_id: str | None = None
+        self._nonce: str | None = None
 
     @property
     def policy(self) -> IdpPolicy:
@@ -332,7 +333,7 @@ class BenchAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if "openid" in granted:
             issuer = f"{self.base_url}/other-tenant" if self._wrong_issuer else None
             token["id_token"] = self.minter.id_token(user, now, policy.id_token_lifetime,
-                                                     issuer=issuer)
+                                                     nonce=self._nonce, issuer=issuer)
         return token
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
@@ -365,11 +366,16 @@ class BenchAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             body = entra_error_body(body, self.clock_now(), self._correlation_id)
         return OAuthResponse(status, body, list(headers))
 
+    def remember_nonce(self, nonce: str | None) -> None:
+        """The sign-in's nonce, for the ID token of the code being redeemed (OIDC §3.1.3.6)."""
+        self._nonce = nonce
+
     # ---- entry points for the HTTP face -----------------------------------------------------
     def _begin(self, request: HttpRequest, *, device_flow: bool = False,
                wrong_issuer: bool = False) -> None:
         self._device_flow = device_flow
         self._wrong_issuer = wrong_issuer
+        self._nonce = None
         self._correlation_id = {k.lower(): v for k, v in request.headers.items()}.get(
             "client-request-id")
 

@@ -119,7 +119,7 @@ class IdpPolicy:
     def for_profile(cls, name: str) -> IdpPolicy:
         if name not in PROFILES:
             raise ValueError(f"unknown IdP profile {name!r}; profiles: {', '.join(PROFILES)}")
-        return PROFILES[name]  # type: ignore[index]
+        return PROFILES[name]
 
     @classmethod
     def microsoft(cls) -> IdpPolicy:

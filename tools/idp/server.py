@@ -100,6 +100,7 @@ class IdentityProvider:
         self.stats = stats if stats is not None else BenchStats(clock.now)
         self.faults = faults if faults is not None else FaultBoard()
         self.faults.register(CATALOGUE)
+        self.faults.on_fire = lambda armed: self.stats.fault_fired(armed.entry.name)
         self.extra_knobs: dict[str, ExtraKnob] = {}
         self._runner: web.AppRunner | None = None
         self._oauth: BenchAuthorizationServer | None = None
@@ -282,7 +283,6 @@ class IdentityProvider:
         for phase in phases:
             armed = self.faults.take(phase, username)
             if armed is not None:
-                self.stats.fault_fired(armed.entry.name)
                 log.info("fault %s strikes %s (%s)", armed.entry.name, phase, username or "-")
                 return armed
         return None

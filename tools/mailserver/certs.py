@@ -62,4 +62,4 @@ class ServerCertificates:
                 stranger = trustme.CA(organization_name="nobody's CA")
                 self._leaves[choice] = stranger.issue_cert(*_LOOPBACK)
         self._leaves[choice].configure_cert(self.context)
-        self.choice = choice  # type: ignore[assignment]
+        self.choice = choice

@@ -24,6 +24,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from mfp_sim.hwsim.clock import Clock
+from mfp_sim.tools.idp import FaultBoard
 
 from .auth import (
     POP_SCOPE,
@@ -34,8 +35,6 @@ from .auth import (
     check_password,
     mask_secret,
 )
-from mfp_sim.tools.idp import FaultBoard
-
 from .faults import MailAnswer, MailFaults
 from .maildir import InvalidAddress, MailStore, StoredMessage, normalise_address
 from .pop3_replies import Pop3Reply
