@@ -187,6 +187,10 @@ async def test_google_device_flow_refuses_the_mail_scope(idp: IdentityProvider, 
     flow = (await wire.device_code("openid profile")).json()
     assert flow["verification_url"] == f"{idp.issuer}/device"  # Google's field name
     assert "verification_uri" not in flow and flow["expires_in"] == 1800
+    pending = await wire.poll(flow["device_code"])  # Google's status for pending: 428
+    assert pending.status_code == 428
+    assert pending.json() == {"error": "authorization_pending",
+                              "error_description": "Precondition Required"}
 
 
 @pytest.mark.parametrize("profile", ["google"])

@@ -75,7 +75,7 @@ class IdpAnswer:
             return (f"HTTP 200 with tokens; the id_token's iss is {{authority host}}/"
                     f"{WRONG_TENANT}, not the issuer")
         code = f"AADSTS{self.aadsts}: " if self.aadsts else ""
-        extras = "".join(f", {k}: {v}" for k, v in self.extra.items())
+        extras = "".join(f"; {k}={v}" for k, v in self.extra.items())
         return f"HTTP {self.status} {self.error}: {code}{self.text}{extras}"
 
 

@@ -241,6 +241,10 @@ class BenchRefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
             refresh_token.spent = True
 
 
+#: Google's device-flow poll answers are not 400s (428 Precondition Required, 403 Forbidden).
+_GOOGLE_STATUS = {"pending": 428, "slow_down": 403, "declined": 403}
+
+
 def _entra_time(when: float) -> str:
     """Entra's issue-time format in AADSTS texts: ``2027-01-15T08:00:00.0000000Z``."""
     moment = datetime.datetime.fromtimestamp(when, tz=datetime.UTC)
@@ -280,9 +284,12 @@ class BenchAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     # ---- provider wording -------------------------------------------------------------------
     def refuse(self, situation: str, status: int = 400, **fill: Any) -> ProviderError:
-        error, description = wording(situation, self.policy.profile, **fill)
+        profile = self.policy.profile
+        error, description = wording(situation, profile, **fill)
         if error == "invalid_client" and status == 400:
             status = 401  # RFC 6749 §5.2 (Keycloak, Google)
+        if profile == "google":  # Google sends the HTTP reason phrase as the description
+            status = _GOOGLE_STATUS.get(situation, status)
         return ProviderError(error, description, status)
 
     # ---- authlib hooks ----------------------------------------------------------------------
