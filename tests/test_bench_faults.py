@@ -508,3 +508,13 @@ async def test_docs_faults_table_has_a_row_for_every_entry(testbed: Testbed) -> 
         assert cells[1] == ", ".join(fault["targets"])
         assert cells[2] == f"`{fault['wire']}`"
         assert cells[3] == fault["source"]
+
+
+def test_stats_stay_bounded_whatever_names_clients_send() -> None:
+    from mfp_sim.tools.idp.stats import MAX_USERS, BenchStats
+
+    stats = BenchStats(lambda: 0.0)
+    for n in range(MAX_USERS + 50):
+        stats.mail_auth("smtp", "PLAIN", f"user{n}@example.test", False, "bad_password")
+    by_user = stats.snapshot()["smtp"]["auth"]["by_user"]
+    assert len(by_user) == MAX_USERS + 1 and by_user["(others)"] == {"PLAIN": 50}

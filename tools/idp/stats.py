@@ -18,6 +18,9 @@ __all__ = ["UNKNOWN_USER", "BenchStats", "grant_name"]
 
 #: The user a request is counted under when it names none (a poll not yet approved).
 UNKNOWN_USER = "(unknown)"
+#: Past this many distinct names (a client may send any name), new ones count as OTHER_USERS.
+MAX_USERS = 1000
+OTHER_USERS = "(others)"
 
 _GRANT_NAMES = {"urn:ietf:params:oauth:grant-type:device_code": "device_code"}
 
@@ -40,7 +43,10 @@ class _Requests:
         self.total += 1
         self.by_kind[kind] += 1
         self.by_outcome[outcome] += 1
-        self.by_user[user.lower() if user else UNKNOWN_USER][kind] += 1
+        name = user.lower() if user else UNKNOWN_USER
+        if name not in self.by_user and len(self.by_user) >= MAX_USERS:
+            name = OTHER_USERS  # memory stays bounded whatever names clients send
+        self.by_user[name][kind] += 1
 
     def as_json(self, kind_name: str) -> dict[str, Any]:
         return {"total": self.total, kind_name: dict(self.by_kind),
