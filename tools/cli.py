@@ -1,6 +1,7 @@
 """The `mfp-sim` command: the bench, a headless device, the demo, the benchmark.
 
-    mfp-sim testbed --state DIR [--policy microsoft|google]
+    mfp-sim testbed --state DIR [--idp-profile entra|keycloak|google|generic]
+                    [--idp-knob NAME=VALUE]... [--mail-certificate trusted|wrong_host|untrusted_ca]
     mfp-sim device --nvram DIR [--keystore DIR] [--testbed FILE] [--console tcp:HOST:PORT|pty]
                    [--clock real|virtual] [--ca FILE]... [--providers FILE]
     mfp-sim demo [--state DIR] [--headless]
@@ -102,13 +103,30 @@ async def _device(args: argparse.Namespace) -> None:
         await device.stop()
 
 
+def _knob(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE``; VALUE is read as JSON (``30``, ``null``, ``true``), else as a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: use NAME=VALUE, e.g. access_token_lifetime=30")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
 async def _testbed(args: argparse.Namespace) -> None:
     from mfp_sim.hwsim.clock import RealClock
     from mfp_sim.tools.idp import IdpPolicy
     from mfp_sim.tools.testbed import Testbed
+    from mfp_sim.tools.testbed_file import TestbedError
 
-    policy = IdpPolicy.google() if args.policy == "google" else IdpPolicy.microsoft()
-    bench = Testbed(Path(args.state), RealClock(), policy=policy)
+    profile = args.idp_profile or {"microsoft": "entra", "google": "google"}.get(args.policy, "entra")
+    try:
+        policy = IdpPolicy.for_profile(profile).with_knobs(dict(args.idp_knob or []))
+    except ValueError as exc:
+        raise TestbedError(str(exc)) from None
+    bench = Testbed(Path(args.state), RealClock(), policy=policy,
+                    mail_certificate=args.mail_certificate)
     info = await bench.start()
     print(json.dumps(info, indent=2), flush=True)
     for name, port in info["ports"].items():
@@ -152,7 +170,8 @@ Docs: README.md, docs/panel.md, docs/shell.md, docs/testbed.md.
 _TESTBED_EPILOG = """\
 examples:
   mfp-sim testbed --state state/bench
-  mfp-sim testbed --state state/bench --policy google
+  mfp-sim testbed --state state/bench --idp-profile google
+  mfp-sim testbed --state state/bench --idp-knob access_token_lifetime=30
 
 Prints testbed.json, port_<service>=PORT lines and ready=1; runs until Ctrl-C.
 """
@@ -209,9 +228,15 @@ def parser() -> argparse.ArgumentParser:
                        "and the SMTP/POP3 mail server, on 127.0.0.1, ports chosen by the system.",
                        epilog=_TESTBED_EPILOG, formatter_class=_RAW)
     t.add_argument("--state", required=True, help="folder for testbed.json, the CA and the Maildirs")
-    t.add_argument("--policy", choices=["microsoft", "google"], default="microsoft",
-                   help="how the identity provider behaves: like Entra ID (default), or like "
-                   "Google (device flow refused for the mail scope)")
+    t.add_argument("--idp-profile", choices=["entra", "keycloak", "google", "generic"],
+                   default=None, help="which identity provider to imitate (default entra)")
+    t.add_argument("--policy", choices=["microsoft", "google"], default=None,
+                   help="old name of --idp-profile: microsoft = entra, google = google")
+    t.add_argument("--idp-knob", action="append", type=_knob, metavar="NAME=VALUE",
+                   help="set a profile knob at start, e.g. access_token_lifetime=30 "
+                        "(docs/testbed.md: Profiles); repeatable")
+    t.add_argument("--mail-certificate", choices=["trusted", "wrong_host", "untrusted_ca"],
+                   default="trusted", help="certificate the mail server shows (default trusted)")
 
     d = sub.add_parser("device", help="run a headless device with its serial console",
                        description="Run one device without a panel; drive it over its serial\n"
