@@ -18,7 +18,7 @@ device's page with a code, and the device redeems it at the token endpoint with 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Request
@@ -31,8 +31,15 @@ from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 from .state import AuthorizationCode, IdpState
 from .tokens import CLIENT_ID, OIDC_SCOPES, POP_SCOPE, SMTP_SCOPE
 
-if TYPE_CHECKING:
-    from .grants import BenchAuthorizationServer
+
+class GrantServer(Protocol):
+    """What the grant needs of the authorization server (grants.BenchAuthorizationServer)."""
+
+    state: IdpState
+
+    def refuse(self, situation: str, status: int = 400, **fill: Any) -> Exception: ...
+
+    def remember_nonce(self, nonce: str | None) -> None: ...
 
 __all__ = [
     "LOOPBACK_HOSTS",
@@ -122,7 +129,7 @@ class BenchCodeChallenge(CodeChallenge):  # type: ignore[misc]
 class BenchAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["none"]
 
-    server: BenchAuthorizationServer
+    server: GrantServer
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         state = self.server.state
