@@ -55,18 +55,23 @@ class Device:
         scanner: Scanner | None = None,
         keystore_dir: Path | None = None,
         contexts: Iterable[MailContext] = CONTEXTS,
+        nvram: Nvram | None = None,
     ) -> None:
+        """`nvram`: records kept elsewhere than `<nvram_dir>/nvram.sqlite`, by an owner that
+        also keeps the folder to this device (a fleet shard's one file for all its devices,
+        tools/fleet); by default the device opens its own file and locks its folder."""
         self.dir = Path(nvram_dir)
         self.clock = clock
         self.providers = providers
         self.contexts = Contexts(contexts)
         # One device per NVRAM folder (held until stop); the key apart (default <nvram>.keystore).
-        self.lock = NvramLock(self.dir)
+        self.lock = NvramLock(self.dir) if nvram is None else None
         try:
             self.keystore = KeyStore.for_device(self.dir, keystore_dir)
-            self.nvram = Nvram(self.dir)
+            self.nvram = Nvram(self.dir) if nvram is None else nvram
         except BaseException:
-            self.lock.release()
+            if self.lock is not None:
+                self.lock.release()
             raise
         stored = self.nvram.read(_TRUST_KEY)
         imported = [p for p in (stored.split(_SEP) if stored else []) if p.strip()]
@@ -140,4 +145,5 @@ class Device:
         for store in self.stores.values():
             await store.stop()
         self.nvram.close()
-        self.lock.release()
+        if self.lock is not None:
+            self.lock.release()

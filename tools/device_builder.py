@@ -16,6 +16,7 @@ from mfp_sim.firmware.device import Device
 from mfp_sim.firmware.providers import ProviderRegistry
 from mfp_sim.firmware.trust import TrustStore
 from mfp_sim.hwsim.clock import Clock
+from mfp_sim.hwsim.nvram import Nvram
 
 from .testbed_file import local_provider
 
@@ -30,10 +31,12 @@ def build_device(
     ca_files: Iterable[Path] = (),
     providers_file: Path | None = None,
     keystore_dir: Path | None = None,
+    nvram: Nvram | None = None,
 ) -> Device:
     """A device (not yet started). `testbed` is a bench's testbed.json, already read.
 
     Its key is kept in `keystore_dir`, by default beside the NVRAM folder (`<nvram>.keystore`).
+    `nvram` is a fleet shard's record store for this device (`Device` explains).
     """
     registry = ProviderRegistry()
     pems: list[bytes] = []
@@ -45,4 +48,4 @@ def build_device(
     if providers_file is not None:
         registry.load_toml(Path(providers_file))
     return Device(Path(nvram_dir), clock=clock, providers=registry, ca_pems=pems,
-                  keystore_dir=keystore_dir)
+                  keystore_dir=keystore_dir, nvram=nvram)
