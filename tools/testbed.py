@@ -5,7 +5,7 @@ between device, identity provider and mail server. `mfp-sim testbed` runs the sa
 process and writes `testbed.json`, which `mfp-sim device --testbed` and scripts read:
 
     {"issuer", "ca_file", "control_url", "verification_uri", "authorize_url", "client_id",
-     "scopes", "idp_profile", "policy", "mail_certificate",
+     "scopes", "clock", "idp_profile", "policy", "mail_certificate",
      "ports": {"idp", "smtp", "smtps", "pop3", "pop3s"}, "maildir_root", "state_dir"}
 
 The mail server checks OAuth tokens with the identity provider's own verifier, so a token the
@@ -119,6 +119,7 @@ class Testbed:
             # The verifier needs the issuer, which exists only once the IdP listens.
             mail = MailServer(self.clock, self.ca, self.idp.verifier(), self.maildir_root,
                               faults=self.faults, board=self.idp.faults, stats=self.idp.stats,
+                              users=self.idp.users,
                               certificate=self._mail_certificate)
             await mail.start()
             self._mail = mail
@@ -148,6 +149,7 @@ class Testbed:
             "authorize_url": self.idp.authorize_url,
             "client_id": CLIENT_ID,
             "scopes": {"smtp": [SMTP_SCOPE], "pop": [POP_SCOPE]},
+            "clock": "virtual" if self.clock.virtual else "real",
             "idp_profile": self.policy.profile,
             "policy": self.policy.flavour,
             **({"mail_certificate": self._mail.certificate} if self._mail is not None else {}),
