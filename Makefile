@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml | python-check
 	@$(PYTHON) -m venv $(VENV)
 	@echo "  [2/3] upgrading pip"
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@echo "  [3/3] installing mfp-sim with textual, msal, aiohttp, aiosmtpd, authlib and the test tools"
-	@$(BIN)/python -m pip install --quiet -e '.[test]'
+	@echo "  [3/3] installing mfp-sim with textual, msal, aiohttp, aiosmtpd, authlib, the test tools and the fleet's Ray and matplotlib"
+	@$(BIN)/python -m pip install --quiet -e '.[test,fleet]'
 	@touch $(STAMP)
 	@echo "Installed: $(BIN)/mfp-sim (try $(BIN)/mfp-sim --help)."
 

@@ -2,11 +2,14 @@
 
     mfp-sim testbed --state DIR [--idp-profile entra|keycloak|google|generic]
                     [--idp-knob NAME=VALUE]... [--mail-certificate trusted|wrong_host|untrusted_ca]
+                    [--clock real|virtual]
     mfp-sim device --nvram DIR [--keystore DIR] [--testbed FILE] [--console tcp:HOST:PORT|pty]
                    [--clock real|virtual] [--ca FILE]... [--providers FILE]
     mfp-sim demo [--state DIR] [--headless]
     mfp-sim scenario FILE --console URL [--testbed FILE]
     mfp-sim bench
+    mfp-sim fleet --devices N (--testbed FILE | --providers FILE) [--profile FILE] [--events FILE]
+                  [--clock real|virtual] [--duration D] [--report DIR] [--processes P] [--ray ADDR]
 
 Every command prints `key=value` lines a script can read (`console=...`, `ready=1`) and runs
 until interrupted (Ctrl-C or SIGTERM), then shuts down cleanly.
@@ -115,7 +118,7 @@ def _knob(text: str) -> tuple[str, Any]:
 
 
 async def _testbed(args: argparse.Namespace) -> None:
-    from mfp_sim.hwsim.clock import RealClock
+    from mfp_sim.hwsim.clock import RealClock, VirtualClock
     from mfp_sim.tools.idp import IdpPolicy
     from mfp_sim.tools.testbed import Testbed
     from mfp_sim.tools.testbed_file import TestbedError
@@ -125,7 +128,8 @@ async def _testbed(args: argparse.Namespace) -> None:
         policy = IdpPolicy.for_profile(profile).with_knobs(dict(args.idp_knob or []))
     except ValueError as exc:
         raise TestbedError(str(exc)) from None
-    bench = Testbed(Path(args.state), RealClock(), policy=policy,
+    clock = VirtualClock() if args.clock == "virtual" else RealClock()
+    bench = Testbed(Path(args.state), clock, policy=policy,
                     mail_certificate=args.mail_certificate)
     info = await bench.start()
     print(json.dumps(info, indent=2), flush=True)
@@ -237,6 +241,9 @@ def parser() -> argparse.ArgumentParser:
                         "(docs/testbed.md: Profiles); repeatable")
     t.add_argument("--mail-certificate", choices=["trusted", "wrong_host", "untrusted_ca"],
                    default="trusted", help="certificate the mail server shows (default trusted)")
+    t.add_argument("--clock", choices=["real", "virtual"], default="real",
+                   help="real time (default), or a virtual clock that POST /control/clock "
+                   "advances (a virtual-clock fleet in other processes)")
 
     d = sub.add_parser("device", help="run a headless device with its serial console",
                        description="Run one device without a panel; drive it over its serial\n"
@@ -280,6 +287,10 @@ def parser() -> argparse.ArgumentParser:
                        "print a table\nwith each figure's target.",
                        epilog=_BENCH_EPILOG, formatter_class=_RAW)
     b.add_argument("--quick", action="store_true", help="fewer repetitions")
+
+    from mfp_sim.tools.fleet.options import add_parser as add_fleet  # argparse only
+
+    add_fleet(sub, _RAW)
     return p
 
 
@@ -295,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             _bench(args)
             return 0
+        if args.command == "fleet":
+            from mfp_sim.tools.fleet.command import run as fleet_run
+
+            return fleet_run(args)
         if args.command == "scenario":
             from mfp_sim.tools.scenario import main as scenario_main
 
