@@ -304,7 +304,7 @@ async def _powered_on(bench: Testbed, clock: VirtualClock, nvram_dir: Path) -> t
 async def test_spool_survives_a_power_cut_and_prints_once(make_device, bench, clock, tmp_path):
     a = await make_device("rx")
     await setup_pop(a, bench, clock, "pop.ifax")
-    await a.pollers["pop.ifax"].printer.stop()  # the printer is off: faxes stay in memory
+    await a.receivers["pop.ifax"].printer.stop()  # the printer is off: faxes stay in memory
     bench.mail.deliver(BOB, fax_message(1))
     bench.mail.deliver(BOB, fax_message(2, pages=2))
     result = await a.api.check_mail("pop.ifax", wait_printed=False)
@@ -326,7 +326,7 @@ async def test_spool_survives_a_power_cut_and_prints_once(make_device, bench, cl
         assert list(_spool(b).iterdir()) == []
         again = await b.api.check_mail("pop.ifax")  # nothing left anywhere, nothing reprinted
         assert (again.on_server, again.received, again.printed) == (0, 0, 0)
-        assert len(tray_names(b)) == 3 and b.pollers["pop.ifax"].printer.printed == 2
+        assert len(tray_names(b)) == 3 and b.receivers["pop.ifax"].printer.printed == 2
     finally:
         await b.stop()
 
@@ -335,7 +335,7 @@ async def test_power_cut_mid_print_prints_only_the_missing_pages(make_device, be
                                                                  tmp_path):
     a = await make_device("rx")
     await setup_pop(a, bench, clock, "pop.ifax")
-    printer = a.pollers["pop.ifax"].printer
+    printer = a.receivers["pop.ifax"].printer
     await printer.stop()
     bench.mail.deliver(BOB, fax_message(1, pages=3))
     assert (await a.api.check_mail("pop.ifax", wait_printed=False)).spooled == 1
@@ -365,7 +365,7 @@ async def test_refused_at_print_time_alerts_once_and_is_not_retried(make_device,
                                                                     tmp_path):
     a = await make_device("rx")
     await setup_pop(a, bench, clock, "pop.ifax", leave_copy=True)
-    printer = a.pollers["pop.ifax"].printer
+    printer = a.receivers["pop.ifax"].printer
     await printer.stop()
     bench.mail.deliver(BOB, print_message(1))  # a PNG is not a fax
     assert (await a.api.check_mail("pop.ifax", wait_printed=False)).spooled == 1

@@ -39,7 +39,9 @@ from mfp_sim.firmware.pop3 import (
     Pop3TokenRejected,
     Security,
 )
+from mfp_sim.firmware.mail.errors import MailFailure
 from mfp_sim.firmware.pop3 import client as pop3_client
+from mfp_sim.firmware.vocabulary import Step
 from mfp_sim.hwsim.clock import VirtualClock
 from mfp_sim.tools.bench_ca import BenchCA
 from mfp_sim.tools.idp import CLIENT_ID, POP_SCOPE, SMTP_SCOPE, IdentityProvider
@@ -257,6 +259,35 @@ async def test_silent_server_times_out_within_bound() -> None:
         elapsed = loop.time() - started
     assert isinstance(err.value, TimeoutError)
     assert 0.25 <= elapsed < 3
+
+
+async def test_errors_carry_their_step_and_whether_to_try_again(mail: MailServer,
+                                                                ca: BenchCA) -> None:
+    """One tree: every POP3 error is a MailFailure that says where it happened and whether the
+    next poll may succeed; nothing above the client translates it."""
+    refused = Pop3Client("127.0.0.1", free_port(), security=Security.OFF, timeout=5)
+    with pytest.raises(Pop3ConnectError) as connect:
+        await refused.connect()
+    assert (connect.value.step, connect.value.temporary) == (Step.CONNECT, True)
+    assert "nothing listens on that port" in connect.value.reason
+    with pytest.raises(Pop3TlsError) as tls:
+        await client(mail, BenchCA()).connect()
+    assert (tls.value.step, tls.value.temporary) == (Step.TLS, False)
+    async with client(mail, ca) as pop:
+        with pytest.raises(Pop3AuthError) as auth:
+            await pop.login_user_pass(BOB, "wrong")
+        assert (auth.value.step, auth.value.temporary) == (Step.AUTH, False)
+        assert auth.value.reason == f"the server refused the login: {Pop3Reply.LOGON_FAILED}"
+        await pop.login_user_pass(BOB, BOB_PASSWORD)
+        with pytest.raises(Pop3ServerError) as gone:
+            await pop.retr(5)
+        assert (gone.value.step, gone.value.temporary) == (Step.RECEIVE, False)
+        async with client(mail, ca) as second:
+            with pytest.raises(Pop3ServerError) as in_use:
+                await second.login_user_pass(BOB, BOB_PASSWORD)
+        assert (in_use.value.step, in_use.value.temporary) == (Step.AUTH, True)
+    for error in (connect.value, tls.value, auth.value, gone.value, in_use.value):
+        assert isinstance(error, MailFailure)
 
 
 async def test_operations_need_a_connection() -> None:

@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from mfp_sim.firmware.settings import Security
+from mfp_sim.firmware.vocabulary import Step
 
 from .errors import (
     Pop3AuthError,
@@ -127,16 +128,17 @@ class Pop3Client:
                 except ssl.SSLError as exc:
                     raise Pop3TlsError(f"TLS with {where} failed: {_ssl_reason(exc)}") from exc
                 except OSError as exc:
-                    raise Pop3ConnectError(f"cannot connect to {where}: {_os_reason(exc)}") from exc
+                    raise Pop3ConnectError(_connect_reason(where, exc)) from exc
                 kind, text = await self._reply()
                 if kind == "err":
-                    raise Pop3ServerError(text)
+                    raise Pop3ServerError(text, step=Step.CONNECT)
                 self.greeting = text
                 if self.security is Security.STARTTLS:
                     await self._stls(where)
         except TimeoutError as exc:
             self._drop()
-            raise Pop3Timeout(f"no POP3 session with {where} within {self.timeout:g} s") from exc
+            raise Pop3Timeout(f"no POP3 session with {where} within {self.timeout:g} s",
+                              step=Step.CONNECT) from exc
         except BaseException:
             self._drop()
             raise
@@ -156,7 +158,8 @@ class Pop3Client:
         except ssl.SSLError as exc:
             raise Pop3TlsError(f"TLS with {where} failed: {_ssl_reason(exc)}") from exc
         except OSError as exc:
-            raise Pop3ConnectError(f"connection to {where} lost during STLS") from exc
+            raise Pop3ConnectError(f"connection to {where} lost during STLS",
+                                   step=Step.CONNECT) from exc
 
     def _drop(self) -> None:
         """Forget the connection without QUIT (nothing is deleted on the server)."""
@@ -186,16 +189,21 @@ class Pop3Client:
 
     # -- wire --------------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
-    async def _operation(self, what: str) -> AsyncIterator[None]:
-        """Bound one exchange in time; on any failure but -ERR, drop the connection."""
+    async def _operation(self, what: str, step: Step = Step.RECEIVE) -> AsyncIterator[None]:
+        """Bound one exchange in time; on any failure but -ERR, drop the connection.
+
+        `step` is where a lost connection or a timeout is reported: `connect` while signing
+        in (the session never started), `receive` once it has.
+        """
         if not self.connected:
-            raise Pop3Error(f"{what}: not connected")
+            raise Pop3Error(f"{what}: not connected", step=step)
         try:
             async with asyncio.timeout(self.timeout):
                 yield
         except TimeoutError as exc:
             self._drop()
-            raise Pop3Timeout(f"{what}: no complete answer within {self.timeout:g} s") from exc
+            raise Pop3Timeout(f"{what}: no complete answer within {self.timeout:g} s",
+                              step=step) from exc
         except Pop3ServerError:
             raise
         except ssl.SSLError as exc:
@@ -203,7 +211,8 @@ class Pop3Client:
             raise Pop3TlsError(f"{what}: TLS failure: {_ssl_reason(exc)}") from exc
         except OSError as exc:
             self._drop()
-            raise Pop3ConnectError(f"{what}: connection lost: {_os_reason(exc)}") from exc
+            raise Pop3ConnectError(f"{what}: connection lost: {_os_reason(exc)}",
+                                   step=step) from exc
         except BaseException:
             self._drop()
             raise
@@ -255,12 +264,12 @@ class Pop3Client:
             return "cont", text
         raise Pop3ProtocolError(f"not a POP3 reply: {_preview(raw)}")
 
-    async def _ok(self, command: str) -> str:
+    async def _ok(self, command: str, step: Step = Step.RECEIVE) -> str:
         """Send `command`, return its +OK line or raise `Pop3ServerError` with the -ERR line."""
         await self._send(command)
         kind, text = await self._reply()
         if kind == "err":
-            raise Pop3ServerError(text)
+            raise Pop3ServerError(text, step=step)
         return text
 
     async def _multiline(self) -> bytes:
@@ -309,8 +318,8 @@ class Pop3Client:
     # -- AUTHORIZATION -----------------------------------------------------------------------------
     async def capa(self) -> dict[str, tuple[str, ...]]:
         """The server's capabilities: keyword (upper case) -> arguments."""
-        async with self._operation("CAPA"):
-            await self._ok("CAPA")
+        async with self._operation("CAPA", Step.CONNECT):
+            await self._ok("CAPA", Step.CONNECT)
             body = await self._multiline()
         caps: dict[str, tuple[str, ...]] = {}
         for line in body.decode("utf-8", "replace").splitlines():
@@ -321,7 +330,7 @@ class Pop3Client:
 
     async def login_user_pass(self, user: str, password: str) -> str:
         """USER/PASS; returns the server's +OK line, raises `Pop3AuthError` with its -ERR."""
-        async with self._operation("login"):
+        async with self._operation("login", Step.CONNECT):
             for command in (f"USER {user}", f"PASS {password}"):
                 await self._send(command)
                 kind, text = await self._reply()
@@ -337,7 +346,7 @@ class Pop3Client:
         """
         sasl = f"user={user}\x01auth=Bearer {access_token}\x01\x01".encode()
         initial = base64.b64encode(sasl).decode("ascii")
-        async with self._operation("AUTH XOAUTH2"):
+        async with self._operation("AUTH XOAUTH2", Step.CONNECT):
             if len(f"AUTH XOAUTH2 {initial}\r\n") <= MAX_COMMAND_LINE:
                 await self._send(f"AUTH XOAUTH2 {initial}")
             else:  # tokens are long: send the response after the server's empty challenge
@@ -440,7 +449,7 @@ def _last_line(buf: bytearray) -> bytes:
 
 def _login_error(text: str, kind: type[Pop3ServerError]) -> Pop3ServerError:
     if response_code(text) in _NOT_CREDENTIALS:
-        return Pop3ServerError(text)
+        return Pop3ServerError(text, step=Step.AUTH)
     return kind(text)
 
 
@@ -472,7 +481,20 @@ def _two_ints(words: list[str], line: str) -> tuple[int, int]:
 def _ssl_reason(exc: ssl.SSLError) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate not accepted ({exc.verify_message or exc.reason})"
-    return str(exc.reason or exc)
+    reason = str(exc.reason or exc)
+    if "WRONG_VERSION_NUMBER" in reason:
+        reason += (" (the server did not answer in TLS: this port may be plain POP3 - 110 needs "
+                   "security starttls or off, 995 security ssl)")
+    return reason
+
+
+def _connect_reason(where: str, exc: OSError) -> str:
+    """Why no connection, with what to look at: a refused port is not a login problem."""
+    text = f"cannot connect to {where}: {_os_reason(exc)}"
+    if isinstance(exc, ConnectionRefusedError):
+        text += (": connection refused - nothing listens on that port, or a firewall blocks it "
+                 "(this is not a login problem)")
+    return text
 
 
 def _os_reason(exc: OSError) -> str:

@@ -14,8 +14,8 @@ delivered twice (a sender that resent after a power cut, as this device's own jo
 under two UIDLs. It is kept for `MESSAGE_ID_DAYS` days of device time.
 
 Entries are written in batches, one NVRAM transaction each, after the batch is durable in the
-receive spool and before the batch's DELE commands go out; `PopPoller`'s check of the spool
-and the tray covers the instant between storing and that write. A message the print worker
+receive spool and before the batch's DELE commands go out; The POP session's check of the spool
+and the tray (`has`) covers the instant between storing and that write. A message the print worker
 refuses later is re-recorded as `refused` and its Message-ID forgotten (`refused`), so a copy
 sent again is refused again, with its alert, rather than silently taken for a duplicate.
 """
@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mfp_sim.hwsim.nvram import Nvram
+
+from ..vocabulary import Outcome
 
 __all__ = ["MESSAGE_ID_DAYS", "Handled", "ReceiveLedger", "digest"]
 
@@ -45,7 +47,7 @@ class Handled:
 
     uid: str
     message_id: str
-    outcome: str  # spooled | printed | duplicate | refused | too_large
+    outcome: Outcome
     at: float
 
 
@@ -71,14 +73,15 @@ class ReceiveLedger:
     def has_uid(self, uid: str) -> bool:
         return digest(uid) in self._load_uids()
 
-    def outcome(self, uid: str) -> str | None:
+    def outcome(self, uid: str) -> Outcome | None:
+        """What became of a handled message (None: not handled; a damaged record: spooled)."""
         blob = self._nvram.read(self._uids + digest(uid))
         if blob is None:
             return None
         try:
-            return str(json.loads(blob)["outcome"])
+            return Outcome(json.loads(blob)["outcome"])
         except (ValueError, KeyError, TypeError):
-            return "unknown"
+            return Outcome.SPOOLED
 
     def has_message_id(self, message_id: str) -> bool:
         return bool(message_id) and digest(message_id) in self._load_mids()
@@ -90,7 +93,7 @@ class ReceiveLedger:
             record = json.dumps({"uid": e.uid, "mid": e.message_id, "outcome": e.outcome,
                                  "at": e.at}, separators=(",", ":")).encode()
             values[self._uids + digest(e.uid)] = record
-            if e.message_id and e.outcome in ("spooled", "printed"):
+            if e.message_id and e.outcome in (Outcome.SPOOLED, Outcome.PRINTED):
                 values[self._mids + digest(e.message_id)] = json.dumps({"at": e.at}).encode()
         if values:
             self._nvram.write_many(values)
@@ -99,7 +102,7 @@ class ReceiveLedger:
 
     def refused(self, uid: str, message_id: str, at: float) -> None:
         """The print worker refused a spooled message: record it so, in one transaction."""
-        record = json.dumps({"uid": uid, "mid": message_id, "outcome": "refused", "at": at},
+        record = json.dumps({"uid": uid, "mid": message_id, "outcome": Outcome.REFUSED, "at": at},
                             separators=(",", ":")).encode()
         values: dict[str, bytes | None] = {self._uids + digest(uid): record}
         if message_id:

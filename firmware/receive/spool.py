@@ -9,34 +9,44 @@ One folder per POP setting, `<nvram>/spool/<section>/`, one file per message:
 The POP session hands each message to a `SpoolWriter` thread, which writes it under its
 `.part` name and fsyncs it while the session reads on; per batch, `commit` renames the batch
 into place and fsyncs the folder once; only then does the ledger record the batch's UIDLs,
-and only then go the DELE commands. So a message is either not in the spool (it is still on the server and will
-be read again) or in it for good. A `.part` file found at power-on is an unfinished batch:
-it is removed (those messages are still on the server).
+and only then go the DELE commands. So a message is either not in the spool (it is still on
+the server and will be read again) or in it for good. A `.part` file found at power-on is an
+unfinished batch: it is removed (those messages are still on the server).
 
-The print worker takes `<seq>` order (the order of reception; `seq` restarts after the
-highest one found at power-on) and removes a file once its output is in the tray. `rx-id` is
-derived from the setting and the UIDL, so the same message always has the same name: a poll
-that finds it here, or its output in the tray, does not read it again.
+The folder is read once, at power-on; from then on the spool keeps its index in memory
+(`has`, `entries`), updated as files are committed and removed, so neither a poll nor the
+print worker scans the folder. The print worker takes `<seq>` order (the order of reception;
+`seq` restarts after the highest one found at power-on) and removes a file once its output is
+in the tray. `rx-id` is derived from the setting and the UIDL (`rx_id`), so the same message
+always has the same name: a poll that finds it here, or its output in the tray, does not read
+it again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ReceiveSpool", "SpoolEntry", "SpoolError", "SpoolWriter"]
+from ..vocabulary import ReceiveKind
+from .errors import SpoolError
+
+__all__ = ["ReceiveSpool", "SpoolEntry", "SpoolError", "SpoolWriter", "rx_id"]
 
 _NAME = re.compile(r"(\d{1,12})-([A-Za-z0-9]{1,40})\.eml")
 _UIDL_HEADER = b"X-MFP-UIDL: "
 
 
-class SpoolError(OSError):
-    """A spool file that cannot be written, read or understood."""
+def rx_id(section: str, kind: ReceiveKind, uid: str) -> str:
+    """The spool and tray name of a received message: the same for the same message, always."""
+    digest = hashlib.sha1(f"{section}\0{uid}".encode()).hexdigest()[:12]
+    return f"{kind.value}{digest}"
 
 
 @dataclass(frozen=True)
@@ -52,23 +62,40 @@ class ReceiveSpool:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        for leftover in self.folder.glob(".*.part"):  # a session cut short: not stored
-            leftover.unlink(missing_ok=True)
-        self._seq = max((e.seq for e in self.entries()), default=0)
+        self._lock = threading.Lock()  # the index is changed by the writer and printer threads
+        self._index: dict[str, SpoolEntry] = {}
+        with os.scandir(self.folder) as listing:
+            for item in listing:
+                if item.name.startswith(".") and item.name.endswith(".part"):
+                    os.unlink(item.path)  # a session cut short: not stored
+                    continue
+                match = _NAME.fullmatch(item.name)
+                if match:
+                    self._found(SpoolEntry(int(match[1]), match[2], Path(item.path)))
+        self._seq = max((e.seq for e in self._index.values()), default=0)
+
+    def _found(self, entry: SpoolEntry) -> None:
+        """A file found at power-on; of two copies of one message, the first stored is kept."""
+        other = self._index.get(entry.rx_id)
+        if other is not None:
+            later = max(other, entry, key=lambda e: e.seq)
+            later.path.unlink(missing_ok=True)
+            entry = min(other, entry, key=lambda e: e.seq)
+        self._index[entry.rx_id] = entry
 
     def entries(self) -> list[SpoolEntry]:
         """Every stored message, oldest first."""
-        found: list[SpoolEntry] = []
-        with os.scandir(self.folder) as listing:
-            for item in listing:
-                match = _NAME.fullmatch(item.name)
-                if match:
-                    found.append(SpoolEntry(int(match[1]), match[2], Path(item.path)))
+        with self._lock:
+            found = list(self._index.values())
         found.sort(key=lambda e: e.seq)
         return found
 
-    def rx_ids(self) -> set[str]:
-        return {e.rx_id for e in self.entries()}
+    def has(self, rx_id: str) -> bool:
+        """True while a message of this rx id is stored (not yet printed or refused)."""
+        return rx_id in self._index
+
+    def __len__(self) -> int:
+        return len(self._index)
 
     def reserve(self, rx_id: str) -> SpoolEntry:
         """The name the next received message will have (nothing is written yet)."""
@@ -90,9 +117,16 @@ class ReceiveSpool:
             raise SpoolError(f"spool file {entry.path.name} is damaged (no UIDL line)")
         return first[len(_UIDL_HEADER):].decode("ascii", "replace"), raw
 
-    @staticmethod
-    def remove(entry: SpoolEntry) -> None:
+    def remove(self, entry: SpoolEntry) -> None:
         entry.path.unlink(missing_ok=True)
+        with self._lock:
+            if self._index.get(entry.rx_id) == entry:
+                del self._index[entry.rx_id]
+
+    def _committed(self, entries: list[SpoolEntry]) -> None:
+        with self._lock:
+            for entry in entries:
+                self._index[entry.rx_id] = entry
 
 
 class SpoolWriter:
@@ -152,9 +186,11 @@ class SpoolWriter:
             if failed is not None:
                 self._discard(entries, writes)
                 raise failed
+        renamed: list[SpoolEntry] = []
         try:
             for entry in entries:
                 os.replace(_part(entry), entry.path)
+                renamed.append(entry)
             fd = os.open(self._spool.folder, os.O_RDONLY)
             try:
                 os.fsync(fd)
@@ -163,6 +199,8 @@ class SpoolWriter:
         except OSError as exc:
             raise SpoolError(
                 f"the receive spool {self._spool.folder} cannot be synced: {exc}") from exc
+        finally:
+            self._spool._committed(renamed)  # in the folder: printed, as after a power-on
 
     @staticmethod
     def _discard(entries: list[SpoolEntry], writes: list[Future[None]]) -> None:

@@ -7,9 +7,8 @@ per POP setting runs on its own task:
     wake up (the poller committed a batch; or power-on: whatever the spool still holds)
     for each spooled message, in reception order:
         wait while any POP session of the device is receiving (`Reception`)
-        decode and print it (Internet Fax: TIFF-F pages; E-mail Print: PDF and images),
-        fsync the tray files and the tray folder       -> `fax` / `print` event
-        or refuse it: not a fax, not decodable          -> `alert` event, ledger says refused
+        print it (`printing.print_message`), sync the tray files and folder -> `Printed` event
+        or refuse it: not a fax, not decodable          -> `Refused` event, ledger says refused
         then remove the spool file
     nothing left: sleep until woken
 
@@ -34,47 +33,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.policy
-import io
 import logging
-import os
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from email.header import decode_header, make_header
-from email.parser import BytesHeaderParser
-from pathlib import Path
-
-from PIL import Image
 
 from mfp_sim.hwsim.clock import Clock
-from mfp_sim.hwsim.errors import HwsimError
-from mfp_sim.hwsim.printer import OutputTray, sanitize_name
+from mfp_sim.hwsim.printer import OutputTray
 
-from ..events import Alert, EventBus, Refused
-from ..events import Printed as PrintedEvent
-from ..ifax import Attachment, IfaxError, decode_tiff_f, extract_documents
-from ..vocabulary import ReceiveKind, Step
+from ..events import Alert, EventBus, Printed, Refused
+from ..mail.task import stop_task
+from ..vocabulary import Outcome, ReceiveKind, Step
+from .errors import SpoolError
+from .headers import Headers, message_headers
 from .ledger import ReceiveLedger
-from .spool import ReceiveSpool, SpoolEntry, SpoolError
-from .task import stop_task
+from .printing import print_message
+from .results import PrintResult
+from .spool import ReceiveSpool, SpoolEntry
 
-__all__ = ["PrintWorker", "Printed", "Reception", "Ticket", "message_headers", "message_id"]
+__all__ = ["PrintWorker", "Reception", "Ticket"]
 
 log = logging.getLogger(__name__)
 
-_EXT = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/tiff": "tif"}
-
-
-@dataclass(frozen=True)
-class Printed:
-    """What became of one spooled message."""
-
-    rx_id: str
-    outcome: str  # printed | refused
-    files: tuple[Path, ...] = ()
-    reason: str = ""
-    pages: int = 0
+_NO_HEADERS = Headers("", "", "")
 
 
 class Reception:
@@ -105,10 +85,10 @@ class Ticket:
 
     def __init__(self) -> None:
         self.waiting: set[str] = set()
-        self.done: list[Printed] = []
+        self.done: list[PrintResult] = []
         self._all_done = asyncio.Event()
 
-    def finish(self, printed: Printed) -> None:
+    def finish(self, printed: PrintResult) -> None:
         if printed.rx_id in self.waiting:
             self.waiting.discard(printed.rx_id)
             self.done.append(printed)
@@ -134,11 +114,8 @@ class Ticket:
 class _Job:
     """One message as the worker thread handled it."""
 
-    uid: str
-    sender: str
-    subject: str
-    message_id: str
-    printed: Printed
+    headers: Headers
+    printed: PrintResult
     refused_before: bool = False
 
 
@@ -227,8 +204,7 @@ class PrintWorker:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            entries = [e for e in await asyncio.to_thread(self.spool.entries)
-                       if e.rx_id not in self._given_up]
+            entries = [e for e in self.spool.entries() if e.rx_id not in self._given_up]
             printed_any = False
             for entry in entries:
                 if entry.rx_id not in self._held:  # held ones: `release` wakes the worker
@@ -249,24 +225,24 @@ class PrintWorker:
             self._given_up.add(entry.rx_id)
             reason = f"Internal error while printing {entry.rx_id}: {type(exc).__name__}: {exc}"
             self._events.publish(Alert(self.section, Step.PRINT, reason))
-            self._finish(Printed(entry.rx_id, "refused", reason=reason))
+            self._finish(PrintResult(entry.rx_id, Outcome.REFUSED, reason=reason))
             return
-        printed = job.printed
-        if printed.outcome == "refused":
+        printed, headers = job.printed, job.headers
+        if printed.outcome is Outcome.REFUSED:
             self.refused += 1
             if not job.refused_before:
-                refused = Refused(self.section, printed.rx_id, job.sender, job.subject,
+                refused = Refused(self.section, printed.rx_id, headers.sender, headers.subject,
                                   printed.reason)
                 log.warning("%s: %s", self.section, refused.summary())
                 self._events.publish(refused)
         else:
             self.printed += 1
-            self._events.publish(PrintedEvent(
-                self.section, printed.rx_id, self.kind, job.sender, job.subject, printed.pages,
-                tuple(p.name for p in printed.files)))
+            self._events.publish(Printed(
+                self.section, printed.rx_id, self.kind, headers.sender, headers.subject,
+                printed.pages, tuple(p.name for p in printed.files)))
         self._finish(printed)
 
-    def _finish(self, printed: Printed) -> None:
+    def _finish(self, printed: PrintResult) -> None:
         for ticket in self._tickets:
             ticket.finish(printed)
 
@@ -276,146 +252,16 @@ class PrintWorker:
             uid, raw = self.spool.read(entry)
         except SpoolError as exc:
             self.spool.remove(entry)
-            return _Job("", "", "", "", Printed(entry.rx_id, "refused", reason=str(exc)))
-        sender, subject, message_id = message_headers(raw)
-        if self._ledger.outcome(uid) == "refused":  # refused before a power cut: said so then
+            return _Job(_NO_HEADERS, PrintResult(entry.rx_id, Outcome.REFUSED, reason=str(exc)))
+        headers = message_headers(raw)
+        if self._ledger.outcome(uid) is Outcome.REFUSED:  # refused before a power cut: said then
             self.spool.remove(entry)
-            return _Job(uid, sender, subject, message_id,
-                        Printed(entry.rx_id, "refused", reason="refused before"),
-                        refused_before=True)
-        printed = self._print(raw, entry.rx_id)
-        if printed.outcome == "refused":
-            self._ledger.refused(uid, message_id, self._clock.now())
+            return _Job(headers, PrintResult(entry.rx_id, Outcome.REFUSED,
+                                             reason="refused before"), refused_before=True)
+        printed = print_message(raw, entry.rx_id, self.kind, self._tray)
+        if printed.outcome is Outcome.REFUSED:
+            self._ledger.refused(uid, headers.message_id, self._clock.now())
         else:
-            _sync_files(printed.files)
-            _sync_folder(self._tray.folder)
+            self._tray.sync(printed.files)
         self.spool.remove(entry)
-        return _Job(uid, sender, subject, message_id, printed)
-
-    def _print(self, raw: bytes, rx_id: str) -> Printed:
-        try:
-            documents = extract_documents(raw)
-        except IfaxError as exc:
-            return Printed(rx_id, "refused", reason=f"not a readable message: {exc}")
-        try:
-            if self.kind is ReceiveKind.FAX:
-                return self._print_fax(documents, rx_id)
-            return self._print_documents(documents, rx_id)
-        except HwsimError as exc:  # the tray could not take it
-            return Printed(rx_id, "refused", reason=f"the output tray refused it: {exc}")
-
-    def _print_fax(self, documents: list[Attachment], rx_id: str) -> Printed:
-        tiffs = [d for d in documents if d.content_type == "image/tiff"]
-        if not tiffs:
-            found = ", ".join(d.content_type for d in documents) or "no attachment"
-            return Printed(rx_id, "refused", reason=f"not an Internet Fax: no TIFF image ({found})")
-        try:  # decode everything before printing anything: no half-printed refusals
-            images = [page for doc in tiffs for page in decode_tiff_f(doc.data)]
-        except IfaxError as exc:
-            return Printed(rx_id, "refused", reason=str(exc))
-        files = self._tray.print_pages(rx_id, "fax", images, keep_existing=True)
-        return Printed(rx_id, "printed", tuple(files), pages=len(images))
-
-    def _print_documents(self, documents: list[Attachment], rx_id: str) -> Printed:
-        if not documents:
-            return Printed(rx_id, "refused", reason="no PDF or image attachment to print")
-        for doc in documents:
-            problem = _check_document(doc.content_type, doc.data)
-            if problem:
-                return Printed(rx_id, "refused", reason=f"{doc.filename}: {problem}")
-        files: list[Path] = []
-        used: set[str] = set()
-        for doc in documents:
-            stem, _, ext = doc.filename.rpartition(".")
-            ext = _EXT.get(doc.content_type, ext or "bin")
-            name = _distinct(sanitize_name(stem or doc.filename), ext, used)
-            files.append(self._tray.print_document(rx_id, name, doc.data, ext,
-                                                   keep_existing=True))
-        return Printed(rx_id, "printed", tuple(files), pages=len(files))
-
-
-def _distinct(name: str, ext: str, used: set[str]) -> str:
-    """Two attachments called the same get `-2`, ... here, so `keep_existing` tells them apart."""
-    candidate, copy = name, 1
-    while f"{candidate}.{ext}".lower() in used:
-        copy += 1
-        candidate = f"{name}-{copy}"
-    used.add(f"{candidate}.{ext}".lower())
-    return candidate
-
-
-def _check_document(content_type: str, data: bytes) -> str:
-    """Why this attachment cannot be printed, or "" when it can."""
-    if content_type == "application/pdf":
-        return "" if data.lstrip()[:5] == b"%PDF-" else "not a PDF file (no %PDF- header)"
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-    except Exception as exc:
-        return f"the {content_type} image cannot be decoded ({type(exc).__name__})"
-    return ""
-
-
-def message_headers(raw: bytes) -> tuple[str, str, str]:
-    """From, Subject and Message-ID, or empty strings when a header is missing or broken.
-
-    Only the header block is parsed (a fax body is ~1,000 base64 lines the parser would walk
-    for nothing), with the compat32 parser: several times faster than `email.policy.default`.
-    """
-    values = []
-    try:
-        msg = BytesHeaderParser(policy=email.policy.compat32).parsebytes(_head(raw))
-        for name in ("From", "Subject"):
-            value = msg.get(name)
-            values.append("" if value is None else _header_text(str(value)))
-    except Exception:
-        return "", "", message_id(raw)
-    return values[0], values[1], message_id(raw)
-
-
-_MESSAGE_ID = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
-
-
-def message_id(raw: bytes) -> str:
-    """The Message-ID as the ledger keys it ("" without one); the POP session's only parse.
-
-    A regular expression over the header block instead of a header parser: it runs for every
-    message received, on the event loop.
-    """
-    found = _MESSAGE_ID.search(_head(raw))
-    if found is None:
-        return ""
-    return _header_text(found[1].decode("ascii", "surrogateescape"))
-
-
-def _head(raw: bytes) -> bytes:
-    end = raw.find(b"\r\n\r\n")
-    if end < 0:
-        end = raw.find(b"\n\n")
-    return raw if end < 0 else raw[: end + 2]
-
-
-def _header_text(value: str) -> str:
-    """A header value decoded (RFC 2047 words), unfolded, bounded."""
-    try:
-        text = str(make_header(decode_header(value))) if "=?" in value else value
-    except (ValueError, LookupError, UnicodeError):
-        text = value
-    return " ".join(text.split())[:200]
-
-
-def _sync_files(paths: Iterable[Path]) -> None:
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        return _Job(headers, printed)

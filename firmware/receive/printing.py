@@ -1,0 +1,102 @@
+"""Printing one received message: what an Internet Fax or an E-mail Print job puts in the tray.
+
+Runs in the print worker's thread (decoding and PNG encoding are CPU work). A message that
+cannot be printed is refused with a reason a person can act on, never with an exception:
+
+- **Internet Fax**: every `image/tiff` attachment is decoded as TIFF-F and each page printed
+  as `<rx-id>-fax-p<k>.png`. A message without a TIFF, or whose TIFF is not a fax, is refused.
+- **E-mail Print**: PDF and PNG/JPEG/TIFF attachments are printed as they are
+  (`<rx-id>-<name>.<ext>`); a "PDF" without a `%PDF-` header or an image that does not decode
+  refuses the message.
+
+Printing is idempotent (`keep_existing`): a message printed again after a power cut keeps the
+pages already in the tray and prints only the missing ones.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image
+
+from mfp_sim.hwsim.errors import HwsimError
+from mfp_sim.hwsim.printer import OutputTray, sanitize_name
+
+from ..ifax import Attachment, IfaxError, decode_tiff_f, extract_documents
+from ..vocabulary import Outcome, ReceiveKind
+from .results import PrintResult
+
+__all__ = ["print_message"]
+
+_EXT = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/tiff": "tif"}
+
+
+def print_message(raw: bytes, rx_id: str, kind: ReceiveKind, tray: OutputTray) -> PrintResult:
+    """Print one message into `tray`, or refuse it; the files are not synced yet."""
+    try:
+        documents = extract_documents(raw)
+    except IfaxError as exc:
+        return _refused(rx_id, f"not a readable message: {exc}")
+    try:
+        if kind is ReceiveKind.FAX:
+            return _print_fax(documents, rx_id, tray)
+        return _print_documents(documents, rx_id, tray)
+    except HwsimError as exc:  # the tray could not take it
+        return _refused(rx_id, f"the output tray refused it: {exc}")
+
+
+def _refused(rx_id: str, reason: str) -> PrintResult:
+    return PrintResult(rx_id, Outcome.REFUSED, reason=reason)
+
+
+def _print_fax(documents: list[Attachment], rx_id: str, tray: OutputTray) -> PrintResult:
+    tiffs = [d for d in documents if d.content_type == "image/tiff"]
+    if not tiffs:
+        found = ", ".join(d.content_type for d in documents) or "no attachment"
+        return _refused(rx_id, f"not an Internet Fax: no TIFF image ({found})")
+    try:  # decode everything before printing anything: no half-printed refusals
+        images = [page for doc in tiffs for page in decode_tiff_f(doc.data)]
+    except IfaxError as exc:
+        return _refused(rx_id, str(exc))
+    files = tray.print_pages(rx_id, "fax", images, keep_existing=True)
+    return PrintResult(rx_id, Outcome.PRINTED, tuple(files), pages=len(images))
+
+
+def _print_documents(documents: list[Attachment], rx_id: str, tray: OutputTray) -> PrintResult:
+    if not documents:
+        return _refused(rx_id, "no PDF or image attachment to print")
+    for doc in documents:
+        problem = _check_document(doc.content_type, doc.data)
+        if problem:
+            return _refused(rx_id, f"{doc.filename}: {problem}")
+    files: list[Path] = []
+    used: set[str] = set()
+    for doc in documents:
+        stem, _, ext = doc.filename.rpartition(".")
+        ext = _EXT.get(doc.content_type, ext or "bin")
+        name = _distinct(sanitize_name(stem or doc.filename), ext, used)
+        files.append(tray.print_document(rx_id, name, doc.data, ext, keep_existing=True))
+    return PrintResult(rx_id, Outcome.PRINTED, tuple(files), pages=len(files))
+
+
+def _distinct(name: str, ext: str, used: set[str]) -> str:
+    """Two attachments called the same get `-2`, ... here, so `keep_existing` tells them apart."""
+    candidate, copy = name, 1
+    while f"{candidate}.{ext}".lower() in used:
+        copy += 1
+        candidate = f"{name}-{copy}"
+    used.add(f"{candidate}.{ext}".lower())
+    return candidate
+
+
+def _check_document(content_type: str, data: bytes) -> str:
+    """Why this attachment cannot be printed, or "" when it can."""
+    if content_type == "application/pdf":
+        return "" if data.lstrip()[:5] == b"%PDF-" else "not a PDF file (no %PDF- header)"
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except Exception as exc:
+        return f"the {content_type} image cannot be decoded ({type(exc).__name__})"
+    return ""
