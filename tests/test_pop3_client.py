@@ -27,6 +27,7 @@ import pytest
 import trustme
 from joserfc.jwk import RSAKey
 
+from mfp_sim.firmware.mail.errors import MailFailure
 from mfp_sim.firmware.pop3 import (
     Pop3AuthError,
     Pop3Client,
@@ -39,7 +40,6 @@ from mfp_sim.firmware.pop3 import (
     Pop3TokenRejected,
     Security,
 )
-from mfp_sim.firmware.mail.errors import MailFailure
 from mfp_sim.firmware.pop3 import client as pop3_client
 from mfp_sim.firmware.vocabulary import Step
 from mfp_sim.hwsim.clock import VirtualClock
