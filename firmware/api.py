@@ -28,6 +28,7 @@ from .mail.jobs import JobInfo, JobQueue
 from .mail.outgoing import Outgoing, compose_fax, compose_scan
 from .mail.smtp_sender import SmtpSender
 from .providers import Provider, ProviderRegistry
+from .receive.memory import FaxMemory, MemoryUse
 from .receive.results import PollResult
 from .receive.unit import ReceptionUnit
 from .settings import SmtpSettings, parse_address
@@ -62,6 +63,7 @@ class DeviceApi:
         sender: SmtpSender,
         jobs: JobQueue,
         receivers: Mapping[str, ReceptionUnit],
+        fax_memory: FaxMemory,
     ) -> None:
         self.clock = clock
         self.contexts = contexts
@@ -74,6 +76,7 @@ class DeviceApi:
         self._sender = sender
         self._jobs = jobs
         self._receivers = receivers
+        self._fax_memory = fax_memory
 
     # ----------------------------------------------------------- settings
     def settings_items(self, section: str) -> list[tuple[str, str]]:
@@ -199,6 +202,10 @@ class DeviceApi:
     async def wait_printed(self, store: str, timeout: float) -> bool:
         """Wait until everything `store` received is printed (or refused); False on timeout."""
         return await self._receiver(store).wait_printed(timeout)
+
+    def fax_memory(self) -> MemoryUse:
+        """What the fax memory holds (all POP settings); `.full` is the panel's "memory full"."""
+        return self._fax_memory.use()
 
     async def test_connection(self, store: str) -> ConnectionReport:
         """[Connection Test] of the SMTP screen (or any SMTP function's) or a POP screen."""

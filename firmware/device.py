@@ -30,6 +30,8 @@ from .mail.session_token import SessionToken
 from .mail.smtp_sender import SmtpSender
 from .providers import ProviderRegistry
 from .receive.ledger import ReceiveLedger
+from .receive.limits import ReceiveLimits
+from .receive.memory import FaxMemory
 from .receive.poller import PopPoller
 from .receive.print_worker import PrintWorker, Reception
 from .receive.signin import Mailbox
@@ -59,6 +61,7 @@ class Device:
         ca_pems: Iterable[bytes] = (),
         scanner: Scanner | None = None,
         contexts: Iterable[MailContext] = CONTEXTS,
+        limits: ReceiveLimits | None = None,
     ) -> None:
         self.dir = Path(nvram_dir)
         self.clock = clock
@@ -94,6 +97,8 @@ class Device:
         self.jobs = JobQueue(nvram=self.nvram, keystore=self.keystore, clock=clock,
                              events=self.events, sender=self.sender)
         self.reception = Reception()  # printing waits while a POP session receives
+        self.limits = limits if limits is not None else ReceiveLimits()
+        self.fax_memory = FaxMemory(self.limits.memory_messages, self.limits.memory_bytes)  # all POP
         self.receivers: dict[str, ReceptionUnit] = {
             c.name: self._reception_unit(c, c.receive)
             for c in self.contexts.pop() if c.receive is not None
@@ -101,20 +106,24 @@ class Device:
         self.api = DeviceApi(clock=clock, contexts=self.contexts, settings=self.settings,
                              stores=self.stores, providers=providers, events=self.events,
                              scanner=self.scanner, tray=self.tray, sender=self.sender,
-                             jobs=self.jobs, receivers=self.receivers)
+                             jobs=self.jobs, receivers=self.receivers,
+                             fax_memory=self.fax_memory)
         self.shell = Shell(self.api, COMMANDS)
 
     def _reception_unit(self, context: MailContext, kind: ReceiveKind) -> ReceptionUnit:
         """One POP setting's receive path: every part made here, and handed to the others."""
         name = context.name
-        spool = ReceiveSpool(self.dir / "spool" / name)
+        spool = ReceiveSpool(self.dir / "spool" / name, self.fax_memory)
         ledger = ReceiveLedger(self.nvram, name)
         printer = PrintWorker(name, kind, spool=spool, tray=self.tray, ledger=ledger,
-                              events=self.events, clock=self.clock, reception=self.reception)
-        mailbox = Mailbox(name, SessionToken(self.stores[name], step=Step.TOKEN), self.trust)
+                              events=self.events, clock=self.clock, reception=self.reception,
+                              limits=self.limits)
+        mailbox = Mailbox(name, SessionToken(self.stores[name], step=Step.TOKEN), self.trust,
+                          self.limits)
         poller = PopPoller(name, kind, settings=self._pop_settings(context), mailbox=mailbox,
                            clock=self.clock, events=self.events, spool=spool, ledger=ledger,
-                           printer=printer, tray=self.tray, reception=self.reception)
+                           printer=printer, tray=self.tray, reception=self.reception,
+                           limits=self.limits)
         return ReceptionUnit(name, kind, poller, spool, ledger, printer, self.tray)
 
     def _pop_settings(self, context: MailContext) -> Callable[[], PopSettings]:

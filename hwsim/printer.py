@@ -117,23 +117,28 @@ class OutputTray:
             raise TrayError("nothing to print: no pages")
         paths: list[Path] = []
         for number, image in enumerate(images, start=1):
-            base = f"{sanitize_name(name)[: _MAX_NAME - 6]}-p{number}"
-            if keep_existing:
-                done = self._existing(f"{sanitize_name(job_id, default='job')}-{base}", "png")
-                if done is not None:
-                    paths.append(done)
-                    continue
-            buffer = io.BytesIO()
-            dpi = image.info.get("dpi")
-            try:
-                if dpi:
-                    image.save(buffer, format="PNG", dpi=dpi)
-                else:
-                    image.save(buffer, format="PNG")
-            except (OSError, ValueError) as exc:
-                raise TrayError(f"page {number} cannot be printed: {exc}") from exc
-            paths.append(self.print_document(job_id, base, buffer.getvalue(), "png"))
+            done = self.printed_page(job_id, name, number) if keep_existing else None
+            paths.append(done if done is not None else self.print_page(job_id, name, number,
+                                                                         image))
         return paths
+
+    def printed_page(self, job_id: str, name: str, number: int) -> Path | None:
+        """Page `number` of a job, if it is in the tray already (printed before a power cut)."""
+        return self._existing(f"{sanitize_name(job_id, default='job')}-{_page(name, number)}",
+                              "png")
+
+    def print_page(self, job_id: str, name: str, number: int, image: Image.Image) -> Path:
+        """Store one page as `<job-id>-<name>-p<number>.png` (a long job, a page at a time)."""
+        buffer = io.BytesIO()
+        dpi = image.info.get("dpi")
+        try:
+            if dpi:
+                image.save(buffer, format="PNG", dpi=dpi)
+            else:
+                image.save(buffer, format="PNG")
+        except (OSError, ValueError) as exc:
+            raise TrayError(f"page {number} cannot be printed: {exc}") from exc
+        return self.print_document(job_id, _page(name, number), buffer.getvalue(), "png")
 
     def has(self, job_id: str) -> bool:
         """True when the tray holds output of `job_id` (printed by this tray, or found at
@@ -220,6 +225,10 @@ class OutputTray:
         if candidate.parent != self.folder or candidate.name.startswith("."):
             raise TrayError(f"refusing to write outside the tray: {candidate.name!r}")
         return candidate
+
+
+def _page(name: str, number: int) -> str:
+    return f"{sanitize_name(name)[: _MAX_NAME - 6]}-p{number}"
 
 
 def _job_ids(name: str) -> builtins.list[str]:

@@ -412,6 +412,33 @@ async def test_oversized_reply_stops_at_the_bound(read_size: int) -> None:
         assert not pop.connected
 
 
+async def test_listing_keeps_the_first_lines_and_reads_past_the_rest(read_size: int) -> None:
+    """UIDL of a huge mailbox: the first `limit` entries are kept, the rest read and dropped
+    (the session stays in step)."""
+    lines = b"".join(b"%d uid-%d\r\n" % (n, n) for n in range(1, 2001))
+    replies = {"UIDL": [b"+OK\r\n", lines[:7000], lines[7000:], b".\r\n"],
+               "LIST": [b"+OK\r\n1 120\r\n2 5\r\n.\r\n"], "STAT": [b"+OK 0 0\r\n"]}
+    if read_size == 1:  # a byte at a time: a shorter listing keeps the test quick
+        replies["UIDL"] = [b"+OK\r\n", lines[: lines.index(b"\r\n61 ") + 2], b".\r\n"]
+    async with ScriptedPop3(replies) as server:
+        pop = scripted_client(server)
+        await pop.connect()
+        first = await pop.uidl(limit=10)
+        assert first == {n: f"uid-{n}" for n in range(1, 11)}
+        assert await pop.list() == {1: 120, 2: 5}  # the next reply is read where it starts
+        assert await pop.stat() == (0, 0)
+
+
+async def test_listing_bounded_in_bytes() -> None:
+    endless = [b"+OK\r\n"] + [b"%d uid\r\n" % n for n in range(1, 5000)]
+    async with ScriptedPop3({"UIDL": endless}) as server:
+        pop = scripted_client(server, max_message_size=10_000)
+        await pop.connect()
+        with pytest.raises(Pop3ProtocolError, match="larger than 10000 bytes"):
+            await pop.uidl(limit=10)
+        assert not pop.connected
+
+
 async def test_status_line_bound() -> None:
     async with ScriptedPop3({"NOOP": [b"+OK " + b"a" * 2000 + b"\r\n"]}) as server:
         pop = scripted_client(server, max_line=1024)

@@ -101,7 +101,8 @@ async def _mail(session: Session, args: list[str], rest: str) -> Reply:
     lines = [f"on_server={result.on_server}", f"received={result.received}",
              f"spooled={result.spooled}", f"printed={result.printed}",
              f"duplicates={result.duplicates}", f"refused={result.refused}",
-             f"deleted={result.deleted}", f"pending={result.pending}"]
+             f"deleted={result.deleted}", f"vanished={result.vanished}",
+             f"pending={result.pending}", f"left={result.left}"]
     lines += [f"file={name}" for name in result.files]
     if not result.ok:
         return lines + [f"step={result.step}", f"reason={result.reason}",

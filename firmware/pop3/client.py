@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import builtins
 import contextlib
 import json
 import ssl
@@ -44,6 +45,7 @@ from .errors import (
     Pop3Timeout,
     Pop3TlsError,
     Pop3TokenRejected,
+    Pop3TooLarge,
     response_code,
 )
 
@@ -301,7 +303,7 @@ class Pop3Client:
             dots += buf.count(b"\n.", max(0, scanned - 1))
             scanned = len(buf)
             if scanned - dots - (buf[:1] == b".") > self.max_message_size:
-                raise Pop3ProtocolError(
+                raise Pop3TooLarge(
                     f"multi-line reply larger than {self.max_message_size} bytes"
                 )
             await self._fill(_last_line(buf))
@@ -312,7 +314,7 @@ class Pop3Client:
             body = body[1:]
         body = body.replace(b"\n.", b"\n")
         if len(body) > self.max_message_size:
-            raise Pop3ProtocolError(f"multi-line reply larger than {self.max_message_size} bytes")
+            raise Pop3TooLarge(f"multi-line reply larger than {self.max_message_size} bytes")
         return body
 
     # -- AUTHORIZATION -----------------------------------------------------------------------------
@@ -379,25 +381,66 @@ class Pop3Client:
             text = await self._ok("STAT")
         return _two_ints(text.split()[1:3], text)
 
-    async def list(self) -> dict[int, int]:
-        """Message number -> size in octets, for every message not marked deleted."""
+    async def list(self, limit: int | None = None) -> dict[int, int]:
+        """Message number -> size in octets, for every message not marked deleted (the first
+        `limit` lines only, when given: the rest of the reply is read and dropped)."""
         async with self._operation("LIST"):
             await self._ok("LIST")
-            body = await self._multiline()
-        return dict(_two_ints(ln.split(), ln) for ln in _lines(body))
+            lines = await self._listing(limit)
+        return dict(_two_ints(ln.split(), ln) for ln in lines)
 
-    async def uidl(self) -> dict[int, str]:
-        """Message number -> unique id (stable across sessions)."""
+    async def uidl(self, limit: int | None = None) -> dict[int, str]:
+        """Message number -> unique id (stable across sessions); the first `limit` only."""
         async with self._operation("UIDL"):
             await self._ok("UIDL")
-            body = await self._multiline()
+            lines = await self._listing(limit)
         result: dict[int, str] = {}
-        for line in _lines(body):
+        for line in lines:
             words = line.split()
             if len(words) != 2 or not words[0].isdigit():
                 raise Pop3ProtocolError(f"bad UIDL line: {line[:60]!r}")
             result[int(words[0])] = words[1]
         return result
+
+    async def _listing(self, limit: int | None) -> builtins.list[str]:
+        """The lines of a multi-line listing (LIST, UIDL), at most `limit` of them kept.
+
+        A server may list 400,000 messages: the reply is consumed chunk by chunk as it
+        arrives (complete lines are split in C and dropped from the buffer), so the memory
+        it takes is the `limit` lines kept plus one read, not the whole reply. The whole
+        reply is still bounded by `max_message_size` bytes, and each line by `max_line`.
+        """
+        buf = self._buffer
+        kept: builtins.list[str] = []
+        consumed = 0
+        while True:
+            if buf[:3] == b".\r\n" or buf[:2] == b".\n":  # the end, at a line's start
+                del buf[: 3 if buf[1:2] == b"\r" else 2]
+                return kept
+            if b".\r\n".startswith(buf):  # too little to tell yet (or nothing)
+                await self._fill(bytes(buf))
+                continue
+            end = _body_end(buf, 0)
+            cut = end + 1 if end >= 0 else buf.rfind(b"\n") + 1
+            if cut:  # complete lines: keep what fits under the limit, drop the rest
+                block = bytes(buf[:cut])
+                del buf[:cut]
+                consumed += len(block)
+                if consumed > self.max_message_size:
+                    raise Pop3TooLarge(
+                        f"multi-line reply larger than {self.max_message_size} bytes")
+                room = -1 if limit is None else limit - len(kept)
+                if room:
+                    lines = block.split(b"\n", room)
+                    if room > 0 and len(lines) > room:
+                        lines.pop()  # the rest of the block, past the limit
+                    kept += [_unstuff(ln).decode("ascii", "replace") for ln in lines
+                             if ln.strip()]
+            if end >= 0:
+                continue  # the terminator is now at the buffer's start
+            if len(buf) > self.max_line:
+                raise Pop3ProtocolError(f"reply line longer than {self.max_line} bytes")
+            await self._fill(_last_line(buf))
 
     async def retr(self, number: int) -> bytes:
         """The whole message, un-dot-stuffed, CRLF line ends."""
@@ -468,8 +511,10 @@ def _number(number: int) -> int:
     return number
 
 
-def _lines(body: bytes) -> list[str]:
-    return [ln for ln in body.decode("ascii", "replace").splitlines() if ln.strip()]
+def _unstuff(line: bytes) -> bytes:
+    """One listing line without its CR and its stuffed leading dot (RFC 1939 §3)."""
+    line = line.rstrip(b"\r")
+    return line[1:] if line[:1] == b"." else line
 
 
 def _two_ints(words: list[str], line: str) -> tuple[int, int]:

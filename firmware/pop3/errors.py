@@ -10,8 +10,10 @@
           │                        the server refused STLS (`.text` then holds its -ERR line)
           ├── Pop3Timeout          an operation outlasted the client's timeout                  temporary
           │                        (also a TimeoutError)
-          ├── Pop3ProtocolError    the reply is not POP3: malformed, a line over the limit, a   temporary
-          │                        message over the size limit, the server hung up mid-reply
+          ├── Pop3ProtocolError    the reply is not POP3: malformed, a line over the limit,     temporary
+          │    │                   the server hung up mid-reply
+          │    └── Pop3TooLarge    a multi-line reply over the size limit (a message larger
+          │                        than LIST said, an endless reply)
           └── Pop3ServerError      the server answered -ERR; `.text` is its line, unchanged;
                │                   temporary when its RFC 3206 code says so ([IN-USE],
                │                   [LOGIN-DELAY], [SYS/TEMP])
@@ -52,6 +54,7 @@ __all__ = [
     "Pop3Timeout",
     "Pop3TlsError",
     "Pop3TokenRejected",
+    "Pop3TooLarge",
     "TEMPORARY_CODES",
     "response_code",
 ]
@@ -106,6 +109,10 @@ class Pop3ProtocolError(Pop3Error):
     @property
     def reason(self) -> str:
         return f"POP3 server sent something that is not POP3: {self}"
+
+
+class Pop3TooLarge(Pop3ProtocolError):
+    """A multi-line reply went past `max_message_size`: the client stopped reading it."""
 
 
 class Pop3ServerError(Pop3Error):

@@ -1,11 +1,15 @@
 """One poll's transaction phase: read the mailbox into the spool, record, then DELE.
 
-    UIDL, LIST                   what is there, and how big
+    UIDL, LIST                   what is there, and how big (the first `listed` only)
     for each message, in batches of `BATCH`:
         skip it if the ledger knows its UIDL (left on the server, or handled before a crash),
         or if it is already in the spool or the tray (stored or printed before a crash)
+        skip it, with an alert, if it is larger than the device takes (left on the server)
+        stop here if it does not fit in the fax memory ("fax memory full": the rest stays on
+        the server)
         RETR; a message whose Message-ID was taken before is a duplicate; any other is
-        written to the spool (a worker thread writes and fsyncs it while RETR goes on)
+        written to the spool (a worker thread writes and fsyncs it while RETR goes on);
+        a message another client removed meanwhile (-ERR to RETR or DELE) is skipped
         per batch: commit the spool (rename, one folder fsync), write the batch to the
         ledger (one NVRAM transaction), wake the print worker, and only then DELE the
         batch (unless `leave_copy`); the next batch is read meanwhile
@@ -26,14 +30,14 @@ from mfp_sim.hwsim.clock import Clock
 from mfp_sim.hwsim.printer import OutputTray
 
 from ..events import Alert, EventBus
-from ..pop3 import Pop3Client
+from ..pop3 import Pop3Client, Pop3ServerError, Pop3TooLarge
 from ..settings import PopSettings
 from ..vocabulary import Outcome, ReceiveKind, Step
 from .headers import message_id
 from .ledger import Handled, ReceiveLedger
+from .limits import ReceiveLimits
 from .print_worker import PrintWorker, Ticket
 from .results import PollResult
-from .signin import MAX_MESSAGE_SIZE
 from .spool import ReceiveSpool, SpoolEntry, SpoolWriter, rx_id
 
 __all__ = ["BATCH", "BATCH_BYTES", "STORING_AHEAD", "Drain"]
@@ -53,7 +57,8 @@ STORING_AHEAD = 2
 class _Batch:
     """Messages read from the server, on their way to the spool, the ledger and DELE."""
 
-    handled: list[tuple[int, Handled]] = field(default_factory=list)
+    handled: list[tuple[int, Handled]] = field(default_factory=list)  # recorded, then DELE
+    kept: list[Handled] = field(default_factory=list)  # recorded, left on the server
     spool: list[SpoolEntry] = field(default_factory=list)
     size: int = 0  # bytes of the messages, until they are written
     durable: asyncio.Task[None] | None = None
@@ -82,18 +87,23 @@ class Drain:
     tray: OutputTray
     clock: Clock
     events: EventBus
+    limits: ReceiveLimits
+    full: bool = False  # stopped because the fax memory was full
 
     async def run(self) -> None:
         pop, cfg, result = self.pop, self.cfg, self.result
-        uids = await pop.uidl()
-        sizes = await pop.list()
-        result.on_server = len(uids)
-        self.ledger.prune(uids.values(), self.clock.now())
+        count, _ = await pop.stat()
+        uids = await pop.uidl(self.limits.listed)
+        sizes = await pop.list(self.limits.listed)
+        result.on_server = max(count, len(uids))
+        if len(uids) >= count:  # the whole mailbox was listed: forget what is gone from it
+            self.ledger.prune(uids.values(), self.clock.now())
         taken_now: set[str] = set()  # Message-IDs spooled in this poll, not yet recorded
         batch, storing = _Batch(), collections.deque[_Batch]()
         writer = self.spool.writer()
         try:
-            for number in sorted(uids):
+            order = sorted(uids)
+            for index, number in enumerate(order):
                 uid = uids[number]
                 if self.ledger.has_uid(uid):
                     # Handled before; still here because of leave_copy, or a power cut before QUIT.
@@ -109,15 +119,17 @@ class Drain:
                     batch.handled.append((number, Handled(uid, "", Outcome.PRINTED,
                                                           self.clock.now())))
                     result.duplicates += 1
-                elif sizes.get(number, 0) > MAX_MESSAGE_SIZE:
-                    reason = (f"message {number} is {sizes[number]} bytes; the device takes at "
-                              f"most {MAX_MESSAGE_SIZE} bytes. It was left on the server")
-                    self.events.publish(Alert(self.section, Step.RECEIVE, reason))
-                    self.ledger.record([Handled(uid, "", Outcome.TOO_LARGE, self.clock.now())])
-                    result.refused += 1
+                elif sizes.get(number, 0) > self.limits.max_message_bytes:
+                    self._too_large(batch, number, uid, sizes[number])
                     continue
+                elif not self.spool.memory.fits(sizes.get(number, 0)):
+                    self.full = True
+                    result.left = len(order) - index + max(0, count - len(uids))
+                    break
                 else:
-                    raw = await pop.retr(number)
+                    raw = await self._retr(number, uid)
+                    if raw is None:
+                        continue
                     result.received += 1
                     batch.handled.append((number, self._take(raw, uid, rx, writer, batch,
                                                              taken_now)))
@@ -128,7 +140,7 @@ class Drain:
                 # DELE what is stored for good by now; wait only when too much is in flight.
                 while storing and (storing[0].stored() or len(storing) > STORING_AHEAD):
                     await self._delete(storing.popleft())
-            if batch.handled:
+            if batch.handled or batch.kept:
                 batch.durable = self._start_storing(writer, batch)
                 storing.append(batch)
             while storing:
@@ -139,6 +151,34 @@ class Drain:
         finally:
             writer.close()
 
+    def _too_large(self, batch: _Batch, number: int, uid: str, size: int) -> None:
+        """Not downloaded: left on the server, alerted once, recorded with the batch."""
+        limit = self.limits.max_message_bytes
+        reason = (f"message {number} is {size} bytes; the device takes at most {limit} bytes "
+                  "(limit: message size). It was left on the server")
+        self.events.publish(Alert(self.section, Step.RECEIVE, reason))
+        batch.kept.append(Handled(uid, "", Outcome.TOO_LARGE, self.clock.now()))
+        self.result.refused += 1
+
+    async def _retr(self, number: int, uid: str) -> bytes | None:
+        """The message, or None when the server says it is gone (another client removed it:
+        Dovecot's `-ERR Message 1 expunged.`): skipped, the poll goes on with the rest."""
+        try:
+            return await self.pop.retr(number)
+        except Pop3ServerError as exc:  # the session is intact: a reply, not a broken line
+            self.result.vanished += 1
+            log.info("%s: message %d (%s) is gone: %s", self.section, number, uid, exc.text)
+            return None
+        except Pop3TooLarge:
+            # Larger than LIST said: never again, or every poll would fail on it.
+            limit = self.limits.max_message_bytes
+            self.events.publish(Alert(self.section, Step.RECEIVE, (
+                f"message {number} is larger than its listed size and than the {limit} bytes "
+                "the device takes (limit: message size). It was left on the server")))
+            await asyncio.to_thread(self.ledger.record,
+                                    [Handled(uid, "", Outcome.TOO_LARGE, self.clock.now())])
+            raise
+
     def _take(self, raw: bytes, uid: str, rx: str, writer: SpoolWriter, batch: _Batch,
               taken_now: set[str]) -> Handled:
         """A message just read: a duplicate by Message-ID, or a new one for the spool."""
@@ -148,7 +188,7 @@ class Drain:
             self.result.duplicates += 1
             log.info("%s: %s already taken (same Message-ID)", self.section, mid)
             return Handled(uid, mid, Outcome.DUPLICATE, now)
-        entry = self.spool.reserve(rx)
+        entry = self.spool.reserve(rx, len(raw))
         writer.add(entry, uid, raw)
         batch.spool.append(entry)
         batch.size += len(raw)
@@ -175,7 +215,7 @@ class Drain:
 
     async def commit(self, batch: _Batch) -> None:
         """The batch is in the spool for good: record it in the ledger (one transaction)."""
-        new = [h for _, h in batch.handled if not self.ledger.has_uid(h.uid)]
+        new = [h for _, h in batch.handled if not self.ledger.has_uid(h.uid)] + batch.kept
         if new:
             await asyncio.to_thread(self.ledger.record, new)
 
@@ -185,8 +225,13 @@ class Drain:
         await batch.durable
         if self.cfg.leave_copy:
             return
-        for number, _ in batch.handled:
-            await self.pop.dele(number)
+        for number, handled in batch.handled:
+            try:
+                await self.pop.dele(number)
+            except Pop3ServerError as exc:  # gone already (another client): nothing to delete
+                log.info("%s: DELE %d (%s): %s", self.section, number, handled.uid, exc.text)
+                self.result.vanished += 1
+                continue
             self.result.deleted += 1
 
     def _abandon(self, batches: list[_Batch]) -> None:

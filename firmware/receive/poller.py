@@ -39,7 +39,9 @@ from ..mail.task import stop_task
 from ..settings import PopSettings
 from ..vocabulary import Outcome, ReceiveKind, Step
 from .drain import Drain
+from .errors import FaxMemoryFull
 from .ledger import ReceiveLedger
+from .limits import ReceiveLimits
 from .print_worker import PrintWorker, Reception, Ticket
 from .results import PollResult
 from .signin import Mailbox
@@ -68,6 +70,7 @@ class PopPoller:
         printer: PrintWorker,
         tray: OutputTray,
         reception: Reception,
+        limits: ReceiveLimits,
     ) -> None:
         self.section = section
         self.kind = kind
@@ -80,6 +83,7 @@ class PopPoller:
         self._printer = printer
         self._tray = tray
         self._reception = reception
+        self._limits = limits
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -174,12 +178,18 @@ class PopPoller:
             await pop.close()
 
     async def _poll(self, cfg: PopSettings, result: PollResult, ticket: Ticket) -> None:
+        memory = self._spool.memory
+        if memory.use().full:  # nothing would fit: do not even sign in
+            raise FaxMemoryFull(memory.use())
         pop = await self._mailbox.open(cfg, [])
         try:
             with self._reception.receiving():
-                await Drain(self.section, self.kind, pop, cfg, result, ticket, self._spool,
-                            self._ledger, self._printer, self._tray, self._clock,
-                            self._events).run()
+                drain = Drain(self.section, self.kind, pop, cfg, result, ticket, self._spool,
+                              self._ledger, self._printer, self._tray, self._clock,
+                              self._events, self._limits)
+                await drain.run()
             await pop.quit()
         finally:
             await pop.close()
+        if drain.full:
+            raise FaxMemoryFull(memory.use(), result.left)

@@ -17,7 +17,10 @@ come from the rx id (setting + UIDL) and a message printed again after a power c
 pages already in the tray and prints only the missing ones (`keep_existing`). A message
 refused once is recorded as refused in the ledger before its spool file goes, and is not
 refused (nor alerted) again. A worker failure that is not the message's fault (a bug) leaves
-the file in the spool and is not retried before the next power-on.
+the file in the spool and is not retried before the next power-on. Never retried for ever:
+each start of a print is marked in the spool file's name (`spool.attempt`), and a message
+whose printing was cut short `print_tries` times (a crash, a restart, the bug again) is
+refused at the next power-on, not tried at every one.
 
 Reception first: decoding and printing share the one interpreter (the GIL) with the POP
 sessions, and measured concurrently they slowed a 500-fax drain by about 40 %. The line is
@@ -46,6 +49,7 @@ from ..vocabulary import Outcome, ReceiveKind, Step
 from .errors import SpoolError
 from .headers import Headers, message_headers
 from .ledger import ReceiveLedger
+from .limits import ReceiveLimits
 from .printing import print_message
 from .results import PrintResult
 from .spool import ReceiveSpool, SpoolEntry
@@ -131,8 +135,10 @@ class PrintWorker:
         events: EventBus,
         clock: Clock,
         reception: Reception,
+        limits: ReceiveLimits,
     ) -> None:
         self.section = section
+        self.limits = limits
         self.kind = kind
         self.spool = spool
         self._tray = tray
@@ -146,19 +152,28 @@ class PrintWorker:
         self._given_up: set[str] = set()  # rx ids the worker failed on (not the message's fault)
         self._held: set[str] = set()  # being committed by the POP session
         self._task: asyncio.Task[None] | None = None
+        self._printing: asyncio.Future[_Job] | None = None  # the thread printing a message
+        self._stopping = False
         self.printed = 0  # since power-on
         self.refused = 0
 
     # ------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._wake.set()  # power-on: resume whatever the spool holds
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"print.{self.section}")
 
     async def stop(self) -> None:
+        """No new message is started from now on (call it first when the device stops); the
+        one being printed in the worker thread is finished, as a printer ends its sheet."""
+        self._stopping = True
         task, self._task = self._task, None
         await stop_task(task)
+        printing, self._printing = self._printing, None
+        if printing is not None and not printing.done():
+            await asyncio.wait({printing})
         for ticket in self._tickets:  # nothing more is printed: nobody waits for it
             ticket.give_up()
 
@@ -207,6 +222,8 @@ class PrintWorker:
             entries = [e for e in self.spool.entries() if e.rx_id not in self._given_up]
             printed_any = False
             for entry in entries:
+                if self._stopping:
+                    return
                 if entry.rx_id not in self._held:  # held ones: `release` wakes the worker
                     await self._print_entry(entry)
                     printed_any = True
@@ -218,8 +235,11 @@ class PrintWorker:
     # ---------------------------------------------------------------- print
     async def _print_entry(self, entry: SpoolEntry) -> None:
         await self._reception.quiet()
+        if self._stopping:
+            return
+        self._printing = asyncio.get_running_loop().run_in_executor(None, self._print_job, entry)
         try:
-            job = await asyncio.to_thread(self._print_job, entry)
+            job = await asyncio.shield(self._printing)
         except Exception as exc:  # a bug or a broken disk: keep the file, do not spin on it
             log.exception("%s: printing %s failed", self.section, entry.path.name)
             self._given_up.add(entry.rx_id)
@@ -258,7 +278,14 @@ class PrintWorker:
             self.spool.remove(entry)
             return _Job(headers, PrintResult(entry.rx_id, Outcome.REFUSED,
                                              reason="refused before"), refused_before=True)
-        printed = print_message(raw, entry.rx_id, self.kind, self._tray)
+        if entry.tries >= self.limits.print_tries:
+            printed = PrintResult(entry.rx_id, Outcome.REFUSED, reason=(
+                f"its printing was cut short {entry.tries} times (the device stopped while "
+                "printing it); refused so that it is not tried at every power-on "
+                "(limit: print attempts)"))
+        else:
+            entry = self.spool.attempt(entry)
+            printed = print_message(raw, entry.rx_id, self.kind, self._tray, self.limits)
         if printed.outcome is Outcome.REFUSED:
             self._ledger.refused(uid, headers.message_id, self._clock.now())
         else:

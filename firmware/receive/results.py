@@ -29,7 +29,9 @@ class PollResult:
     duplicates: int = 0
     refused: int = 0
     deleted: int = 0
+    vanished: int = 0  # removed by another client during the poll (skipped)
     pending: int = 0  # spooled, not yet printed when the result was made
+    left: int = 0  # not fetched because the fax memory was full (still on the server)
     files: list[str] = field(default_factory=list)
 
     def failed(self, step: Step, reason: str) -> None:

@@ -17,13 +17,11 @@ from ..pop3 import Pop3Client, Pop3TokenRejected
 from ..settings import AuthMethod, PopSettings, Security
 from ..tokens.store import mask
 from ..trust import TrustStore
+from .limits import ReceiveLimits
 
-__all__ = ["MAX_MESSAGE_SIZE", "Mailbox"]
+__all__ = ["Mailbox"]
 
 log = logging.getLogger(__name__)
-
-#: Larger messages are not downloaded (Exchange Online's default limit is about this size).
-MAX_MESSAGE_SIZE = 25 * 1024 * 1024
 
 
 @dataclass
@@ -33,6 +31,7 @@ class Mailbox:
     section: str
     token: SessionToken
     trust: TrustStore
+    limits: ReceiveLimits
 
     async def open(self, cfg: PopSettings, notes: list[str]) -> Pop3Client:
         """A connected, secured, signed-in session; `notes` gets what each stage achieved."""
@@ -41,7 +40,7 @@ class Mailbox:
                                    temporary=False)
         pop = Pop3Client(cfg.server, cfg.port, security=cfg.security,
                          ssl_context=self.trust.ssl_context(), timeout=float(cfg.timeout),
-                         max_message_size=MAX_MESSAGE_SIZE)
+                         max_message_size=self.limits.max_message_bytes)
         try:
             greeting = await pop.connect()
             notes.append(f"connected to {cfg.server}:{cfg.port}: {greeting}")

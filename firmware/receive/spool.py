@@ -4,6 +4,7 @@ One folder per POP setting, `<nvram>/spool/<section>/`, one file per message:
 
     <seq>-<rx-id>.eml         a message stored for good: first line `X-MFP-UIDL: <uidl>`,
                               then the message exactly as RETR gave it
+    <seq>-<rx-id>.try<k>.eml  the same, after its printing started k times (`attempt`)
     .<seq>-<rx-id>.part       being stored by the POP session (not yet part of the spool)
 
 The POP session hands each message to a `SpoolWriter` thread, which writes it under its
@@ -12,6 +13,14 @@ into place and fsyncs the folder once; only then does the ledger record the batc
 and only then go the DELE commands. So a message is either not in the spool (it is still on
 the server and will be read again) or in it for good. A `.part` file found at power-on is an
 unfinished batch: it is removed (those messages are still on the server).
+
+Before printing a message the worker renames it `.try<k>` (`attempt`: a rename, no fsync:
+what it guards against is the device stopping mid-print, a crash or a restart, which the
+page cache survives). A message whose printing was cut short `print_tries` times is refused
+instead of being tried at every power-on (`receive.limits`).
+
+Every stored message holds its bytes in the device's `FaxMemory` from `reserve` until it is
+removed (or its storing abandoned), so the poller can stop fetching when the memory is full.
 
 The folder is read once, at power-on; from then on the spool keeps its index in memory
 (`has`, `entries`), updated as files are committed and removed, so neither a poll nor the
@@ -36,10 +45,11 @@ from pathlib import Path
 
 from ..vocabulary import ReceiveKind
 from .errors import SpoolError
+from .memory import FaxMemory
 
 __all__ = ["ReceiveSpool", "SpoolEntry", "SpoolError", "SpoolWriter", "rx_id"]
 
-_NAME = re.compile(r"(\d{1,12})-([A-Za-z0-9]{1,40})\.eml")
+_NAME = re.compile(r"(\d{1,12})-([A-Za-z0-9]{1,40})(?:\.try(\d{1,3}))?\.eml")
 _UIDL_HEADER = b"X-MFP-UIDL: "
 
 
@@ -51,16 +61,20 @@ def rx_id(section: str, kind: ReceiveKind, uid: str) -> str:
 
 @dataclass(frozen=True)
 class SpoolEntry:
-    """One stored message: `seq` is its place in reception order."""
+    """One stored message: `seq` is its place in reception order; `size` what it holds of
+    the fax memory; `tries` how often its printing started."""
 
     seq: int
     rx_id: str
     path: Path
+    size: int = 0
+    tries: int = 0
 
 
 class ReceiveSpool:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, memory: FaxMemory) -> None:
         self.folder = Path(folder)
+        self.memory = memory
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()  # the index is changed by the writer and printer threads
         self._index: dict[str, SpoolEntry] = {}
@@ -71,7 +85,10 @@ class ReceiveSpool:
                     continue
                 match = _NAME.fullmatch(item.name)
                 if match:
-                    self._found(SpoolEntry(int(match[1]), match[2], Path(item.path)))
+                    self._found(SpoolEntry(int(match[1]), match[2], Path(item.path),
+                                           item.stat().st_size, int(match[3] or 0)))
+        for entry in self._index.values():
+            memory.take(entry.size)
         self._seq = max((e.seq for e in self._index.values()), default=0)
 
     def _found(self, entry: SpoolEntry) -> None:
@@ -97,10 +114,25 @@ class ReceiveSpool:
     def __len__(self) -> int:
         return len(self._index)
 
-    def reserve(self, rx_id: str) -> SpoolEntry:
-        """The name the next received message will have (nothing is written yet)."""
+    def reserve(self, rx_id: str, size: int) -> SpoolEntry:
+        """The name the next received message will have (nothing is written yet); its `size`
+        bytes are taken from the fax memory now."""
         self._seq += 1
-        return SpoolEntry(self._seq, rx_id, self.folder / f"{self._seq:08d}-{rx_id}.eml")
+        self.memory.take(size)
+        return SpoolEntry(self._seq, rx_id, self.folder / f"{self._seq:08d}-{rx_id}.eml", size)
+
+    def attempt(self, entry: SpoolEntry) -> SpoolEntry:
+        """Printing of `entry` starts (once more): mark it so in its name (a rename, no fsync)."""
+        tried = SpoolEntry(entry.seq, entry.rx_id,
+                           self.folder / f"{entry.seq:08d}-{entry.rx_id}.try{entry.tries + 1}.eml",
+                           entry.size, entry.tries + 1)
+        try:
+            os.replace(entry.path, tried.path)
+        except OSError as exc:
+            raise SpoolError(f"spool file {entry.path.name} cannot be marked: {exc}") from exc
+        with self._lock:
+            self._index[entry.rx_id] = tried
+        return tried
 
     def writer(self) -> SpoolWriter:
         return SpoolWriter(self)
@@ -118,10 +150,18 @@ class ReceiveSpool:
         return first[len(_UIDL_HEADER):].decode("ascii", "replace"), raw
 
     def remove(self, entry: SpoolEntry) -> None:
+        """The message is printed or refused: its file goes, and its share of the memory."""
         entry.path.unlink(missing_ok=True)
         with self._lock:
-            if self._index.get(entry.rx_id) == entry:
-                del self._index[entry.rx_id]
+            if self._index.get(entry.rx_id) != entry:
+                return
+            del self._index[entry.rx_id]
+        self.memory.give(entry.size)
+
+    def _abandoned(self, entries: list[SpoolEntry]) -> None:
+        """Never stored (the session failed first): give their memory back."""
+        for entry in entries:
+            self.memory.give(entry.size)
 
     def _committed(self, entries: list[SpoolEntry]) -> None:
         with self._lock:
@@ -197,16 +237,17 @@ class SpoolWriter:
             finally:
                 os.close(fd)
         except OSError as exc:
+            self._discard([e for e in entries if e not in renamed], [])
             raise SpoolError(
                 f"the receive spool {self._spool.folder} cannot be synced: {exc}") from exc
         finally:
             self._spool._committed(renamed)  # in the folder: printed, as after a power-on
 
-    @staticmethod
-    def _discard(entries: list[SpoolEntry], writes: list[Future[None]]) -> None:
+    def _discard(self, entries: list[SpoolEntry], writes: list[Future[None]]) -> None:
         futures_wait(writes)
         for entry in entries:
             _part(entry).unlink(missing_ok=True)
+        self._spool._abandoned(entries)
 
 
 def _part(entry: SpoolEntry) -> Path:

@@ -41,8 +41,10 @@ class ReceptionUnit:
         await self.poller.start()
 
     async def stop(self) -> None:
-        await self.poller.stop()
+        """The printer first: a poll cut short releases what it stored, and nothing may start
+        printing it after the power went."""
         await self.printer.stop()
+        await self.poller.stop()
 
     def settings_changed(self) -> None:
         self.poller.settings_changed()
