@@ -577,7 +577,10 @@ def dovecot() -> Iterator[Dovecot]:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _start_dovecot(binary: str, d: Path) -> tuple[Dovecot, subprocess.Popen[bytes]]:
+def _start_dovecot(binary: str, d: Path, *, host: str = "127.0.0.1",
+                   plaintext_auth: bool = True) -> tuple[Dovecot, subprocess.Popen[bytes]]:
+    """Dovecot on `host`; with `plaintext_auth` False it refuses sign-in before TLS to
+    clients from another address (it counts a client on its own address as secure)."""
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
     cert.private_key_pem.write_to_path(str(d / "key.pem"))
@@ -596,7 +599,9 @@ def _start_dovecot(binary: str, d: Path) -> tuple[Dovecot, subprocess.Popen[byte
     pop3, pop3s = free_port(), free_port()
     conf = DOVECOT_CONF.format(
         d=d, uid=uid, gid=gid, users=users, chroot=chroot, pop3=pop3, pop3s=pop3s
-    )
+    ).replace("listen = 127.0.0.1", f"listen = {host}")
+    if not plaintext_auth:
+        conf = conf.replace("disable_plaintext_auth = no", "disable_plaintext_auth = yes")
     (d / "dovecot.conf").write_text(conf)
     (d / "oauth2.conf.ext").write_text(DOVECOT_OAUTH2.format(d=d))
     with open(d / "stdout.txt", "wb") as out:
@@ -609,7 +614,7 @@ def _start_dovecot(binary: str, d: Path) -> tuple[Dovecot, subprocess.Popen[byte
             output = (d / "stdout.txt").read_text(errors="replace").strip()
             pytest.skip(f"dovecot did not start: {output[:300]}")
         try:
-            socket.create_connection(("127.0.0.1", pop3), timeout=1).close()
+            socket.create_connection((host, pop3), timeout=1).close()
             break
         except OSError:
             if time.monotonic() > deadline:
