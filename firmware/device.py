@@ -32,7 +32,7 @@ from .providers import ProviderRegistry
 from .receive.ledger import ReceiveLedger
 from .receive.limits import ReceiveLimits
 from .receive.memory import FaxMemory
-from .receive.poller import PopPoller
+from .receive.poller import PopPoller, phase_of
 from .receive.print_worker import PrintWorker, Reception
 from .receive.signin import Mailbox
 from .receive.spool import ReceiveSpool
@@ -64,6 +64,9 @@ class Device:
         limits: ReceiveLimits | None = None,
     ) -> None:
         self.dir = Path(nvram_dir)
+        #: What tells this device from others in a fleet: its NVRAM folder's name (stable
+        #: across power cycles; it spreads the devices' POP checks in time).
+        self.serial = self.dir.resolve().name
         self.clock = clock
         self.providers = providers
         self.contexts = Contexts(contexts)
@@ -123,7 +126,7 @@ class Device:
         poller = PopPoller(name, kind, settings=self._pop_settings(context), mailbox=mailbox,
                            clock=self.clock, events=self.events, spool=spool, ledger=ledger,
                            printer=printer, tray=self.tray, reception=self.reception,
-                           limits=self.limits)
+                           limits=self.limits, phase=phase_of(self.serial, name))
         return ReceptionUnit(name, kind, poller, spool, ledger, printer, self.tray)
 
     def _pop_settings(self, context: MailContext) -> Callable[[], PopSettings]:
@@ -144,9 +147,9 @@ class Device:
     async def start(self) -> None:
         for store in self.stores.values():
             await store.start()
-        await self.jobs.start()
-        for unit in self.receivers.values():
+        for unit in self.receivers.values():  # reads its ledger off the loop: awaits
             await unit.start()
+        await self.jobs.start()  # last: nothing awaits between it and the caller's next step
 
     async def stop(self) -> None:
         for unit in self.receivers.values():

@@ -37,6 +37,7 @@ class GeneratedMailbox:
         vanish: frozenset[int] = frozenset(),
         capa: tuple[str, ...] = ("TOP", "UIDL", "RESP-CODES", "USER", "SASL PLAIN XOAUTH2"),
         plaintext_refused: bool = False,
+        uid_prefix: str = "uid",
     ) -> None:
         self.count = count
         self.make = make
@@ -44,9 +45,11 @@ class GeneratedMailbox:
         self.vanish = vanish
         self.capa = capa
         self.plaintext_refused = plaintext_refused
+        self.uid_prefix = uid_prefix.encode()
         self.lines: list[str] = []
         self.retrieved: list[int] = []
         self.deleted: set[int] = set()  # committed by QUIT
+        self.dele_reads = 0  # socket reads that brought DELE commands (pipelining: few)
         self.port = 0
         self._server: asyncio.Server | None = None
 
@@ -83,9 +86,27 @@ class GeneratedMailbox:
                 await writer.drain()
             await send(b".")
 
+        pending: list[bytes] = []
+
+        async def next_line() -> bytes:
+            """A line; counts the reads that bring DELE commands (what pipelining saves)."""
+            if not pending:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return b""
+                while not chunk.endswith(b"\n"):
+                    more = await reader.read(65536)
+                    if not more:
+                        break
+                    chunk += more
+                if b"DELE" in chunk:
+                    self.dele_reads += 1
+                pending.extend(chunk.splitlines(keepends=True))
+            return pending.pop(0)
+
         try:
             await send(b"+OK generated mailbox ready")
-            while raw := await reader.readline():
+            while raw := await next_line():
                 text = raw.decode("latin-1").rstrip("\r\n")
                 self.lines.append(text)
                 word, _, rest = text.partition(" ")
@@ -101,7 +122,7 @@ class GeneratedMailbox:
                 elif word == "STAT":
                     await send(b"+OK %d %d" % (self.count, self.count * (self.size or 1000)))
                 elif word == "UIDL":
-                    await listing(lambda n: b"%d uid-%d" % (n, n))
+                    await listing(lambda n: b"%d %s-%d" % (n, self.uid_prefix, n))
                 elif word == "LIST":
                     await listing(lambda n: b"%d %d" % (n, self._size(n)))
                 elif word == "RETR":

@@ -110,8 +110,10 @@ async def test_polls_every_check_interval_on_the_device_clock(device, bench, clo
     await setup_pop(device, bench, clock, "pop.ifax")
     assert (await sh(device, "set pop.ifax.check_interval 2"))["_ok"]
     assert (await sh(device, "set pop.ifax.enabled on"))["_ok"]
+    phase = device.receivers["pop.ifax"].poller.phase(120)  # this device's own, fixed
+    assert 0 < phase < 12
     bench.mail.deliver(BOB, fax_message(1))
-    await clock.advance(119)
+    await clock.advance(119 + phase)
     await wait_for(lambda: True)
     assert tray_names(device) == []  # not a second early
     await clock.advance(1)
@@ -125,6 +127,18 @@ async def test_polls_every_check_interval_on_the_device_clock(device, bench, clo
     bench.mail.deliver(BOB, fax_message(3))
     await clock.advance(600)
     assert len(tray_names(device)) == 2 and len(maildir(bench, BOB)) == 1
+
+
+async def test_devices_and_settings_do_not_poll_in_step(make_device, bench, clock, tmp_path):
+    """A fleet powered on at once: each device and setting has its own phase, the same at
+    every power-on (derived from the device), so their checks are spread, not in step."""
+    devices = [await make_device(f"mfp{n}") for n in range(8)]
+    phases = {(d.serial, name): d.receivers[name].poller.phase(3600)
+              for d in devices for name in d.receivers}
+    assert len(set(phases.values())) == len(phases) == 16
+    assert all(0 <= p < 300 for p in phases.values()) and max(phases.values()) > 150
+    again = await make_device("mfp0-again", nvram_dir=tmp_path / "mfp0")
+    assert again.receivers["pop.ifax"].poller.phase(3600) == phases[("mfp0", "pop.ifax")]
 
 
 async def test_leave_copy_keeps_mail_and_never_prints_twice(device, bench, clock):

@@ -277,3 +277,49 @@ async def test_email_print_refuses_an_image_over_the_page_buffer(tmp_path, clock
         assert result.refused == 1 and "limit: pixels per image" in refused[0].reason
     finally:
         await device.stop()
+
+
+# -- the cost of a poll (issue 9): what is written, what is sent -------------------------------------
+async def test_a_batch_is_recorded_in_one_nvram_write_and_deleted_in_one_round_trip(
+        tmp_path, clock, monkeypatch):
+    device = await powered_on(tmp_path, clock, max_message_bytes=4000)
+    await device.receivers["pop.emailprint"].printer.stop()  # only the poll's own writes
+    writes: list[int] = []
+    real = device.nvram.write_many
+    monkeypatch.setattr(device.nvram, "write_many", lambda values: (writes.append(len(values)),
+                                                                   real(values))[1])
+    big = png_message(1, png=os.urandom(6000))
+    capa = ("UIDL", "USER", "PIPELINING")
+    try:
+        async with GeneratedMailbox(30, lambda n: big if n == 7 else png_message(n),
+                                    capa=capa) as server:
+            await point_at(device, "pop.emailprint", server.port)
+            writes.clear()
+            result = await device.api.check_mail("pop.emailprint", wait_printed=False)
+        assert result.ok and (result.spooled, result.refused, result.deleted) == (29, 1, 29)
+        assert len(writes) == 1  # the whole batch, the too-large one included, in one write
+        dele_at = [i for i, c in enumerate(server.commands()) if c == "DELE"]
+        assert len(dele_at) == 29
+        assert server.dele_reads <= 2  # pipelined: the 29 commands arrived together
+    finally:
+        await device.stop()
+
+
+async def test_message_ids_are_forgotten_after_30_days(tmp_path, clock):
+    device = await powered_on(tmp_path, clock)
+    try:
+        async with GeneratedMailbox(1, lambda n: png_message(1)) as server:
+            await point_at(device, "pop.emailprint", server.port)
+            assert (await device.api.check_mail("pop.emailprint")).printed == 1
+        await clock.advance(29 * 86400)
+        async with GeneratedMailbox(1, lambda n: png_message(1), uid_prefix="again") as server:
+            await point_at(device, "pop.emailprint", server.port)
+            assert (await device.api.check_mail("pop.emailprint")).duplicates == 1
+        await clock.advance(2 * 86400)
+        async with GeneratedMailbox(1, lambda n: png_message(1), uid_prefix="late") as server:
+            await point_at(device, "pop.emailprint", server.port)
+            late = await device.api.check_mail("pop.emailprint")
+        assert (late.duplicates, late.printed) == (0, 1)  # 31 days on: a new message
+        assert device.nvram.read_prefix("rx.pop.emailprint.m.") != {}
+    finally:
+        await device.stop()

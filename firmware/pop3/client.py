@@ -28,8 +28,9 @@ import binascii
 import builtins
 import contextlib
 import json
+import re
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -95,6 +96,7 @@ class Pop3Client:
         self.max_line = max_line
         self.max_message_size = max_message_size
         self.greeting: str | None = None
+        self.capabilities: dict[str, tuple[str, ...]] = {}  # the last CAPA answer
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._buffer = bytearray()  # received, not yet taken by a reply
@@ -328,6 +330,7 @@ class Pop3Client:
             words = line.split()
             if words:
                 caps[words[0].upper()] = tuple(words[1:])
+        self.capabilities = caps
         return caps
 
     async def login_user_pass(self, user: str, password: str) -> str:
@@ -386,37 +389,44 @@ class Pop3Client:
         `limit` lines only, when given: the rest of the reply is read and dropped)."""
         async with self._operation("LIST"):
             await self._ok("LIST")
-            lines = await self._listing(limit)
-        return dict(_two_ints(ln.split(), ln) for ln in lines)
+            text = await self._listing(limit)
+        found = _LIST_LINE.findall(text)
+        if len(found) != _count_lines(text):
+            bad = next(ln for ln in text.splitlines() if ln.strip() and not _LIST_LINE.match(ln))
+            raise Pop3ProtocolError(f"expected two numbers in {bad[:60]!r}")
+        return {int(n): int(size) for n, size in found}
 
     async def uidl(self, limit: int | None = None) -> dict[int, str]:
         """Message number -> unique id (stable across sessions); the first `limit` only."""
         async with self._operation("UIDL"):
             await self._ok("UIDL")
-            lines = await self._listing(limit)
-        result: dict[int, str] = {}
-        for line in lines:
-            words = line.split()
-            if len(words) != 2 or not words[0].isdigit():
-                raise Pop3ProtocolError(f"bad UIDL line: {line[:60]!r}")
-            result[int(words[0])] = words[1]
-        return result
+            text = await self._listing(limit)
+        found = _UIDL_LINE.findall(text)
+        if len(found) != _count_lines(text):
+            bad = next(ln for ln in text.splitlines() if ln.strip() and not _UIDL_LINE.match(ln))
+            raise Pop3ProtocolError(f"bad UIDL line: {bad[:60]!r}")
+        return {int(n): uid for n, uid in found}
 
-    async def _listing(self, limit: int | None) -> builtins.list[str]:
+    async def _listing(self, limit: int | None) -> str:
         """The lines of a multi-line listing (LIST, UIDL), at most `limit` of them kept.
 
-        A server may list 400,000 messages: the reply is consumed chunk by chunk as it
-        arrives (complete lines are split in C and dropped from the buffer), so the memory
-        it takes is the `limit` lines kept plus one read, not the whole reply. The whole
-        reply is still bounded by `max_message_size` bytes, and each line by `max_line`.
+        A server may list 400,000 messages: the reply is consumed block by block as it
+        arrives (complete lines are cut from the buffer with bytes operations, never a line
+        at a time in Python), so the memory it takes is the `limit` lines kept plus one
+        read, not the whole reply. The whole reply is still bounded by `max_message_size`
+        bytes, and each line by `max_line`.
         """
         buf = self._buffer
-        kept: builtins.list[str] = []
+        kept: builtins.list[bytes] = []
+        room = -1 if limit is None else limit  # lines that may still be kept (-1: all)
         consumed = 0
         while True:
             if buf[:3] == b".\r\n" or buf[:2] == b".\n":  # the end, at a line's start
                 del buf[: 3 if buf[1:2] == b"\r" else 2]
-                return kept
+                body = b"".join(kept)
+                if body[:1] == b".":
+                    body = body[1:]
+                return body.replace(b"\n.", b"\n").decode("ascii", "replace")
             if b".\r\n".startswith(buf):  # too little to tell yet (or nothing)
                 await self._fill(bytes(buf))
                 continue
@@ -429,13 +439,15 @@ class Pop3Client:
                 if consumed > self.max_message_size:
                     raise Pop3TooLarge(
                         f"multi-line reply larger than {self.max_message_size} bytes")
-                room = -1 if limit is None else limit - len(kept)
                 if room:
-                    lines = block.split(b"\n", room)
-                    if room > 0 and len(lines) > room:
-                        lines.pop()  # the rest of the block, past the limit
-                    kept += [_unstuff(ln).decode("ascii", "replace") for ln in lines
-                             if ln.strip()]
+                    lines = block.count(b"\n")
+                    if 0 < room < lines:  # keep the first `room` lines of the block
+                        at = -1
+                        for _ in range(room):
+                            at = block.index(b"\n", at + 1)
+                        block, lines = block[: at + 1], room
+                    kept.append(block)
+                    room = -1 if room < 0 else room - lines
             if end >= 0:
                 continue  # the terminator is now at the buffer's start
             if len(buf) > self.max_line:
@@ -458,6 +470,28 @@ class Pop3Client:
         """Mark a message deleted; it goes when QUIT ends the session."""
         async with self._operation(f"DELE {number}"):
             return await self._ok(f"DELE {_number(number)}")
+
+    async def dele_many(self, numbers: Sequence[int]) -> dict[int, str]:
+        """DELE each message; returns the -ERR line of each one the server refused.
+
+        With a server that offers PIPELINING (RFC 2449) the commands go out in one write and
+        the replies are read after, one round trip for a batch; else one command at a time.
+        A -ERR for one message (another client removed it) does not stop the others.
+        """
+        commands = [f"DELE {_number(n)}" for n in numbers]
+        refused: dict[int, str] = {}
+        async with self._operation("DELE"):
+            if "PIPELINING" in self.capabilities:
+                assert self._writer is not None
+                self._writer.write(b"".join(c.encode() + b"\r\n" for c in commands))
+                await self._writer.drain()
+            for number, command in zip(numbers, commands, strict=True):
+                if "PIPELINING" not in self.capabilities:
+                    await self._send(command)
+                kind, text = await self._reply()
+                if kind == "err":
+                    refused[number] = text
+        return refused
 
     async def rset(self) -> str:
         async with self._operation("RSET"):
@@ -511,10 +545,14 @@ def _number(number: int) -> int:
     return number
 
 
-def _unstuff(line: bytes) -> bytes:
-    """One listing line without its CR and its stuffed leading dot (RFC 1939 §3)."""
-    line = line.rstrip(b"\r")
-    return line[1:] if line[:1] == b"." else line
+_UIDL_LINE = re.compile(r"^[ \t]*(\d+)[ \t]+(\S+)[ \t]*\r?$", re.MULTILINE)
+_LIST_LINE = re.compile(r"^[ \t]*(\d+)[ \t]+(\d+)\b.*$", re.MULTILINE)
+_NONBLANK_LINE = re.compile(r"^[ \t\r]*\S", re.MULTILINE)
+
+
+def _count_lines(text: str) -> int:
+    """Lines that are not blank (a listing's entries)."""
+    return len(_NONBLANK_LINE.findall(text))
 
 
 def _two_ints(words: list[str], line: str) -> tuple[int, int]:

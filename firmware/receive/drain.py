@@ -225,14 +225,12 @@ class Drain:
         await batch.durable
         if self.cfg.leave_copy:
             return
-        for number, handled in batch.handled:
-            try:
-                await self.pop.dele(number)
-            except Pop3ServerError as exc:  # gone already (another client): nothing to delete
-                log.info("%s: DELE %d (%s): %s", self.section, number, handled.uid, exc.text)
-                self.result.vanished += 1
-                continue
-            self.result.deleted += 1
+        numbers = [number for number, _ in batch.handled]
+        refused = await self.pop.dele_many(numbers)  # one round trip with PIPELINING
+        for number, text in refused.items():  # gone already (another client): nothing to do
+            log.info("%s: DELE %d: %s", self.section, number, text)
+        self.result.vanished += len(refused)
+        self.result.deleted += len(numbers) - len(refused)
 
     def _abandon(self, batches: list[_Batch]) -> None:
         """The session failed: nothing more is deleted; stored batches stay for printing."""

@@ -4,6 +4,12 @@ Each POP setting has its own `PopPoller` and its own token store: a token in one
 nothing to the other. When the setting is `enabled`, the poller checks the mailbox every
 `check_interval` minutes of device time; `check_now()` polls at once (console `mail check`).
 
+**Jitter.** Many devices powered on together (a building after a power cut, a fleet in one
+process) would poll their servers in step. Each poller has a phase of its own, derived from
+the device and the setting (`phase_of`), deterministic so tests on the virtual clock stay
+exact: the first check comes `check_interval` minutes plus the phase after power-on (or after
+the setting changed), then every `check_interval` minutes, so devices stay spread.
+
 The poller owns neither the spool, nor the ledger, nor the print worker: the reception unit
 (`unit.py`) is given them by the device and hands them to each poll. One poll:
 
@@ -25,6 +31,7 @@ receive) and its `reason`. Each failure is published as an `Alert` event with `s
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 
@@ -47,12 +54,21 @@ from .results import PollResult
 from .signin import Mailbox
 from .spool import ReceiveSpool
 
-__all__ = ["PRINT_WAIT", "PopPoller"]
+__all__ = ["MAX_PHASE", "PRINT_WAIT", "PopPoller", "phase_of"]
 
 log = logging.getLogger(__name__)
 
 #: How long `check_now()` waits for the print worker (real seconds: printing is real work).
 PRINT_WAIT = 120.0
+#: The phase is at most this part of the interval, and at most `MAX_PHASE` seconds.
+PHASE_SHARE = 0.1
+MAX_PHASE = 300.0
+
+
+def phase_of(device: str, section: str) -> float:
+    """A number in [0, 1) that is the same for the same device and setting, always."""
+    digest = hashlib.sha256(f"{device}\0{section}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 class PopPoller:
@@ -71,8 +87,10 @@ class PopPoller:
         tray: OutputTray,
         reception: Reception,
         limits: ReceiveLimits,
+        phase: float = 0.0,
     ) -> None:
         self.section = section
+        self._phase = phase  # in [0, 1): see `phase_of`
         self.kind = kind
         self._settings = settings
         self._mailbox = mailbox
@@ -100,6 +118,10 @@ class PopPoller:
         task, self._task = self._task, None
         await stop_task(task)
 
+    def phase(self, interval: float) -> float:
+        """Seconds added to the first check after power-on for this `interval` (seconds)."""
+        return self._phase * min(PHASE_SHARE * interval, MAX_PHASE)
+
     def settings_changed(self) -> None:
         """Enabled, interval or server changed: reschedule from now."""
         self.next_check_at = None
@@ -114,7 +136,8 @@ class PopPoller:
                 await self._wake.wait()
                 continue
             if self.next_check_at is None:
-                self.next_check_at = self._clock.now() + cfg.check_interval * 60
+                interval = cfg.check_interval * 60
+                self.next_check_at = self._clock.now() + interval + self.phase(interval)
             if self._clock.now() >= self.next_check_at:
                 self.next_check_at = self._clock.now() + cfg.check_interval * 60
                 await self.check_now(wait_printed=False)

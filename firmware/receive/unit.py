@@ -11,6 +11,7 @@ place, and a test can stop one part (the printer: "paper out") and look at anoth
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from mfp_sim.hwsim.printer import OutputTray
@@ -36,7 +37,9 @@ class ReceptionUnit:
     tray: OutputTray
 
     async def start(self) -> None:
-        """Power-on: the printer resumes whatever the spool holds; the schedule starts."""
+        """Power-on: the ledger is read (once, off the loop); the printer resumes whatever the
+        spool holds; the schedule starts."""
+        await asyncio.to_thread(self.ledger.load)
         await self.printer.start()
         await self.poller.start()
 
