@@ -28,6 +28,7 @@ from .mail.jobs import JobInfo, JobQueue
 from .mail.outgoing import Outgoing, compose_fax, compose_scan
 from .mail.smtp_sender import SmtpSender
 from .providers import Provider, ProviderRegistry
+from .receive.journal import JournalEntry, ReceiveJournal
 from .receive.memory import FaxMemory, MemoryUse
 from .receive.results import PollResult
 from .receive.unit import ReceptionUnit
@@ -64,6 +65,7 @@ class DeviceApi:
         jobs: JobQueue,
         receivers: Mapping[str, ReceptionUnit],
         fax_memory: FaxMemory,
+        journal: ReceiveJournal,
     ) -> None:
         self.clock = clock
         self.contexts = contexts
@@ -77,6 +79,7 @@ class DeviceApi:
         self._jobs = jobs
         self._receivers = receivers
         self._fax_memory = fax_memory
+        self._journal = journal
 
     # ----------------------------------------------------------- settings
     def settings_items(self, section: str) -> list[tuple[str, str]]:
@@ -202,6 +205,14 @@ class DeviceApi:
     async def wait_printed(self, store: str, timeout: float) -> bool:
         """Wait until everything `store` received is printed (or refused); False on timeout."""
         return await self._receiver(store).wait_printed(timeout)
+
+    def mail_log(self, store: str | None = None, count: int = 20) -> list[JournalEntry]:
+        """The last `count` receive outcomes (of one POP setting, or all), newest last."""
+        source = None if store is None else self.contexts.receiver(store).name
+        size = self._journal.size
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= size:
+            raise CommandError(f"count {count!r} is not allowed: a whole number from 1 to {size}")
+        return self._journal.recent(source, count)
 
     def fax_memory(self) -> MemoryUse:
         """What the fax memory holds (all POP settings); `.full` is the panel's "memory full"."""

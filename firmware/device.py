@@ -29,6 +29,7 @@ from .mail.jobs import JobQueue
 from .mail.session_token import SessionToken
 from .mail.smtp_sender import SmtpSender
 from .providers import ProviderRegistry
+from .receive.journal import ReceiveJournal
 from .receive.ledger import ReceiveLedger
 from .receive.limits import ReceiveLimits
 from .receive.memory import FaxMemory
@@ -102,6 +103,7 @@ class Device:
         self.reception = Reception()  # printing waits while a POP session receives
         self.limits = limits if limits is not None else ReceiveLimits()
         self.fax_memory = FaxMemory(self.limits.memory_messages, self.limits.memory_bytes)  # all POP
+        self.journal = ReceiveJournal(clock.now)  # `mail log`: every POP setting, in memory
         self.receivers: dict[str, ReceptionUnit] = {
             c.name: self._reception_unit(c, c.receive)
             for c in self.contexts.pop() if c.receive is not None
@@ -110,7 +112,7 @@ class Device:
                              stores=self.stores, providers=providers, events=self.events,
                              scanner=self.scanner, tray=self.tray, sender=self.sender,
                              jobs=self.jobs, receivers=self.receivers,
-                             fax_memory=self.fax_memory)
+                             fax_memory=self.fax_memory, journal=self.journal)
         self.shell = Shell(self.api, COMMANDS)
 
     def _reception_unit(self, context: MailContext, kind: ReceiveKind) -> ReceptionUnit:
@@ -120,13 +122,14 @@ class Device:
         ledger = ReceiveLedger(self.nvram, name)
         printer = PrintWorker(name, kind, spool=spool, tray=self.tray, ledger=ledger,
                               events=self.events, clock=self.clock, reception=self.reception,
-                              limits=self.limits)
+                              limits=self.limits, journal=self.journal)
         mailbox = Mailbox(name, SessionToken(self.stores[name], step=Step.TOKEN), self.trust,
                           self.limits)
         poller = PopPoller(name, kind, settings=self._pop_settings(context), mailbox=mailbox,
                            clock=self.clock, events=self.events, spool=spool, ledger=ledger,
                            printer=printer, tray=self.tray, reception=self.reception,
-                           limits=self.limits, phase=phase_of(self.serial, name))
+                           limits=self.limits, journal=self.journal,
+                           phase=phase_of(self.serial, name))
         return ReceptionUnit(name, kind, poller, spool, ledger, printer, self.tray)
 
     def _pop_settings(self, context: MailContext) -> Callable[[], PopSettings]:

@@ -29,11 +29,12 @@ from dataclasses import dataclass, field
 from mfp_sim.hwsim.clock import Clock
 from mfp_sim.hwsim.printer import OutputTray
 
-from ..events import Alert, EventBus
+from ..events import Alert, EventBus, Received
 from ..pop3 import Pop3Client, Pop3ServerError, Pop3TooLarge
 from ..settings import PopSettings
 from ..vocabulary import Outcome, ReceiveKind, Step
-from .headers import message_id
+from .headers import Headers, message_headers
+from .journal import ReceiveJournal
 from .ledger import Handled, ReceiveLedger
 from .limits import ReceiveLimits
 from .print_worker import PrintWorker, Ticket
@@ -60,6 +61,7 @@ class _Batch:
     handled: list[tuple[int, Handled]] = field(default_factory=list)  # recorded, then DELE
     kept: list[Handled] = field(default_factory=list)  # recorded, left on the server
     spool: list[SpoolEntry] = field(default_factory=list)
+    headers: list[Headers] = field(default_factory=list)  # of the spool's, in order
     size: int = 0  # bytes of the messages, until they are written
     durable: asyncio.Task[None] | None = None
 
@@ -88,6 +90,7 @@ class Drain:
     clock: Clock
     events: EventBus
     limits: ReceiveLimits
+    journal: ReceiveJournal
     full: bool = False  # stopped because the fax memory was full
 
     async def run(self) -> None:
@@ -119,6 +122,8 @@ class Drain:
                     batch.handled.append((number, Handled(uid, "", Outcome.PRINTED,
                                                           self.clock.now())))
                     result.duplicates += 1
+                    self.journal.add(self.section, Outcome.DUPLICATE, reason=(
+                        "stored before a power cut, not recorded yet: not read again"))
                 elif sizes.get(number, 0) > self.limits.max_message_bytes:
                     self._too_large(batch, number, uid, sizes[number])
                     continue
@@ -157,6 +162,7 @@ class Drain:
         reason = (f"message {number} is {size} bytes; the device takes at most {limit} bytes "
                   "(limit: message size). It was left on the server")
         self.events.publish(Alert(self.section, Step.RECEIVE, reason))
+        self.journal.add(self.section, Outcome.TOO_LARGE, reason=reason)
         batch.kept.append(Handled(uid, "", Outcome.TOO_LARGE, self.clock.now()))
         self.result.refused += 1
 
@@ -168,6 +174,8 @@ class Drain:
         except Pop3ServerError as exc:  # the session is intact: a reply, not a broken line
             self.result.vanished += 1
             log.info("%s: message %d (%s) is gone: %s", self.section, number, uid, exc.text)
+            self.journal.add(self.section, Outcome.VANISHED, reason=(
+                f"removed from the server by another client before it was read: {exc.text}"))
             return None
         except Pop3TooLarge:
             # Larger than LIST said: never again, or every poll would fail on it.
@@ -182,15 +190,19 @@ class Drain:
     def _take(self, raw: bytes, uid: str, rx: str, writer: SpoolWriter, batch: _Batch,
               taken_now: set[str]) -> Handled:
         """A message just read: a duplicate by Message-ID, or a new one for the spool."""
-        mid = message_id(raw)
+        headers = message_headers(raw)
+        mid = headers.message_id
         now = self.clock.now()
         if mid and (mid in taken_now or self.ledger.has_message_id(mid)):
             self.result.duplicates += 1
             log.info("%s: %s already taken (same Message-ID)", self.section, mid)
+            self.journal.add(self.section, Outcome.DUPLICATE, headers.sender, headers.subject,
+                             f"Message-ID {mid} was received before: not printed again")
             return Handled(uid, mid, Outcome.DUPLICATE, now)
         entry = self.spool.reserve(rx, len(raw))
         writer.add(entry, uid, raw)
         batch.spool.append(entry)
+        batch.headers.append(headers)
         batch.size += len(raw)
         self.result.spooled += 1
         if mid:  # a second copy later in this same poll is a duplicate too
@@ -210,6 +222,11 @@ class Drain:
             if batch.spool:
                 await writer.commit(batch.spool)
             await self.commit(batch)
+            for entry, headers in zip(batch.spool, batch.headers, strict=True):
+                self.events.publish(Received(self.section, entry.rx_id, self.kind,
+                                             headers.sender, headers.subject, entry.size))
+                self.journal.add(self.section, Outcome.SPOOLED, headers.sender,
+                                 headers.subject, f"{entry.size} bytes, in the fax memory")
         finally:
             self.printer.release(ids)
 

@@ -47,6 +47,7 @@ from ..settings import PopSettings
 from ..vocabulary import Outcome, ReceiveKind, Step
 from .drain import Drain
 from .errors import FaxMemoryFull
+from .journal import ReceiveJournal
 from .ledger import ReceiveLedger
 from .limits import ReceiveLimits
 from .print_worker import PrintWorker, Reception, Ticket
@@ -87,6 +88,7 @@ class PopPoller:
         tray: OutputTray,
         reception: Reception,
         limits: ReceiveLimits,
+        journal: ReceiveJournal,
         phase: float = 0.0,
     ) -> None:
         self.section = section
@@ -102,6 +104,7 @@ class PopPoller:
         self._tray = tray
         self._reception = reception
         self._limits = limits
+        self._journal = journal
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -209,7 +212,7 @@ class PopPoller:
             with self._reception.receiving():
                 drain = Drain(self.section, self.kind, pop, cfg, result, ticket, self._spool,
                               self._ledger, self._printer, self._tray, self._clock,
-                              self._events, self._limits)
+                              self._events, self._limits, self._journal)
                 await drain.run()
             await pop.quit()
         finally:

@@ -48,6 +48,7 @@ from ..mail.task import stop_task
 from ..vocabulary import Outcome, ReceiveKind, Step
 from .errors import SpoolError
 from .headers import Headers, message_headers
+from .journal import ReceiveJournal
 from .ledger import ReceiveLedger
 from .limits import ReceiveLimits
 from .printing import print_message
@@ -136,8 +137,10 @@ class PrintWorker:
         clock: Clock,
         reception: Reception,
         limits: ReceiveLimits,
+        journal: ReceiveJournal,
     ) -> None:
         self.section = section
+        self._journal = journal
         self.limits = limits
         self.kind = kind
         self.spool = spool
@@ -245,6 +248,7 @@ class PrintWorker:
             self._given_up.add(entry.rx_id)
             reason = f"Internal error while printing {entry.rx_id}: {type(exc).__name__}: {exc}"
             self._events.publish(Alert(self.section, Step.PRINT, reason))
+            self._journal.add(self.section, Outcome.REFUSED, reason=reason)
             self._finish(PrintResult(entry.rx_id, Outcome.REFUSED, reason=reason))
             return
         printed, headers = job.printed, job.headers
@@ -255,11 +259,15 @@ class PrintWorker:
                                   printed.reason)
                 log.warning("%s: %s", self.section, refused.summary())
                 self._events.publish(refused)
+                self._journal.add(self.section, Outcome.REFUSED, headers.sender,
+                                  headers.subject, printed.reason)
         else:
             self.printed += 1
             self._events.publish(Printed(
                 self.section, printed.rx_id, self.kind, headers.sender, headers.subject,
                 printed.pages, tuple(p.name for p in printed.files)))
+            self._journal.add(self.section, Outcome.PRINTED, headers.sender, headers.subject,
+                              f"{printed.pages} page(s)")
         self._finish(printed)
 
     def _finish(self, printed: PrintResult) -> None:
