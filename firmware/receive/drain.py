@@ -175,7 +175,8 @@ class Drain:
             self.result.vanished += 1
             log.info("%s: message %d (%s) is gone: %s", self.section, number, uid, exc.text)
             self.journal.add(self.section, Outcome.VANISHED, reason=(
-                f"removed from the server by another client before it was read: {exc.text}"))
+                f"the server did not give it ({exc.text}): removed by another client, or not "
+                "available now; skipped (read at the next poll if it is still there)"))
             return None
         except Pop3TooLarge:
             # Larger than LIST said: never again, or every poll would fail on it.
