@@ -35,6 +35,8 @@ from .results import PrintResult
 
 __all__ = ["print_message"]
 
+#: The name of a fax's pages in the tray: `<rx-id>-fax-p<k>.png`.
+FAX_PAGES = "fax"
 _EXT = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/tiff": "tif"}
 
 
@@ -77,10 +79,10 @@ def _print_fax(documents: list[Attachment], rx_id: str, tray: OutputTray,
     try:
         for fax in faxes:
             for page, image in fax.pages_decoded(
-                    lambda p: tray.printed_page(rx_id, "fax", p.number) is None):
-                done = tray.printed_page(rx_id, "fax", page.number)
+                    lambda p: tray.printed_page(rx_id, FAX_PAGES, p.number) is None):
+                done = tray.printed_page(rx_id, FAX_PAGES, page.number)
                 if image is not None:
-                    done = tray.print_page(rx_id, "fax", page.number, image)
+                    done = tray.print_page(rx_id, FAX_PAGES, page.number, image)
                     del image
                 assert done is not None
                 files.append(done)
