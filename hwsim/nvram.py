@@ -4,6 +4,10 @@ A power cut at any instant must leave either the old or the new value, never a m
 rollback journal with `synchronous=FULL` gives exactly that for each transaction; `write_many`
 puts related keys (a token cache and its state record) into one transaction so they change
 together. Values are bytes; callers that keep secrets encrypt them first (see `keystore`).
+
+`cut()` is the power failing: from that instant nothing more is read or written (a write
+attempted after it raises `NvramError`), and what the file holds is what the last committed
+transaction left.
 """
 
 from __future__ import annotations
@@ -37,14 +41,21 @@ class Nvram:
         except sqlite3.Error as exc:
             raise NvramError(f"cannot open non-volatile memory {self.path}: {exc}") from exc
         self._lock = threading.Lock()
+        self._off = False
+
+    def _check_on(self) -> None:
+        if self._off:
+            raise NvramError("non-volatile memory is off (power cut)")
 
     def read(self, key: str) -> bytes | None:
         with self._lock:
+            self._check_on()
             row = self._db.execute("SELECT value FROM nv WHERE key = ?", (key,)).fetchone()
         return None if row is None else bytes(row[0])
 
     def read_prefix(self, prefix: str) -> dict[str, bytes]:
         with self._lock:
+            self._check_on()
             rows = self._db.execute(
                 "SELECT key, value FROM nv WHERE key >= ? AND key < ?", (prefix, prefix + "\uffff")
             ).fetchall()
@@ -56,6 +67,7 @@ class Nvram:
     def write_many(self, values: Mapping[str, bytes | None]) -> None:
         """Write (or delete, for None) several keys in one atomic transaction."""
         with self._lock:
+            self._check_on()
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 for key, value in values.items():
@@ -76,10 +88,19 @@ class Nvram:
     def delete(self, keys: Iterable[str]) -> None:
         self.write_many(dict.fromkeys(keys))
 
-    def keys(self) -> list[str]:
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every key (starting with `prefix`), in order."""
         with self._lock:
-            return [r[0] for r in self._db.execute("SELECT key FROM nv ORDER BY key")]
+            self._check_on()
+            rows = self._db.execute("SELECT key FROM nv WHERE key >= ? AND key < ? ORDER BY key",
+                                    (prefix, prefix + "\uffff"))
+            return [r[0] for r in rows]
 
     def close(self) -> None:
         with self._lock:
+            self._off = True
             self._db.close()
+
+    def cut(self) -> None:
+        """The power fails now: an open transaction is lost, nothing more is written."""
+        self.close()

@@ -284,6 +284,11 @@ class PopPoller:
         if not cfg.server:
             raise MailConnectError(f"{self.section}.server is not set: enter the POP3 server",
                                    temporary=False)
+        try:
+            self._trust.check_link(f"{cfg.server}:{cfg.port}")
+        except OSError as exc:
+            raise MailConnectError(f"POP3: cannot connect to {cfg.server}:{cfg.port}: "
+                                   f"{exc.strerror}") from exc
         pop = Pop3Client(cfg.server, cfg.port, security=cfg.security,
                          ssl_context=self._trust.ssl_context(), timeout=float(cfg.timeout),
                          max_message_size=MAX_MESSAGE_SIZE)
