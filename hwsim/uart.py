@@ -139,6 +139,8 @@ class TcpConsole:
                     await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # the console is stopping (`stop` waits for this task to end)
         finally:
             streamer.cancel()
             await asyncio.gather(streamer, return_exceptions=True)

@@ -164,7 +164,7 @@ class SettingsForm(DeviceListener, Vertical):
             return True
         current = None
         if _ADMIN in texts and self.query(f"#field-{_CURRENT}"):
-            current = self.query_one(f"#field-{_CURRENT}", Input).value
+            current = self.query_one(f"#field-{_CURRENT}", Input).value or None
         try:
             changed = await self.api.update(self.section, texts, current_password=current)
         except LoginRefused as exc:
