@@ -26,6 +26,7 @@ from mfp_sim.hwsim.clock import Clock
 from mfp_sim.hwsim.keystore import KeyStore
 from mfp_sim.hwsim.network import NetworkLink
 from mfp_sim.hwsim.nvram import Nvram
+from mfp_sim.hwsim.nvram_lock import NvramLock
 from mfp_sim.hwsim.printer import OutputTray
 from mfp_sim.hwsim.scanner import Scanner
 
@@ -60,6 +61,7 @@ class Device:
         providers: ProviderRegistry,
         ca_pems: Iterable[bytes] = (),
         scanner: Scanner | None = None,
+        keystore_dir: Path | None = None,
         contexts: Iterable[MailContext] = CONTEXTS,
         network: NetworkLink | None = None,
     ) -> None:
@@ -68,18 +70,26 @@ class Device:
         self.providers = providers
         self.contexts = Contexts(contexts)
         self._ca_pems = list(ca_pems)
-        # Hardware: made once, kept across power cycles.
-        self.keystore = KeyStore(self.dir)
-        self.network = network if network is not None else NetworkLink()
-        self.scanner = scanner if scanner is not None else Scanner()
-        self.tray = OutputTray(self.dir / "tray")
-        self.events = EventBus(clock.now)
-        self.network.on_change(self._link_changed)
-        self.boots = 0
-        self._running = False
+        # One device per NVRAM folder: the lock is held until stop, across power cycles (the
+        # process is the device); the key is kept apart (default <nvram>.keystore).
+        self.lock = NvramLock(self.dir)
+        try:
+            # Hardware: made once, kept across power cycles.
+            self.keystore = KeyStore.for_device(self.dir, keystore_dir)
+            self.network = network if network is not None else NetworkLink()
+            self.scanner = scanner if scanner is not None else Scanner()
+            self.tray = OutputTray(self.dir / "tray")
+            self.events = EventBus(clock.now)
+            self.network.on_change(self._link_changed)
+            self.boots = 0
+            self._running = False
+            parts = self._boot()
+        except BaseException:
+            self.lock.release()
+            raise
         self.api = DeviceApi(clock=clock, contexts=self.contexts, providers=providers,
                              events=self.events, scanner=self.scanner, tray=self.tray,
-                             network=self.network, control=self, parts=self._boot())
+                             network=self.network, control=self, parts=parts)
         self.shell = Shell(self.api, COMMANDS)
 
     def _link_changed(self, up: bool) -> None:
@@ -165,6 +175,7 @@ class Device:
     async def stop(self) -> None:
         await self._halt()
         self.nvram.close()
+        self.lock.release()
 
     async def power_cycle(self) -> None:
         """Cut the power at this instant and switch the device on again.

@@ -13,7 +13,6 @@ session's every request, so a pulled cable fails them all as it would on the dev
 
 from __future__ import annotations
 
-import os
 import ssl
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +23,7 @@ import requests
 from cryptography import x509
 
 from mfp_sim.hwsim.network import NetworkLink
+from mfp_sim.hwsim.private import private_dir, write_private
 
 from .errors import FirmwareError
 
@@ -92,11 +92,9 @@ class TrustStore:
         return self._dir / "ca-bundle.pem"
 
     def _write(self) -> None:
-        self._dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self._dir)
         data = Path(certifi.where()).read_bytes() + b"\n" + b"".join(self._imported)
-        tmp = self.bundle_path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, self.bundle_path)
+        write_private(self.bundle_path, data, sync=False)  # rebuilt from NVRAM at every start
         self._ctx: ssl.SSLContext | None = None
         self.version += 1
 
