@@ -48,13 +48,13 @@ def stored_job(directory: Path, job_id: str) -> JobInfo:
 async def test_job_waiting_for_a_retry_survives_a_restart(make_device, bench, clock, tmp_path):
     a = await make_device("dev")
     await setup_smtp(a, bench, clock)
-    assert (await sh(a, f"set smtp.port {closed_port()}"))["_ok"]
+    assert (await sh(a, f"set smtp.port {closed_port()} --confirm"))["_ok"]
     job_id = (await sh(a, f"scan to={BOB}"))["job"]
     await wait_job(a, job_id, "queued", attempts=1)
     await a.stop()  # power off while the job waits for its retry
 
     b = await make_device("dev2", nvram_dir=tmp_path / "dev")
-    assert (await sh(b, f"set smtp.port {bench.mail.smtp_port}"))["_ok"]  # the admin fixes it
+    assert (await sh(b, f"set smtp.port {bench.mail.smtp_port} --confirm"))["_ok"]  # the admin fixes it
     assert (await sh(b, f"job {job_id}"))["state"] == "queued"
     await clock.advance(60)
     job = await wait_job(b, job_id)
@@ -74,7 +74,7 @@ async def test_power_cut_before_data_sends_once(make_device, bench, clock, tmp_p
     try:
         a = await make_device("dev")
         await setup_smtp(a, bench, clock)
-        assert (await sh(a, f"set smtp.port {silent.sockets[0].getsockname()[1]}"))["_ok"]
+        assert (await sh(a, f"set smtp.port {silent.sockets[0].getsockname()[1]} --confirm"))["_ok"]
         job_id = (await sh(a, f"scan to={BOB}"))["job"]
         await wait_job(a, job_id, "sending")
         await a.stop()  # the power goes while the device waits for the greeting
@@ -86,7 +86,7 @@ async def test_power_cut_before_data_sends_once(make_device, bench, clock, tmp_p
     assert (record.state, record.data_started) == (JobState.SENDING, False), record
 
     b = await make_device("dev2", nvram_dir=tmp_path / "dev")
-    assert (await sh(b, f"set smtp.port {bench.mail.smtp_port}"))["_ok"]
+    assert (await sh(b, f"set smtp.port {bench.mail.smtp_port} --confirm"))["_ok"]
     await clock.advance(0)
     job = await wait_job(b, job_id)
     assert job.state is JobState.SENT and not job.maybe_duplicate

@@ -235,7 +235,7 @@ async def test_pop_xoauth2_refused_token_is_renewed_once(device, bench, clock, t
     verifier = RefusingVerifier(bench.idp.verifier())
     async with MailServer(clock, bench.ca, verifier, tmp_path / "cae") as mail:
         await setup_pop(device, bench, clock, "pop.ifax")
-        assert (await sh(device, f"set pop.ifax.port {mail.pop3s_port}"))["_ok"]
+        assert (await sh(device, f"set pop.ifax.port {mail.pop3s_port} --confirm"))["_ok"]
         verifier.refuse((await device.stores["pop.ifax"].access_token()).access_token)
         mail.deliver(BOB, fax_message(1))
         result = await device.api.check_mail("pop.ifax")
@@ -250,7 +250,7 @@ async def test_failures_are_told_apart_with_the_servers_words(make_device, bench
     await setup_pop(device, bench, clock, "pop.ifax", auth=auth)
     refusal = "Login to your account via a web browser to verify your account"
     if case == "refused_port":
-        assert (await sh(device, f"set pop.ifax.port {closed_port()}"))["_ok"]
+        assert (await sh(device, f"set pop.ifax.port {closed_port()} --confirm"))["_ok"]
     elif case == "login_refused":
         bench.faults.pop_login_refusal = refusal
     elif case == "token_expired":
@@ -285,7 +285,7 @@ async def test_in_use_mailbox_is_a_temporary_refusal(device, bench, clock):
 async def test_hostile_pop_server_gives_a_clear_reason_and_no_crash(device, bench, clock,
                                                                     hostility):
     async with HostilePop3Server(hostility) as hostile:
-        for line in ("set pop.ifax.server 127.0.0.1", f"set pop.ifax.port {hostile.port}",
+        for line in ("set pop.ifax.server 127.0.0.1 --confirm", f"set pop.ifax.port {hostile.port} --confirm",
                      "set pop.ifax.security off", "set pop.ifax.auth plain",
                      f"set pop.ifax.user {BOB}", "set pop.ifax.password bob-pass-1",
                      "set pop.ifax.timeout 1"):

@@ -41,7 +41,7 @@ def message(n: int) -> bytes:
 async def point_at(device: Device, port: int, auth: str) -> None:
     reply = await device.api.update("pop.ifax", {
         "server": "127.0.0.1", "port": str(port), "security": "off", "auth": auth,
-        "user": BOB, "password": BOB_PASSWORD})
+        "user": BOB, "password": BOB_PASSWORD}, confirm=True)
     assert reply
 
 
@@ -100,7 +100,8 @@ async def test_the_bench_server_requiring_tls_is_a_settings_problem(
     await setup_pop(device, bench, clock, "pop.ifax")
     bench.mail.faults.pop_login_requires_tls = True
     events = device.api.subscribe(TokenChanged)
-    for line in ("set pop.ifax.security off", f"set pop.ifax.port {bench.mail.pop3_port}"):
+    for line in ("set pop.ifax.security off",
+                 f"set pop.ifax.port {bench.mail.pop3_port} --confirm"):
         assert (await sh(device, line))["_ok"]
     reply = await sh(device, "mail check pop.ifax")
     assert reply["step"] == "tls" and "requires TLS before sign-in" in reply["reason"], reply

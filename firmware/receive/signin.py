@@ -53,6 +53,11 @@ class Mailbox:
         if not cfg.server:
             raise MailConnectError(f"{self.section}.server is not set: enter the POP3 server",
                                    temporary=False)
+        try:
+            self.trust.check_link(f"{cfg.server}:{cfg.port}")
+        except OSError as exc:  # the network cable is out (hwsim.network)
+            raise MailConnectError(f"POP3: cannot connect to {cfg.server}:{cfg.port}: "
+                                   f"{exc.strerror}") from exc
         pop = Pop3Client(cfg.server, cfg.port, security=cfg.security,
                          ssl_context=self.trust.ssl_context(), timeout=float(cfg.timeout),
                          max_message_size=self.limits.max_message_bytes)
