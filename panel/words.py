@@ -43,6 +43,7 @@ _LABELS: dict[str, str] = {
     "name": N_("Device Name"),
     "language": N_("Display Language"),
     "admin_password": N_("Administrator Password"),
+    "current_password": N_("Current Password"),  # asked beside a new administrator password
 }
 
 BOOL_FIELDS: frozenset[str] = frozenset({"enabled", "leave_copy"})

@@ -35,19 +35,40 @@ log = logging.getLogger("mfp-sim")
 def _console_spec(text: str) -> tuple[str, str, int]:
     if text == "pty":
         return ("pty", "", 0)
-    kind, _, rest = text.partition(":")
+    rest = text.removeprefix("socket://") if text.startswith("socket://") else None
+    if rest is None:
+        kind, _, rest = text.partition(":")
+        rest = rest if kind == "tcp" else ""
     host, _, port = rest.rpartition(":")
-    if kind != "tcp" or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: use tcp:HOST:PORT (PORT 0 lets the system choose) or pty")
+            f"{text!r}: use tcp:HOST:PORT or socket://HOST:PORT (PORT 0 lets the system choose) "
+            "or pty")
     return ("tcp", host, int(port))
 
 
 def _web_spec(text: str) -> tuple[str, str, int]:
+    from mfp_sim.firmware.access import is_loopback
+
     spec = _console_spec(text)
     if spec[0] != "tcp":
         raise argparse.ArgumentTypeError(f"{text!r}: use tcp:HOST:PORT")
+    if not is_loopback(spec[1]):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} would make the web page reachable beyond this machine, and it has no "
+            "HTTPS yet: the administrator password would cross the network in clear. Bind it "
+            "to 127.0.0.1 (and reach it through an SSH tunnel)")
     return spec
+
+
+def _warn_if_reachable(what: str, host: str) -> None:
+    from mfp_sim.firmware.access import is_loopback
+
+    if not is_loopback(host):
+        print(f"mfp-sim: warning: the {what} on {host} is reachable beyond this machine; every "
+              "connection must log in with the administrator password first (login <password>)",
+              file=sys.stderr, flush=True)
 
 
 def _stop_signal() -> asyncio.Event:
@@ -61,14 +82,16 @@ def _stop_signal() -> asyncio.Event:
     return stop
 
 
-async def start_console(handler: Any, spec: tuple[str, str, int]) -> Any:
+async def start_console(shell: Any, spec: tuple[str, str, int]) -> Any:
+    """The device's console on a pty or a TCP port; beyond loopback each connection logs in."""
     from mfp_sim.hwsim.uart import PtyConsole, TcpConsole
 
     if spec[0] == "pty":
-        pty = PtyConsole(handler)
+        pty = PtyConsole(shell.open)
         await pty.start()
         return pty
-    tcp = TcpConsole(handler, spec[1], spec[2])
+    _warn_if_reachable("console", spec[1])
+    tcp = TcpConsole(shell.sessions_for(spec[1]), spec[1], spec[2])
     await tcp.start()
     return tcp
 
@@ -85,7 +108,7 @@ async def _device(args: argparse.Namespace) -> None:
                           providers_file=Path(args.providers) if args.providers else None,
                           keystore_dir=Path(args.keystore) if args.keystore else None)
     await device.start()
-    console = await start_console(device.shell.execute, args.console)
+    console = await start_console(device.shell, args.console)
     print(f"console={console.address}", flush=True)
     web = None
     if args.web is not None:
@@ -203,7 +226,7 @@ The panel's keys are on its bottom line and in docs/panel.md.
 _SCENARIO_EPILOG = """\
 examples:
   mfp-sim scenario tests/scenarios/get_token.scn \\
-      --console socket://127.0.0.1:4000 \\
+      --console tcp:127.0.0.1:4000 \\
       --testbed state/bench/testbed.json
   mfp-sim scenario my.scn --console /dev/pts/5 --timeout 30
 
@@ -254,9 +277,11 @@ def parser() -> argparse.ArgumentParser:
                    "(default: beside it, NVRAM-FOLDER.keystore)")
     d.add_argument("--testbed", help="testbed.json of a running bench (adds provider 'local')")
     d.add_argument("--console", type=_console_spec, default=("tcp", "127.0.0.1", 0),
-                   help="tcp:HOST:PORT or pty (default tcp:127.0.0.1:0)")
+                   help="tcp:HOST:PORT, socket://HOST:PORT or pty (default tcp:127.0.0.1:0); "
+                        "beyond loopback every connection must log in")
     d.add_argument("--web", type=_web_spec, default=None,
-                   help="serve the device web page on tcp:HOST:PORT (PORT 0: system's choice)")
+                   help="serve the device web page on tcp:HOST:PORT (PORT 0: system's choice; "
+                        "loopback only until it has HTTPS)")
     d.add_argument("--clock", choices=["real", "virtual"], default="real",
                    help="real time (default), or a virtual clock that the console's `clock "
                    "advance` moves")
@@ -278,7 +303,7 @@ def parser() -> argparse.ArgumentParser:
                        "a running\ndevice's console.",
                        epilog=_SCENARIO_EPILOG, formatter_class=_RAW)
     s.add_argument("file", help="scenario file (docs/shell.md: Scenario files)")
-    s.add_argument("--console", required=True, help="socket://HOST:PORT, /dev/pts/N or a serial port")
+    s.add_argument("--console", required=True, help="tcp:HOST:PORT, socket://HOST:PORT, /dev/pts/N or a serial port")
     s.add_argument("--testbed", help="testbed.json, for bench actions (approve, revoke, ...)")
     s.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each reply")
 

@@ -75,7 +75,7 @@ class Demo:
         self.device = self.bench.make_device(self.state_dir / "device")
         await self.device.start()
         await self._configure()
-        self.console = TcpConsole(self.device.shell.execute)
+        self.console = TcpConsole(self.device.shell.sessions_for("127.0.0.1"))
         await self.console.start()
         tmp = self.info_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.info(), indent=2) + "\n", encoding="utf-8")

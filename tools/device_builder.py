@@ -8,7 +8,7 @@ override the others).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,12 @@ def build_device(
     ca_files: Iterable[Path] = (),
     providers_file: Path | None = None,
     keystore_dir: Path | None = None,
-    nvram: Nvram | None = None,
+    nvram: Callable[[], Nvram] | None = None,
 ) -> Device:
     """A device (not yet started). `testbed` is a bench's testbed.json, already read.
 
     Its key is kept in `keystore_dir`, by default beside the NVRAM folder (`<nvram>.keystore`).
-    `nvram` is a fleet shard's record store for this device (`Device` explains).
+    `nvram` opens a fleet shard's record store for this device at each boot (`Device`).
     """
     registry = ProviderRegistry()
     pems: list[bytes] = []

@@ -129,6 +129,7 @@ class FleetMfp:
             unlisten()
         self._unlisten = []
         if device is not None:
+            device.nvram.cut()  # first: nothing the firmware was about to write gets there
             await device.stop()
 
     async def _configure(self, device: Device) -> None:
