@@ -20,6 +20,7 @@ from mfp_sim.hwsim.errors import HwsimError
 from mfp_sim.hwsim.printer import OutputTray, TrayItem
 from mfp_sim.hwsim.scanner import MAX_PAGES, Scanner
 
+from .certinfo import CertificateInfo, check_ca, describe, load_certificates
 from .contexts import Contexts, MailContext
 from .errors import CommandError, SettingsError
 from .events import Event, EventBus, Subscription
@@ -32,6 +33,7 @@ from .providers import Provider, ProviderRegistry
 from .settings import SmtpSettings, parse_address
 from .settings_store import SettingsStore
 from .tokens.store import FlowPrompt, TokenStatus, TokenStore
+from .trust import TrustError, TrustStore
 from .vocabulary import JobKind
 
 __all__ = ["DeviceApi", "SCAN_FORMATS"]
@@ -44,6 +46,8 @@ E = TypeVar("E", bound=Event)
 SCAN_FORMATS = ("pdf", "tiff")
 #: The longest a virtual clock may be advanced in one command (ten years).
 MAX_ADVANCE = 10 * 365 * 86400
+#: The most CAs an administrator may import (each is kept in NVRAM and in every TLS context).
+MAX_IMPORTED_CAS = 20
 
 
 class DeviceApi:
@@ -61,6 +65,8 @@ class DeviceApi:
         sender: SmtpSender,
         jobs: JobQueue,
         pollers: Mapping[str, PopPoller],
+        trust: TrustStore,
+        save_trust: Callable[[], None],
     ) -> None:
         self.clock = clock
         self.contexts = contexts
@@ -73,6 +79,8 @@ class DeviceApi:
         self._sender = sender
         self._jobs = jobs
         self._pollers = pollers
+        self._trust = trust
+        self._save_trust = save_trust
 
     # ----------------------------------------------------------- settings
     def settings_items(self, section: str) -> list[tuple[str, str]]:
@@ -206,6 +214,28 @@ class DeviceApi:
         if context.receive is None:
             return await check_smtp(self._sender, token)
         return await check_pop(self._pollers[context.name], token)
+
+    # --------------------------------------------------------------- trust
+    def imported_cas(self) -> list[CertificateInfo]:
+        """The CAs the administrator imported (the public roots are not listed)."""
+        return [describe(cert) for pem in self._trust.imported
+                for cert in load_certificates(pem, "imported CA")]
+
+    def import_ca(self, pem: bytes, origin: str = "the file") -> list[CertificateInfo]:
+        """Trust one more CA (what `--ca FILE` does at start), kept in NVRAM.
+
+        Refused with the reason when it is not a PEM CA certificate valid now, or when the
+        device already holds `MAX_IMPORTED_CAS`.
+        """
+        infos = check_ca(pem, origin, self.clock.now())
+        if pem.strip() + b"\n" not in self._trust.imported and \
+                len(self._trust.imported) >= MAX_IMPORTED_CAS:
+            raise TrustError(f"the device holds {MAX_IMPORTED_CAS} imported CAs already: "
+                             "no more can be added")
+        self._trust.add(pem)
+        self._save_trust()
+        log.info("CA imported: %s", ", ".join(i.subject for i in infos))
+        return infos
 
     # -------------------------------------------------------------- clock
     def now(self) -> float:

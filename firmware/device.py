@@ -65,7 +65,7 @@ class Device:
         self.trust = TrustStore(self.dir / "trust", imported)
         for pem in ca_pems:
             self.trust.add(pem)
-        self.nvram.write(_TRUST_KEY, _SEP.join(self.trust.imported))
+        self._save_trust()
         self.events = EventBus(clock.now)
         self.settings = SettingsStore(self.nvram, self.keystore, providers, self.events,
                                       self.contexts)
@@ -100,8 +100,13 @@ class Device:
         self.api = DeviceApi(clock=clock, contexts=self.contexts, settings=self.settings,
                              stores=self.stores, providers=providers, events=self.events,
                              scanner=self.scanner, tray=self.tray, sender=self.sender,
-                             jobs=self.jobs, pollers=self.pollers)
+                             jobs=self.jobs, pollers=self.pollers,
+                             trust=self.trust, save_trust=self._save_trust)
         self.shell = Shell(self.api, COMMANDS)
+
+    def _save_trust(self) -> None:
+        """Keep the imported CAs in NVRAM (they come back after a power cycle)."""
+        self.nvram.write(_TRUST_KEY, _SEP.join(self.trust.imported))
 
     def _pop_settings(self, context: MailContext) -> Callable[[], PopSettings]:
         return lambda: self.settings.pop(context.name)

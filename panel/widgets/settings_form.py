@@ -26,12 +26,10 @@ from mfp_sim.firmware.events import Event, SettingsChanged
 from mfp_sim.firmware.settings import SettingsErrors
 
 from ..base import DeviceListener
+from ..words import HINTS as _HINTS
 from ..words import choices_of, field_label
 
 __all__ = ["SettingsForm"]
-
-#: Ranges shown beside typed numbers; language-neutral on purpose.
-_HINTS = {"port": "1–65535", "timeout": "1–300 s", "check_interval": "1–240 min"}
 
 
 class SettingsForm(DeviceListener, Vertical):
