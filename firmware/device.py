@@ -18,6 +18,7 @@ from pathlib import Path
 from mfp_sim.hwsim.clock import Clock
 from mfp_sim.hwsim.keystore import KeyStore
 from mfp_sim.hwsim.nvram import Nvram
+from mfp_sim.hwsim.nvram_lock import NvramLock
 from mfp_sim.hwsim.printer import OutputTray
 from mfp_sim.hwsim.scanner import Scanner
 
@@ -52,14 +53,21 @@ class Device:
         providers: ProviderRegistry,
         ca_pems: Iterable[bytes] = (),
         scanner: Scanner | None = None,
+        keystore_dir: Path | None = None,
         contexts: Iterable[MailContext] = CONTEXTS,
     ) -> None:
         self.dir = Path(nvram_dir)
         self.clock = clock
         self.providers = providers
         self.contexts = Contexts(contexts)
-        self.nvram = Nvram(self.dir)
-        self.keystore = KeyStore(self.dir)
+        # One device per NVRAM folder (held until stop); the key apart (default <nvram>.keystore).
+        self.lock = NvramLock(self.dir)
+        try:
+            self.keystore = KeyStore.for_device(self.dir, keystore_dir)
+            self.nvram = Nvram(self.dir)
+        except BaseException:
+            self.lock.release()
+            raise
         stored = self.nvram.read(_TRUST_KEY)
         imported = [p for p in (stored.split(_SEP) if stored else []) if p.strip()]
         self.trust = TrustStore(self.dir / "trust", imported)
@@ -137,3 +145,4 @@ class Device:
         for store in self.stores.values():
             await store.stop()
         self.nvram.close()
+        self.lock.release()
