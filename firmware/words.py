@@ -12,11 +12,11 @@ from __future__ import annotations
 from .contexts import Contexts
 from .i18n import N_
 from .tokens.machine import TokenState
-from .vocabulary import Service
+from .vocabulary import JobKind, JobState, Service
 
 __all__ = [
     "TOKEN_LABELS", "field_label", "choices_of", "BOOL_FIELDS", "context_title", "HINTS",
-    "STEP_LABELS",
+    "STEP_LABELS", "JOB_STATES", "JOB_KINDS",
 ]
 
 TOKEN_LABELS: dict[str, str] = {
@@ -59,6 +59,15 @@ STEP_LABELS: dict[str, str] = {
     "receive": N_("Receiving"),
     "print": N_("Printing"),
     "done": N_("Done"),
+}
+
+JOB_STATES: dict[JobState, str] = {
+    JobState.QUEUED: N_("Queued"), JobState.SENDING: N_("Sending"),
+    JobState.SENT: N_("Sent"), JobState.FAILED: N_("Failed"),
+}
+JOB_KINDS: dict[JobKind, str] = {
+    JobKind.SCAN: N_("Scan to E-mail"), JobKind.IFAX: N_("Internet Fax"),
+    JobKind.ALERT: N_("E-mail Alert"),
 }
 
 BOOL_FIELDS: frozenset[str] = frozenset({"enabled", "leave_copy"})

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from .state import state
+from .state import SESSION, state
 
 __all__ = ["security_headers", "admin_only", "CSP", "PUBLIC_PREFIXES"]
 
@@ -96,7 +96,7 @@ async def admin_only(request: web.Request, handler: Handler) -> web.StreamRespon
         if request.method == "GET" and path not in ("/", "/logout"):
             raise web.HTTPSeeOther(f"/login?next={path}")
         raise web.HTTPSeeOther("/login")
-    request["session"] = session
+    request[SESSION] = session
     if request.method == "POST":
         if not _same_origin(request):
             raise _forbidden("This form did not come from the device's own page.")

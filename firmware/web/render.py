@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..i18n import Catalog
 from .guard import Session
-from .state import state
+from .state import SESSION, state
 
 __all__ = ["catalog", "page", "fragment", "device_time", "flash"]
 
@@ -33,7 +33,7 @@ def device_time(seconds: float) -> str:
 
 def flash(request: web.Request, text: str, *, error: bool = False) -> None:
     """Leave a message for the next page this session opens (after a redirect)."""
-    found = request.get("session")
+    found = request.get(SESSION)
     if isinstance(found, Session):
         found.flash.append((text, error))
 
@@ -41,7 +41,7 @@ def flash(request: web.Request, text: str, *, error: bool = False) -> None:
 def _common(request: web.Request, ctx: dict[str, Any], *, take_flash: bool) -> dict[str, Any]:
     st = state(request)
     words = catalog(request)
-    found = request.get("session")
+    found = request.get(SESSION)
     messages: list[tuple[str, bool]] = []
     if isinstance(found, Session) and take_flash:
         messages, found.flash[:] = list(found.flash), []
@@ -55,6 +55,8 @@ def _common(request: web.Request, ctx: dict[str, Any], *, take_flash: bool) -> d
         "fmt_time": device_time,
         "menu": st.menu,
         "messages": messages,
+        "trail": [],
+        "problem": "",
         **ctx,
     }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,16 +24,16 @@ import jinja2
 from aiohttp import web
 
 from ..api import DeviceApi
-from ..events import Event
+from ..device import Device
 from . import live, views_login, views_pages, views_security, views_settings, views_token
-from .certificate import DeviceCertificate
+from .certificate import DEFAULT_NAMES, DeviceCertificate
 from .event_log import EventLog
 from .guard import LoginGuard, Sessions
 from .menu import web_menu
 from .middleware import admin_only, security_headers
 from .state import STATE, WebState
 
-__all__ = ["DeviceWebServer", "WebConfig"]
+__all__ = ["DeviceWebServer", "WebConfig", "web_server"]
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class DeviceWebServer:
                               guard=LoginGuard(api.now), log=EventLog(api.now),
                               menu=web_menu(api.contexts))
         self._runners: list[web.AppRunner] = []
-        self._unlisten: list[object] = []
+        self._unlisten: list[Callable[[], None]] = []
         self.port = 0
         self.http_port: int | None = None
 
@@ -131,12 +132,15 @@ class DeviceWebServer:
 
     async def stop(self) -> None:
         for stop_log in self._unlisten:
-            if callable(stop_log):
-                stop_log()
+            stop_log()
         self._unlisten.clear()
         while self._runners:
             await self._runners.pop().cleanup()
 
-    def note(self, event: Event) -> None:
-        """For tests: what the Logs page would show for an event (the bus calls `heard`)."""
-        self.state.log.heard(event)
+
+def web_server(device: Device, config: WebConfig | None = None,
+               names: Sequence[str] = DEFAULT_NAMES) -> DeviceWebServer:
+    """The web server of a device: its certificate (made on first start, kept in the device's
+    NVRAM and sealed with its key) for `names`, served as `config` says."""
+    certificate = DeviceCertificate(device.nvram, device.keystore, device.clock.now, names)
+    return DeviceWebServer(device.api, certificate, config)

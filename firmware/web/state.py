@@ -21,17 +21,17 @@ if TYPE_CHECKING:
     from ..api import DeviceApi
     from .certificate import DeviceCertificate
 
-__all__ = ["WebState", "STATE", "state", "session"]
+__all__ = ["WebState", "STATE", "SESSION", "state", "session"]
 
 
 @dataclass
 class WebState:
     api: DeviceApi
+    certificate: DeviceCertificate
     sessions: Sessions
     guard: LoginGuard
     log: EventLog
     menu: tuple[Link, ...]
-    certificate: DeviceCertificate | None = None
     #: The session cookie's name: `__Host-` (HTTPS only, this host only), and the port, so two
     #: devices on one host (two ports) do not overwrite each other's session in one browser.
     cookie: str = "__Host-mfp-session"
@@ -41,6 +41,8 @@ class WebState:
 
 
 STATE = web.AppKey("mfp_web_state", WebState)
+#: The administrator's session of a request (set by the login check, `middleware.admin_only`).
+SESSION = web.RequestKey("mfp_web_session", Session)
 
 
 def state(request: web.Request) -> WebState:
@@ -49,7 +51,7 @@ def state(request: web.Request) -> WebState:
 
 def session(request: web.Request) -> Session:
     """The administrator's session (the guard middleware has checked there is one)."""
-    found = request.get("session")
+    found = request.get(SESSION)
     if not isinstance(found, Session):
         raise web.HTTPSeeOther("/login")
     return found

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from ..tokens.machine import TokenState
-from ..words import TOKEN_LABELS
+from ..words import JOB_KINDS, JOB_STATES, TOKEN_LABELS
 from .render import catalog, fragment, page
 from .state import state
 
@@ -46,7 +46,7 @@ def _status(request: web.Request) -> dict[str, Any]:
                        "invalid": status.state is TokenState.INVALID})
     jobs = api.jobs()
     alerts = st.log.entries(("alert", "refused"))[:5]
-    cert = st.certificate.info if st.certificate is not None else None
+    cert = st.certificate.info
     return {"tokens": tokens, "alerts": alerts, "certificate": cert,
             "jobs_open": sum(1 for j in jobs if j.state.value in ("queued", "sending")),
             "jobs_failed": sum(1 for j in jobs if j.state.value == "failed"),
@@ -72,12 +72,14 @@ def _jobs(request: web.Request) -> list[Any]:
 @routes.get("/jobs")
 async def jobs(request: web.Request) -> web.Response:
     _ = catalog(request).gettext
-    return page(request, "jobs.html", title=_("Job Status"), jobs=_jobs(request))
+    return page(request, "jobs.html", title=_("Job Status"), jobs=_jobs(request),
+                job_states=JOB_STATES, job_kinds=JOB_KINDS)
 
 
 @routes.get("/part/jobs")
 async def jobs_part(request: web.Request) -> web.Response:
-    return fragment(request, "_jobs_table.html", jobs=_jobs(request))
+    return fragment(request, "_jobs_table.html", jobs=_jobs(request), job_states=JOB_STATES,
+                    job_kinds=JOB_KINDS)
 
 
 def _tray(request: web.Request) -> list[dict[str, Any]]:

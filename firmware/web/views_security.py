@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_request import FileField
 
 from ..errors import FirmwareError
 from .render import catalog, flash, page
@@ -32,11 +33,10 @@ def _draw(request: web.Request, *, status: int = 200, **ctx: Any) -> web.Respons
     st = state(request)
     _ = catalog(request).gettext
     cert = st.certificate
+    problems = {"ca_problem": "", "password_problem": "", **ctx}
     return page(request, "security.html", status=status, title=_("Security"),
-                certificate=cert.info if cert is not None else None,
-                installed=cert.installed if cert is not None else False,
-                cert_problem=cert.problem if cert is not None else "",
-                cas=st.api.imported_cas(), **ctx)
+                certificate=cert.info, installed=cert.installed, cert_problem=cert.problem,
+                cas=st.api.imported_cas(), **problems)
 
 
 @routes.get("/security")
@@ -50,7 +50,7 @@ async def import_ca(request: web.Request) -> web.Response:
     _ = catalog(request).gettext
     form = await request.post()
     upload = form.get("ca")
-    if upload is None or isinstance(upload, str) or not upload.filename:
+    if not isinstance(upload, FileField) or not upload.filename:
         return _draw(request, status=400, ca_problem=_("Choose a CA certificate file (PEM) first."))
     data = upload.file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
@@ -91,8 +91,6 @@ async def change_password(request: web.Request) -> web.Response:
 @routes.get("/security/certificate.pem")
 async def certificate(request: web.Request) -> web.Response:
     cert = state(request).certificate
-    if cert is None:
-        raise web.HTTPNotFound(text="The page is served without TLS.", content_type="text/plain")
     return web.Response(body=cert.cert_pem, content_type="application/x-pem-file", headers={
         "Content-Disposition": 'attachment; filename="device-certificate.pem"'})
 
@@ -100,7 +98,5 @@ async def certificate(request: web.Request) -> web.Response:
 @routes.get("/security/device.csr")
 async def csr(request: web.Request) -> web.Response:
     cert = state(request).certificate
-    if cert is None:
-        raise web.HTTPNotFound(text="The page is served without TLS.", content_type="text/plain")
     return web.Response(body=cert.csr(), content_type="application/pkcs10", headers={
         "Content-Disposition": 'attachment; filename="device.csr"'})

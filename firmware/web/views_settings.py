@@ -41,6 +41,7 @@ class FieldView:
     options: list[tuple[str, str]] = field(default_factory=list)  # (value, translated label)
     hint: str = ""
     error: str = ""
+    is_set: bool = False  # a password the device holds (shown as "(unchanged)")
 
 
 def _page_of(request: web.Request) -> SettingsPage:
@@ -67,7 +68,8 @@ def _fields(request: web.Request, sp: SettingsPage, typed: dict[str, str] | None
         value = "" if secret else (typed or {}).get(name, loaded[name])
         view = FieldView(name, _(field_label(api.contexts, sp.section, name)),
                          "password" if secret else "text", value, "" if secret else loaded[name],
-                         hint=HINTS.get(name, ""), error=(errors or {}).get(name, ""))
+                         hint=HINTS.get(name, ""), error=(errors or {}).get(name, ""),
+                         is_set=secret and bool(loaded[name]))
         if name == "provider":
             view.kind = "select"
             view.options = [(p.name, p.display_name) for p in api.providers()]
@@ -105,7 +107,7 @@ def _draw(request: web.Request, sp: SettingsPage, *, status: int = 200, **ctx: A
                 presets=_presets(request, sp),
                 shared_by=", ".join(_(t) for t in sp.shared_by),
                 token=token_area(request, sp) if sp.token else None,
-                testable=sp.section in state(request).api.contexts, **ctx)
+                testable=sp.section in state(request).api.contexts, **{"test": None, **ctx})
 
 
 @routes.get("/settings/{page}")
