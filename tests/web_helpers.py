@@ -68,6 +68,7 @@ class _Forms(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.found: list[dict[str, Any]] = []
+        self._select = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -76,6 +77,13 @@ class _Forms(HTMLParser):
                                "fields": {}})
         elif tag in ("input", "select", "textarea") and self.found and a.get("name"):
             self.found[-1]["fields"][a["name"]] = a.get("value") or ""
+            self._select = str(a["name"]) if tag == "select" else ""
+        elif tag == "option" and self._select and "selected" in a:
+            self.found[-1]["fields"][self._select] = a.get("value") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = ""
 
 
 def forms(page: str) -> list[dict[str, Any]]:
