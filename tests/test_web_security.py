@@ -148,7 +148,7 @@ async def test_headers_on_pages_parts_and_static_files(client, device, bench, cl
         assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, path
         assert h["X-Content-Type-Options"] == "nosniff" and h["X-Frame-Options"] == "DENY", path
-        assert h["Referrer-Policy"] == "no-referrer", path
+        assert h["Referrer-Policy"] == "same-origin", path
         if not path.startswith("/static/"):
             assert h["Cache-Control"] == "no-store", path
         if "text/html" in h["Content-Type"]:

@@ -3,8 +3,9 @@
 - **Headers** on every answer: a Content-Security-Policy that allows scripts, styles and
   images from the device only (no inline script: the page's script is a static file) and no
   framing (`frame-ancestors 'none'`, and X-Frame-Options for old browsers);
-  `X-Content-Type-Options: nosniff`; `Referrer-Policy: no-referrer` (a user code or a page
-  address never leaks to another site); `Cache-Control: no-store` on everything but the
+  `X-Content-Type-Options: nosniff`; `Referrer-Policy: same-origin` (a page address never
+  leaks to another site; `no-referrer` would make browsers send `Origin: null` with the
+  device's own forms); `Cache-Control: no-store` on everything but the
   static files, so a page that showed a user code is not kept by the browser. No HSTS: the
   device answers on an address (127.0.0.1, localhost) that other local services share, and a
   browser would force them all to HTTPS.
@@ -35,7 +36,7 @@ _HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",

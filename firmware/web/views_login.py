@@ -9,6 +9,7 @@ and `__Host-` prefixed (this host only, HTTPS only).
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from aiohttp import web
@@ -23,6 +24,7 @@ routes = web.RouteTableDef()
 
 #: The login form's token is good for this long (seconds, the browser's clock).
 LOGIN_FORM_LIFETIME = 900
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
 def set_cookie(response: web.StreamResponse, name: str, value: str, max_age: int | None = None) -> None:
@@ -31,10 +33,15 @@ def set_cookie(response: web.StreamResponse, name: str, value: str, max_age: int
 
 
 def _form(request: web.Request, message: str = "", status: int = 200,
-          retry_after: float = 0) -> web.Response:
+          retry_after: float = 0, next_path: str | None = None) -> web.Response:
     _ = catalog(request).gettext
-    token = secrets.token_urlsafe(24)
-    next_path = request.query.get("next", "")
+    # One token per browser while its cookie lasts: a second login page (another tab, or a
+    # redirect to it) must not invalidate the form the user is typing into.
+    token = request.cookies.get(state(request).login_cookie, "")
+    if not _TOKEN.fullmatch(token):
+        token = secrets.token_urlsafe(24)
+    if next_path is None:
+        next_path = request.query.get("next", "")
     response = page(request, "login.html", status=status, title=_("Administrator login"),
                     login_token=token, problem=message,
                     next=next_path if _local(next_path) else "")
@@ -59,25 +66,26 @@ async def login(request: web.Request) -> web.Response:
     st = state(request)
     _ = catalog(request).gettext
     form = await request.post()
+    wanted = form.get("next")
+    next_path = wanted if isinstance(wanted, str) and _local(wanted) else ""
     sent, expected = form.get("csrf"), request.cookies.get(st.login_cookie, "")
     if not isinstance(sent, str) or not expected or not secrets.compare_digest(sent, expected):
-        return _form(request, _("The login form expired: enter the password again."), 403)
+        return _form(request, _("The login form expired: enter the password again."), 403,
+                     next_path=next_path)
     try:
         st.guard.check()
     except LoginRefused as exc:
         st.log.note(f"login refused: {exc}")
-        return _form(request, str(exc), 429, exc.retry_after)
+        return _form(request, str(exc), 429, exc.retry_after, next_path)
     password = form.get("password")
     if not isinstance(password, str) or not st.api.check_admin_password(password):
         message = st.guard.failed()
         st.log.note(f"login refused: wrong password ({st.guard.failures} in a row)")
-        return _form(request, message, 401)
+        return _form(request, message, 401, next_path=next_path)
     st.guard.succeeded()
     session = st.sessions.open()
     st.log.note("administrator logged in on the web page")
-    next_path = form.get("next")
-    target = next_path if isinstance(next_path, str) and _local(next_path) else "/status"
-    response = web.HTTPSeeOther(target)
+    response = web.HTTPSeeOther(next_path or "/status")
     set_cookie(response, st.cookie, session.id)
     response.del_cookie(st.login_cookie, path="/", secure=True, httponly=True, samesite="Strict")
     raise response

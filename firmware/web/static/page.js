@@ -89,7 +89,14 @@
       source.addEventListener(kind, handler(kind));
     });
     source.addEventListener("ended", function () { source.close(); location.reload(); });
+    // A page left (or kept in the back/forward cache) must not hold its connection: browsers
+    // allow a few per device, and a stream left open would block the next page.
+    window.addEventListener("pagehide", function () { source.close(); }, {once: true});
   }
+
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { location.reload(); }  // back from the cache: draw it anew
+  });
 
   function presets() {
     var select = document.querySelector("select[data-presets]");
