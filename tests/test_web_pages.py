@@ -46,7 +46,7 @@ async def test_menu_is_the_device_menu_in_its_words(admin):
         "Status", "Job Status", "Output Tray", "Device Settings", "Services Setup",
         "SMTP Authentication", "Server Settings", "Send Settings", "E-mail Print Settings",
         "E-mail Alert", "Status Notice", "Security", "Logs"]
-    assert dict((text, href) for href, text in links)["Server Settings"] == "/settings/pop.ifax"
+    assert {text: href for href, text in links}["Server Settings"] == "/settings/pop.ifax"
     smtp = (await admin.get("/settings/smtp")).text
     assert "System Settings › Network Settings › Services Setup" in smtp
     for label in ("Primary Server", "Port Number", "Enable SSL/TLS", "Authentication Method",

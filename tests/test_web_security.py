@@ -165,7 +165,7 @@ async def test_what_others_typed_is_shown_as_text(client, device):
     await client.login()
     evil = "<script>alert(1)</script>"
     await device.api.update("smtp", {"sender_name": evil})
-    device.events.publish(Refused("pop.ifax", "m1", f"{evil}@x", f"<img src=x onerror=alert(2)>",
+    device.events.publish(Refused("pop.ifax", "m1", f"{evil}@x", "<img src=x onerror=alert(2)>",
                                   "not a fax"))
     for path in ("/settings/smtp", "/logs", "/status"):
         text = (await client.get(path)).text

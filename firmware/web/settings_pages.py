@@ -2,7 +2,7 @@
 
     /settings/device          Device Settings: device name, display language
     /settings/<context>       a mail context's page: every field of its section, its token,
-                              [Connection Test]   (smtp, pop.ifax, pop.emailprint, ...)
+                              [Connection Test] (the names of the context table)
     /settings/<function>      an SMTP function's page (scan_to_email, ...): the SMTP
                               authentication fields and the shared SMTP token
 
