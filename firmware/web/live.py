@@ -19,7 +19,7 @@ import json
 from typing import Any
 
 from aiohttp import web
-from aiohttp_sse import sse_response
+from aiohttp_sse import EventSourceResponse, sse_response
 
 from ..events import (
     Alert,
@@ -28,9 +28,10 @@ from ..events import (
     Printed,
     Refused,
     SettingsChanged,
+    Subscription,
     TokenChanged,
 )
-from .state import state
+from .state import WebState, state
 
 __all__ = ["routes", "LIVE_EVENTS", "CHECK_EVERY"]
 
@@ -58,6 +59,22 @@ def payload(event: Event) -> dict[str, Any]:
     return {}
 
 
+async def _relay(st: WebState, sid: str, subscription: Subscription,
+                 stream: EventSourceResponse) -> None:
+    await stream.send(json.dumps({}), event="hello")
+    while stream.is_connected():
+        try:
+            event = await subscription.get(timeout=CHECK_EVERY)
+        except TimeoutError:
+            event = None
+        if st.sessions.get(sid, touch=False) is None:
+            await stream.send(json.dumps({}), event="ended")
+            return
+        if event is not None:
+            body = {"kind": event.kind, "seq": event.seq, **payload(event)}
+            await stream.send(json.dumps(body), event=event.kind, id=str(event.seq))
+
+
 @routes.get("/events")
 async def events(request: web.Request) -> web.StreamResponse:
     st = state(request)
@@ -70,18 +87,10 @@ async def events(request: web.Request) -> web.StreamResponse:
         async with sse_response(request, ping_interval=15.0, headers={
                 "Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'",
                 "X-Content-Type-Options": "nosniff"}) as stream:
-            await stream.send(json.dumps({}), event="hello")
-            while stream.is_connected():
-                try:
-                    event = await subscription.get(timeout=CHECK_EVERY)
-                except TimeoutError:
-                    event = None
-                if st.sessions.get(sid, touch=False) is None:
-                    await stream.send(json.dumps({}), event="ended")
-                    break
-                if event is not None:
-                    body = {"kind": event.kind, "seq": event.seq, **payload(event)}
-                    await stream.send(json.dumps(body), event=event.kind, id=str(event.seq))
+            try:
+                await _relay(st, sid, subscription, stream)
+            except ConnectionResetError:  # the browser left (a page closed or navigated away)
+                pass
         return stream
     finally:
         subscription.close()
