@@ -263,3 +263,17 @@ async def test_logs_show_events_and_actions_without_secrets(admin, device, bench
     assert "store=smtp state=retrieved" in logs and "administrator logged in" in logs
     assert "section=smtp keys=smtp.password" in logs
     assert "s3cret" not in logs and token[:16] not in logs
+
+
+async def test_a_token_cleared_on_the_web_page_leaves_the_panel_at_once(admin, device, bench, clock):
+    from .panel_fixtures import SIZE, make_panel, open_page, token_label, until
+
+    await obtain_token(device, bench, clock)
+    app = make_panel(device)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_page(pilot, "scan_to_email")
+        assert token_label(app.screen) == "Retrieved"
+        sure = await admin.form_post("/settings/smtp", "/token/smtp/clear-confirm")
+        await admin.post("/token/smtp/clear", {"csrf": csrf_of(sure.text)})
+        await until(pilot, lambda: token_label(app.screen) == "Not retrieved",
+                    what="the web page's Clear on the panel")
