@@ -26,6 +26,7 @@ from ..events import (
     Event,
     JobChanged,
     Printed,
+    Received,
     Refused,
     SettingsChanged,
     Subscription,
@@ -38,8 +39,8 @@ __all__ = ["routes", "LIVE_EVENTS", "CHECK_EVERY"]
 routes = web.RouteTableDef()
 
 #: The events pages react to.
-LIVE_EVENTS: tuple[type[Event], ...] = (TokenChanged, SettingsChanged, JobChanged, Printed,
-                                        Refused, Alert)
+LIVE_EVENTS: tuple[type[Event], ...] = (TokenChanged, SettingsChanged, JobChanged, Received,
+                                        Printed, Refused, Alert)
 #: How often (real seconds) a quiet stream checks that its session and browser are still there.
 CHECK_EVERY = 5.0
 #: Events a stream may hold for a slow browser before it drops the oldest.
@@ -54,7 +55,7 @@ def payload(event: Event) -> dict[str, Any]:
         return {"section": event.section}
     if isinstance(event, JobChanged):
         return {"id": event.id, "state": event.state.value}
-    if isinstance(event, (Printed, Refused, Alert)):
+    if isinstance(event, (Received, Printed, Refused, Alert)):
         return {"source": event.source}
     return {}
 

@@ -85,7 +85,7 @@
         }
       };
     }
-    ["token", "settings", "job", "printed", "refused", "alert"].forEach(function (kind) {
+    ["token", "settings", "job", "received", "printed", "refused", "alert"].forEach(function (kind) {
       source.addEventListener(kind, handler(kind));
     });
     source.addEventListener("ended", function () { source.close(); location.reload(); });
