@@ -23,6 +23,7 @@ from mfp_sim.hwsim.printer import OutputTray, TrayItem
 from mfp_sim.hwsim.scanner import MAX_PAGES, Scanner
 
 from .access import PasswordGuard
+from .certinfo import CertificateInfo, check_ca, describe, load_certificates
 from .contexts import Contexts, MailContext
 from .errors import CommandError, ConfirmationNeeded, SettingsError
 from .events import Event, EventBus, Subscription
@@ -39,6 +40,7 @@ from .settings import DEVICE, SettingsErrors, SmtpSettings, parse_address
 from .settings_store import SettingsStore
 from .tokens.machine import TokenState
 from .tokens.store import FlowPrompt, TokenStatus, TokenStore
+from .trust import TrustError, TrustStore
 from .vocabulary import JobKind
 
 __all__ = ["DeviceApi", "DeviceControl", "DeviceParts", "SCAN_FORMATS", "PASSWORD_CHANGE"]
@@ -69,6 +71,7 @@ class DeviceParts:
     receivers: Mapping[str, ReceptionUnit]
     fax_memory: FaxMemory
     journal: ReceiveJournal
+    trust: TrustStore
 
 
 class DeviceControl(Protocol):
@@ -77,6 +80,11 @@ class DeviceControl(Protocol):
     async def power_cycle(self) -> None: ...
 
     async def reset(self, sections: Sequence[str] | None) -> list[str]: ...
+
+    def save_trust(self) -> None: ...
+
+#: The most CAs an administrator may import (each is kept in NVRAM and in every TLS context).
+MAX_IMPORTED_CAS = 20
 
 
 class DeviceApi:
@@ -113,6 +121,7 @@ class DeviceApi:
         self._receivers = parts.receivers
         self._fax_memory = parts.fax_memory
         self._journal = parts.journal
+        self._trust = parts.trust
 
     # ----------------------------------------------------------- settings
     def settings_items(self, section: str) -> list[tuple[str, str]]:
@@ -325,6 +334,28 @@ class DeviceApi:
         if context.receive is None:
             return await check_smtp(self._sender, token)
         return await check_pop(self._receivers[context.name], token)
+
+    # --------------------------------------------------------------- trust
+    def imported_cas(self) -> list[CertificateInfo]:
+        """The CAs the administrator imported (the public roots are not listed)."""
+        return [describe(cert) for pem in self._trust.imported
+                for cert in load_certificates(pem, "imported CA")]
+
+    def import_ca(self, pem: bytes, origin: str = "the file") -> list[CertificateInfo]:
+        """Trust one more CA (what `--ca FILE` does at start), kept in NVRAM.
+
+        Refused with the reason when it is not a PEM CA certificate valid now, or when the
+        device already holds `MAX_IMPORTED_CAS`.
+        """
+        infos = check_ca(pem, origin, self.clock.now())
+        if pem.strip() + b"\n" not in self._trust.imported and \
+                len(self._trust.imported) >= MAX_IMPORTED_CAS:
+            raise TrustError(f"the device holds {MAX_IMPORTED_CAS} imported CAs already: "
+                             "no more can be added")
+        self._trust.add(pem)
+        self._control.save_trust()
+        log.info("CA imported: %s", ", ".join(i.subject for i in infos))
+        return infos
 
     # -------------------------------------------------------------- clock
     def now(self) -> float:

@@ -127,7 +127,7 @@ class Device:
         self.trust = TrustStore(self.dir / "trust", imported, link=self.network)
         for pem in self._ca_pems:
             self.trust.add(pem)
-        self.nvram.write(_TRUST_KEY, _SEP.join(self.trust.imported))
+        self.save_trust()
         self.settings = SettingsStore(self.nvram, self.keystore, self.providers, self.events,
                                       self.contexts)
         for problem in self.settings.load_problems:
@@ -156,7 +156,11 @@ class Device:
         }
         return DeviceParts(settings=self.settings, stores=self.stores, sender=self.sender,
                            jobs=self.jobs, receivers=self.receivers,
-                           fax_memory=self.fax_memory, journal=self.journal)
+                           fax_memory=self.fax_memory, journal=self.journal, trust=self.trust)
+
+    def save_trust(self) -> None:
+        """Keep the imported CAs in NVRAM (they come back after a power cycle)."""
+        self.nvram.write(_TRUST_KEY, _SEP.join(self.trust.imported))
 
     def _reception_unit(self, context: MailContext, kind: ReceiveKind) -> ReceptionUnit:
         """One POP setting's receive path: every part made here, and handed to the others."""
