@@ -39,7 +39,7 @@ from .handles import (
 from .metrics import merge
 from .profile import FleetProfile
 from .shard import ShardSpec
-from .timeline import Fault, NetworkDown, PowerCut, Revoke, Timeline
+from .timeline import Fault, FleetEvent, NetworkDown, PollRound, PowerCut, Revoke, Timeline
 
 __all__ = ["FleetPlan", "FleetRun", "Fleet", "bench_summary"]
 
@@ -64,6 +64,8 @@ class FleetPlan:
     settle_timeout: float = 60.0
     workers: int = 16
     bench_knobs: Mapping[str, Any] = field(default_factory=dict)
+    #: End this long after every device first had all its tokens (`duration` stays the cap).
+    after_ready: float | None = None
 
     @property
     def uses_ray(self) -> bool:
@@ -132,6 +134,9 @@ def bench_summary(stats: Mapping[str, Any]) -> dict[str, Any]:
 
 
 Action = Callable[[], Awaitable[None]]
+#: The bench's counters are read at most this often (real seconds): a sample every second
+#: must not cost the bench (or the fleet's process) a 100 KB answer each time.
+BENCH_STATS_EVERY = 5.0
 
 
 class Fleet:
@@ -153,6 +158,9 @@ class Fleet:
         self._bench_virtual = False
         self._running: list[asyncio.Task[None]] = []
         self._virtual_now = 0.0
+        self._after_ready: list[FleetEvent] = []
+        self._stats_wall = -BENCH_STATS_EVERY
+        self._end = plan.duration
 
     # --------------------------------------------------------------------- run
     async def run(self) -> FleetRun:
@@ -254,33 +262,64 @@ class Fleet:
             at = profile.power_on_spread * w / waves
             self._at(at, f"power on {len(part)} devices", self._on_shards("power_on", part))
         for event in plan.timeline.events:
-            if isinstance(event, PowerCut):
-                hit = event.devices(total, profile.seed)
-                self._mark(event.at, event.off_for, "power_cut", event.describe())
-                self._at(event.at, event.describe(), self._on_shards("power_off", hit))
-                self._at(event.at + event.off_for, f"power back on {len(hit)} devices",
-                         self._on_shards("power_on", hit))
-            elif isinstance(event, NetworkDown):
-                hit = [n for n in everyone if profile.site_of(n, total) == event.site]
-                self._mark(event.at, event.duration, "network_down", event.describe())
-                self._at(event.at, event.describe(), self._on_shards("cut", hit))
-                self._at(event.at + event.duration, f"network back at site {event.site}",
-                         self._on_shards("restore", hit))
-            elif isinstance(event, Revoke):
-                hit = event.devices(total, profile.seed)
-                self._mark(event.at, 0.0, "revoke", event.describe())
-                self._at(event.at, event.describe(), self._revoke(hit))
-            elif isinstance(event, Fault):
-                span = event.duration if event.duration is not None else plan.duration - event.at
-                self._mark(event.at, span, "fault", event.describe())
-                self._at(event.at, event.describe(), self._arm(event))
-                if event.duration is not None:
-                    self._at(event.at + event.duration, f"fault {event.name} over",
-                             self._disarm(event.name))
+            if event.after_ready:
+                self._after_ready.append(event)
+            else:
+                self._schedule(event, 0.0)
         self._actions.sort()
+
+    def _schedule(self, event: FleetEvent, base: float) -> None:
+        """Put an event's actions on the agenda, `base` seconds later than it says."""
+        plan, profile, total = self.plan, self.plan.profile, self.plan.devices
+        at = base + event.at
+        if isinstance(event, PowerCut):
+            hit = event.devices(total, profile.seed)
+            self._mark(at, event.off_for, "power_cut", event.describe())
+            self._at(at, event.describe(), self._on_shards("power_off", hit))
+            self._at(at + event.off_for, f"power back on {len(hit)} devices",
+                     self._on_shards("power_on", hit))
+        elif isinstance(event, NetworkDown):
+            hit = [n for n in range(1, total + 1) if profile.site_of(n, total) == event.site]
+            self._mark(at, event.duration, "network_down", event.describe())
+            self._at(at, event.describe(), self._on_shards("cut", hit))
+            self._at(at + event.duration, f"network back at site {event.site}",
+                     self._on_shards("restore", hit))
+        elif isinstance(event, PollRound):
+            self._mark(at, 0.0, "poll_round", event.describe())
+            self._at(at, event.describe(), self._poll_round(self.run_info.events[-1]))
+        elif isinstance(event, Revoke):
+            hit = event.devices(total, profile.seed)
+            self._mark(at, 0.0, "revoke", event.describe())
+            self._at(at, event.describe(), self._revoke(hit))
+        elif isinstance(event, Fault):
+            span = event.duration if event.duration is not None else plan.duration - at
+            self._mark(at, span, "fault", event.describe())
+            self._at(at, event.describe(), self._arm(event))
+            if event.duration is not None:
+                self._at(at + event.duration, f"fault {event.name} over", self._disarm(event.name))
+
+    def _ready(self, bringup: float) -> None:
+        """Every device has had all its tokens: the `ready+` events get their times."""
+        for event in self._after_ready:
+            self._schedule(event, bringup)
+        self._after_ready = []
+        self._actions.sort()
+        if self.plan.after_ready is not None:
+            self._end = min(self._end, bringup + self.plan.after_ready)
 
     def _mark(self, at: float, span: float, kind: str, text: str) -> None:
         self.run_info.events.append({"t": at, "until": at + span, "kind": kind, "text": text})
+
+    def _poll_round(self, mark: dict[str, Any]) -> Action:
+        async def act() -> None:
+            began = self.now()
+            rounds = await asyncio.gather(*(s.poll_round() for s in self.shards))
+            mark["until"] = max(self.now(), began)
+            mark["shards"] = rounds
+            mark["text"] += (f": {sum(r['checks'] for r in rounds):,.0f} checks, "
+                             f"{sum(r['failed'] for r in rounds):,.0f} failed, longest shard "
+                             f"{max(r['seconds'] for r in rounds):.1f} s")
+        return act
 
     def _revoke(self, numbers: list[int]) -> Action:
         async def act() -> None:
@@ -323,18 +362,19 @@ class Fleet:
                 if plan.clock == "virtual":  # between two steps: done before time moves on
                     await action()
                     await asyncio.gather(*(s.settle(plan.settle_timeout) for s in self.shards))
+                    await self._sample()  # what the event did, before time moves on
                 else:  # on the real clock a bring-up takes time: sample meanwhile
                     self._running.append(asyncio.get_running_loop().create_task(action()))
             if t + 1e-9 >= next_sample:
                 await self._sample()
                 next_sample = t + every
-            if t >= plan.duration - 1e-9:
+            if t >= self._end - 1e-9:
                 return
             if plan.clock == "virtual":
-                step = min(plan.tick, plan.duration - t)
+                step = min(plan.tick, self._end - t)
                 await self._advance(step)
             else:
-                due = min([next_sample, plan.duration]
+                due = min([next_sample, self._end]
                           + ([self._actions[0][0]] if self._actions else []))
                 await asyncio.sleep(max(0.0, min(due - self.now(), 1.0)))
 
@@ -359,7 +399,8 @@ class Fleet:
         merged["wall"] = time.perf_counter() - self._wall0
         series = self.run_info.series
         series.append(merged)
-        if self.link is not None:
+        if self.link is not None and merged["wall"] - self._stats_wall >= BENCH_STATS_EVERY:
+            self._stats_wall = merged["wall"]
             stats = bench_summary(await self.link.stats())
             self.run_info.bench_series.append({"t": merged["t"], **stats})
         figures = self.run_info.figures
@@ -367,6 +408,7 @@ class Fleet:
         if "bringup_s" not in figures and retrieved == self.plan.devices:
             figures["bringup_s"] = merged["t"]
             figures["bringup_wall_s"] = merged["wall"]
+            self._ready(merged["t"])
         if self.progress is not None:
             self.progress(merged, series[-2] if len(series) > 1 else {})
 

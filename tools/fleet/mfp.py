@@ -174,6 +174,19 @@ class FleetMfp:
         except FirmwareError:
             self._tally.jobs[f"{kind}_refused"] += 1  # refused at the panel (no token yet, …)
 
+    def expired_tokens(self) -> int:
+        """Stores whose access token has run out on the device clock (Retrieved or not, a
+        device holding one cannot send or receive until it renews it)."""
+        if self.device is None:
+            return 0
+        now = self.device.clock.now()
+        count = 0
+        for store in self.profile.stores:
+            status = self.device.api.token_status(store)
+            if status.access_expires_at is not None and status.access_expires_at <= now:
+                count += 1
+        return count
+
     def pending_jobs(self) -> int:
         if self.device is None:
             return 0

@@ -173,7 +173,9 @@ class Network:
         self.mail_latency = Histogram()
         self._open: defaultdict[int, set[asyncio.BaseTransport]] = defaultdict(set)
         self._refused_at: dict[tuple[int, int, str], float] = {}
-        self.backoff = Histogram()
+        self.backoff = Histogram()  # between an answer "not now" and the store's next call
+        self.request_backoff = Histogram()  # between a 429/5xx and the session's next request
+        self._request_refused_at: dict[tuple[int, int, str], float] = {}
         self.retries_after_refusal = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.executor: MeteredExecutor | None = None
@@ -224,6 +226,11 @@ class Network:
         kind = _request_kind(request)
         device = DEVICE.get()
         began = time.perf_counter()
+        key = (device or 0, id(adapter), kind)  # one HTTP session (adapter) per token store
+        with self._lock:
+            refused = self._request_refused_at.pop(key, None)
+            if refused is not None:
+                self.request_backoff.add(max(1e-5, self._now() - refused))
         if device in self.down:
             with self._lock:
                 self.requests[kind]["unreachable"] += 1
@@ -237,6 +244,8 @@ class Network:
         outcome, code = _answer(response)
         with self._lock:
             self.requests[kind][outcome] += 1
+            if outcome in TEMPORARY or response.status_code == 429:
+                self._request_refused_at[key] = self._now()
             if code:
                 self.codes[f"{outcome}:{code}"] += 1
             self.idp_latency.add(time.perf_counter() - began)
@@ -318,7 +327,8 @@ class Network:
                 "mail_connect_failed": dict(self.connect_failed),
                 "hist": {"token": self.idp_latency.to_json(),
                          "mail": self.mail_latency.to_json(),
-                         "backoff": self.backoff.to_json()},
+                         "backoff": self.backoff.to_json(),
+                         "request_backoff": self.request_backoff.to_json()},
                 "retries_after_refusal": self.retries_after_refusal,
             }
 

@@ -73,6 +73,9 @@ def summarise(run: FleetRun) -> dict[str, Any]:
     final = run.series[-1] if run.series else {}
     states = Counter(d["state"] for d in run.devices)
     not_well = [d for d in run.devices if d["state"] not in ("retrieved",)]
+    # Stuck: has power, yet a token is not Retrieved or has run out and was not renewed.
+    stuck = [d["n"] for d in run.devices if d["on"] and (
+        d["state"] != "retrieved" or d.get("expired_tokens", 0))]
     hist = {k: Histogram.from_json(v) for k, v in final.get("hist", {}).items()}
     lag = Histogram()
     for shard in final.get("shards", []):
@@ -84,6 +87,8 @@ def summarise(run: FleetRun) -> dict[str, Any]:
         "not_retrieved_devices": [{"n": d["n"], "state": d["state"], "tokens": d["tokens"]}
                                   for d in not_well[:50]],
         "not_retrieved_count": len(not_well),
+        "stuck": len(stuck),
+        "stuck_devices": stuck[:50],
         "bringup_s": run.figures.get("bringup_s"),
         "bringup_wall_s": run.figures.get("bringup_wall_s"),
         "wall_s": run.figures.get("wall_s"),
@@ -158,6 +163,37 @@ def _errors(final: dict[str, Any], bench: dict[str, Any] | None) -> list[dict[st
     return rows
 
 
+def windows(run: FleetRun) -> list[dict[str, Any]]:
+    """Each event with what happened while it lasted: loop lag per shard, requests, sessions
+    (between the last sample before it and the first one after it)."""
+    rows = []
+    for event in run.events:
+        before = [s for s in run.series if s["t"] <= event["t"]]
+        after = [s for s in run.series if s["t"] >= event["until"] and s["wall"] > (
+            before[-1]["wall"] if before else -1)]
+        if not before or not after:
+            continue
+        a, b = before[-1], after[0]
+        lags = []
+        for old, new in zip(a.get("shards", []), b.get("shards", []), strict=False):
+            lag = Histogram.from_json(new.get("lag")).minus(Histogram.from_json(old.get("lag")))
+            lags.append((lag.percentile(99) or 0) * 1000)
+        counts = flatten_counts(b)
+        counts.subtract(flatten_counts(a))
+        rows.append({"event": event["text"], "kind": event["kind"], "from": event["t"],
+                     "until": event["until"], "wall_s": b["wall"] - a["wall"],
+                     "lag_p99_ms": lags,
+                     "idp_requests": sum(v for k, v in counts.items()
+                                         if k.startswith("idp_requests.")),
+                     "throttled": sum(v for k, v in counts.items()
+                                      if k.endswith(".temporarily_unavailable")
+                                      and k.startswith("idp_requests.")),
+                     "mail_sessions": sum(v for k, v in counts.items()
+                                          if k.startswith("mail_sessions.")),
+                     "states_after": b.get("device_states", {})})
+    return rows
+
+
 def write_report(run: FleetRun, folder: Path) -> Path:
     """Write report.json, the PNGs and report.html into `folder`; returns the page's path."""
     try:
@@ -172,7 +208,8 @@ def write_report(run: FleetRun, folder: Path) -> Path:
     comparison = compare(final, run.bench_stats)
     data = {"plan": run.plan, "summary": summary, "comparison": comparison,
             "errors": _errors(final, run.bench_stats), "shards": _shard_rows(run),
-            "events": run.events, "figures": run.figures, "nodes": run.nodes,
+            "events": run.events, "windows": windows(run), "figures": run.figures,
+            "nodes": run.nodes,
             "bench_stats": run.bench_stats, "series": run.series,
             "bench_series": run.bench_series, "devices": run.devices}
     (folder / "report.json").write_text(json.dumps(data, indent=1, default=str) + "\n",

@@ -212,6 +212,18 @@ class Shard:
         await asyncio.gather(*(m.power_off() for m in todo))
         return len(todo)
 
+    async def poll_round(self) -> dict[str, float]:
+        """Every POP setting of every device with power checks its mailbox now, all at once
+        (what a site's devices do when their schedules line up). Returns the round's wall
+        time and how many checks failed."""
+        began = time.perf_counter()
+        checks = [m.run(m.device.api.check_mail(store, wait_printed=False))
+                  for m in self.mfps.values() if m.device is not None
+                  for store in self.profile.pop_stores]
+        results = await asyncio.gather(*checks, return_exceptions=True)
+        failed = sum(1 for r in results if isinstance(r, BaseException) or not r.ok)
+        return {"checks": len(checks), "failed": failed, "seconds": time.perf_counter() - began}
+
     async def cut(self, numbers: list[int]) -> int:
         return self.network.cut({n for n in numbers if n in self.mfps})
 
@@ -361,6 +373,7 @@ class Shard:
         """Each device as it stands: on or off, its tokens, its unfinished jobs."""
         return [{"n": m.number, "on": m.on, "site": m.site, "state": m.state(),
                  "tokens": dict(m.states), "pending_jobs": m.pending_jobs(),
+                 "expired_tokens": m.expired_tokens(),
                  "boots": m.boots} for m in self.mfps.values()]
 
 

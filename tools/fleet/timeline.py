@@ -8,9 +8,12 @@
     idp_fault    throttled at=25m for=2m [retry_after=1] [phases=idp.refresh,idp.device_poll]
     mail_fault   pop_in_use at=30m for=1m          any fault of the bench's catalogue
                                                     (docs/faults.md), armed for everyone
+    poll_round   at=40m                             every POP setting of every device that
+                                                    has power checks its mailbox now, at once
 
 Times are fleet time from power-on: `90s`, `10m`, `2h`, `1h30m` or plain seconds; `at` defaults
-to 0 and a fault without `for` stays armed to the end. `count=N` may replace `fraction=F`.
+to 0 and a fault without `for` stays armed to the end. `at=ready+2m` is two minutes after every
+device first had all its tokens (however long the bring-up took). `count=N` may replace `fraction=F`.
 Which devices an event hits is drawn from the profile's seed and the event's line, so the same
 files pick the same devices however the fleet is split into shards.
 """
@@ -19,14 +22,14 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import TimelineError
 
-__all__ = ["Timeline", "FleetEvent", "PowerCut", "NetworkDown", "Revoke", "Fault", "duration",
-           "EVENT_KINDS"]
+__all__ = ["Timeline", "FleetEvent", "PowerCut", "NetworkDown", "Revoke", "Fault", "PollRound",
+           "duration", "EVENT_KINDS"]
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 #: The longest fleet time an event may name (a year).
@@ -53,6 +56,7 @@ def duration(text: str) -> float:
 class FleetEvent:
     at: float
     line: int = field(default=0, compare=False)
+    after_ready: bool = field(default=False, kw_only=True)
 
     kind = "event"
 
@@ -64,7 +68,10 @@ class FleetEvent:
         return sorted(rng.sample(range(1, total + 1), wanted))
 
     def describe(self) -> str:
-        return f"{self.kind} at {self.at:g} s"
+        return f"{self.kind} at {self.when()}"
+
+    def when(self) -> str:
+        return f"ready+{self.at:g} s" if self.after_ready else f"{self.at:g} s"
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,7 @@ class PowerCut(FleetEvent):
 
     def describe(self) -> str:
         share = f"{self.fraction:g} of the devices" if self.count is None else f"{self.count} devices"
-        return f"power cut at {self.at:g} s: {share}, back after {self.off_for:g} s"
+        return f"power cut at {self.when()}: {share}, back after {self.off_for:g} s"
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,7 @@ class NetworkDown(FleetEvent):
     kind = "network_down"
 
     def describe(self) -> str:
-        return f"network down at site {self.site} from {self.at:g} s for {self.duration:g} s"
+        return f"network down at site {self.site} from {self.when()} for {self.duration:g} s"
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,15 @@ class Revoke(FleetEvent):
 
     def describe(self) -> str:
         share = f"{self.fraction:g} of the devices" if self.count is None else f"{self.count} devices"
-        return f"accounts revoked at {self.at:g} s: {share}"
+        return f"accounts revoked at {self.when()}: {share}"
+
+
+@dataclass(frozen=True)
+class PollRound(FleetEvent):
+    kind = "poll_round"
+
+    def describe(self) -> str:
+        return f"synchronised poll round at {self.when()}"
 
 
 @dataclass(frozen=True)
@@ -122,7 +137,7 @@ class Fault(FleetEvent):
 
     def describe(self) -> str:
         until = f"for {self.duration:g} s" if self.duration is not None else "to the end"
-        return f"fault {self.name} from {self.at:g} s {until}"
+        return f"fault {self.name} from {self.when()} {until}"
 
 
 #: The words of the events file, and which fields each takes (besides `at`).
@@ -132,6 +147,7 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "revoke": ("fraction", "count"),
     "idp_fault": ("for", "phases", "<option>"),
     "mail_fault": ("for", "phases", "<option>"),
+    "poll_round": (),
 }
 _EXAMPLES = {
     "power_cut": "power_cut at=10m fraction=0.3 for=30s",
@@ -139,6 +155,7 @@ _EXAMPLES = {
     "revoke": "revoke at=20m fraction=0.1",
     "idp_fault": "idp_fault throttled at=25m for=2m",
     "mail_fault": "mail_fault pop_in_use at=30m for=1m",
+    "poll_round": "poll_round at=40m",
 }
 
 
@@ -161,9 +178,9 @@ class Timeline:
     def parse(cls, text: str, source: str = "events") -> Timeline:
         events = [_event(source, number, line) for number, line in enumerate(text.splitlines(), 1)
                   if line.split("#", 1)[0].strip()]
-        return cls(tuple(sorted(events, key=lambda e: (e.at, e.line))), source)
+        return cls(tuple(sorted(events, key=lambda e: (e.after_ready, e.at, e.line))), source)
 
-    def __iter__(self) -> Iterable[FleetEvent]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[FleetEvent]:
         return iter(self.events)
 
     def end(self) -> float:
@@ -209,12 +226,17 @@ def _event(source: str, number: int, line: str) -> FleetEvent:
             raise TimelineError(f"{where}: {word} takes no {extra[0]}=; it takes "
                                 f"{', '.join(allowed)} (e.g. {example})")
     try:
-        at = duration(fields.pop("at", "0"))
+        when = fields.pop("at", "0")
+        ready = when == "ready" or when.startswith("ready+")
+        at = duration(when.removeprefix("ready").removeprefix("+") or "0") if ready else duration(when)
         if word in ("power_cut", "revoke"):
             fraction, count = _share(fields, example)
             if word == "revoke":
-                return Revoke(at, number, fraction, count)
-            return PowerCut(at, number, fraction, count, duration(fields.pop("for", "0")))
+                return Revoke(at, number, fraction, count, after_ready=ready)
+            return PowerCut(at, number, fraction, count, duration(fields.pop("for", "0")),
+                            after_ready=ready)
+        if word == "poll_round":
+            return PollRound(at, number, after_ready=ready)
         if word == "network_down":
             if "site" not in fields or "for" not in fields:
                 raise ValueError(f"network_down needs site=K and for=D, e.g. {example}")
@@ -222,11 +244,11 @@ def _event(source: str, number: int, line: str) -> FleetEvent:
             if site < 1:
                 raise ValueError(f"site must be a site number from 1 (the profile's [fleet] sites), "
                                  f"not {fields['site']!r}")
-            return NetworkDown(at, number, site, duration(fields["for"]))
+            return NetworkDown(at, number, site, duration(fields["for"]), after_ready=ready)
         span = duration(fields.pop("for")) if "for" in fields else None
         phases = tuple(p for p in fields.pop("phases").split(",") if p) if "phases" in fields else None
         options = tuple((k, _option(k, v)) for k, v in sorted(fields.items()))
-        return Fault(at, number, name, span, phases, options)
+        return Fault(at, number, name, span, phases, options, after_ready=ready)
     except ValueError as exc:
         raise TimelineError(f"{where}: {exc}") from None
 
