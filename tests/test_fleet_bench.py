@@ -117,3 +117,23 @@ async def test_a_family_account_receives_mail(bench: Testbed) -> None:
     with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
         await in_thread(lambda: send("fax6@example.test"))
     assert refused.value.recipients["fax6@example.test"][0] == 550
+
+
+async def test_a_bench_served_on_another_address(tmp_path: Path) -> None:
+    """`--host`: URLs, certificates and the `local` provider's servers name that address
+    (127.0.0.2 stands in for a lab network address here), and a small fleet works over it."""
+    from mfp_sim.tools.fleet.coordinator import Fleet, FleetPlan
+    from mfp_sim.tools.fleet.profile import FleetProfile
+
+    clock = VirtualClock()
+    async with Testbed(tmp_path / "bench", clock, host="127.0.0.2") as bench:
+        info = bench.info()
+        assert info["host"] == "127.0.0.2" and info["issuer"].startswith("https://127.0.0.2:")
+        assert bench.provider().presets["pop"].server == "127.0.0.2"
+        profile = FleetProfile.from_dict({"mail": {"fax_rate": 60, "pop_check_interval": 1}})
+        run = await Fleet(FleetPlan(devices=3, root=tmp_path / "fleet", profile=profile,
+                                    clock="virtual", duration=150, testbed=info, tick=10),
+                          bench_clock=clock).run()
+    assert [d["state"] for d in run.devices] == ["retrieved"] * 3
+    final = run.series[-1]
+    assert final["mail_sessions"]["pop3"] >= 12 and final["jobs"]["sent"] > 0

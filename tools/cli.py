@@ -2,7 +2,7 @@
 
     mfp-sim testbed --state DIR [--idp-profile entra|keycloak|google|generic]
                     [--idp-knob NAME=VALUE]... [--mail-certificate trusted|wrong_host|untrusted_ca]
-                    [--clock real|virtual]
+                    [--clock real|virtual] [--host ADDRESS]
     mfp-sim device --nvram DIR [--keystore DIR] [--testbed FILE] [--console tcp:HOST:PORT|pty]
                    [--clock real|virtual] [--ca FILE]... [--providers FILE]
                    [--web tcp:HOST:PORT [--web-http PORT] [--web-name NAME]...
@@ -162,9 +162,15 @@ async def _testbed(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise TestbedError(str(exc)) from None
     clock = VirtualClock() if args.clock == "virtual" else RealClock()
-    bench = Testbed(Path(args.state), clock, policy=policy,
+    bench = Testbed(Path(args.state), clock, policy=policy, host=args.host,
                     mail_certificate=args.mail_certificate)
     info = await bench.start()
+    from mfp_sim.firmware.access import is_loopback
+
+    if not is_loopback(args.host):
+        print(f"warning: the bench's control API {info['control_url']} has no login and is "
+              f"reachable from the network at {args.host}: use this on a lab network only",
+              file=sys.stderr, flush=True)
     print(json.dumps(info, indent=2), flush=True)
     for name, port in info["ports"].items():
         print(f"port_{name}={port}", flush=True)
@@ -274,6 +280,10 @@ def parser() -> argparse.ArgumentParser:
                         "(docs/testbed.md: Profiles); repeatable")
     t.add_argument("--mail-certificate", choices=["trusted", "wrong_host", "untrusted_ca"],
                    default="trusted", help="certificate the mail server shows (default trusted)")
+    t.add_argument("--host", default="127.0.0.1",
+                   help="address to serve on (default 127.0.0.1); another machine's address "
+                   "lets devices elsewhere reach the bench (a fleet on several machines), and "
+                   "exposes its control API, which has no login, to that network")
     t.add_argument("--clock", choices=["real", "virtual"], default="real",
                    help="real time (default), or a virtual clock that POST /control/clock "
                    "advances (a virtual-clock fleet in other processes)")
