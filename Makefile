@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 STATE  ?= state/demo
 
-.PHONY: install python-check system-deps browser-deps demo demo-headless test test-fast soak bench lint clean
+.PHONY: install python-check system-deps browser-deps demo demo-headless test test-fast soak bench bench-fleet lint clean
 
 # Before anything else: a Python 3.11+ with the venv module, or a message saying what to install.
 python-check:
@@ -65,6 +65,11 @@ soak: install
 
 bench: install browser-deps
 	$(BIN)/mfp-sim bench
+
+# The fleet's figures (issue 12, docs/fleet.md): runs of thousands of devices, about half an
+# hour; `make bench-fleet QUICK=1` runs a tenth of the devices.
+bench-fleet: install
+	$(BIN)/python -m mfp_sim.tools.bench_fleet $(if $(QUICK),--quick)
 
 lint: install
 	$(BIN)/ruff check firmware hwsim tools panel tests

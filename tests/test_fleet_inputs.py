@@ -15,7 +15,15 @@ from mfp_sim.tools.cli import main
 from mfp_sim.tools.fleet.command import prepare_state
 from mfp_sim.tools.fleet.errors import FleetInputError, ProfileError, TimelineError
 from mfp_sim.tools.fleet.profile import FleetProfile
-from mfp_sim.tools.fleet.timeline import Fault, NetworkDown, PowerCut, Revoke, Timeline, duration
+from mfp_sim.tools.fleet.timeline import (
+    Fault,
+    NetworkDown,
+    PollRound,
+    PowerCut,
+    Revoke,
+    Timeline,
+    duration,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,9 +82,13 @@ def test_the_events_file() -> None:
         network_down at=1h30m site=3 for=5m
         idp_fault throttled at=25m for=2m retry_after=30 phases=idp.refresh,idp.device_poll
         mail_fault pop_in_use
+        poll_round at=ready+2m
     """, "e")
     kinds = [type(e) for e in timeline.events]
-    assert kinds == [Fault, PowerCut, Revoke, Fault, NetworkDown]  # in time order
+    assert kinds == [Fault, PowerCut, Revoke, Fault, NetworkDown, PollRound]  # in time order
+    last = timeline.events[-1]
+    assert (last.at, last.after_ready, last.describe()) == (
+        120, True, "synchronised poll round at ready+120 s")
     cut = timeline.events[1]
     assert isinstance(cut, PowerCut) and (cut.at, cut.fraction, cut.off_for) == (600, 0.3, 90)
     throttled = timeline.events[3]

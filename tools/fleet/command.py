@@ -116,7 +116,9 @@ def _plan(args: argparse.Namespace) -> FleetPlan:
                               "[fleet] approve = \"none\" in the profile (docs/fleet.md)")
     timeline = Timeline.load(Path(args.events)) if args.events else Timeline()
     processes = args.processes or 1
-    return FleetPlan(devices=args.devices, root=prepare_state(Path(args.state)), profile=profile,
+    # Absolute: a shard on another machine makes the same folder there.
+    return FleetPlan(devices=args.devices, root=prepare_state(Path(args.state)).resolve(),
+                     profile=profile,
                      timeline=timeline, clock=args.clock, duration=args.duration,
                      testbed=testbed, providers_toml=providers, ca_pems=ca_pems,
                      processes=processes, ray_address=args.ray, tick=args.tick,

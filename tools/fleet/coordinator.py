@@ -134,8 +134,9 @@ def bench_summary(stats: Mapping[str, Any]) -> dict[str, Any]:
 
 
 Action = Callable[[], Awaitable[None]]
-#: The bench's counters are read at most this often (real seconds): a sample every second
-#: must not cost the bench (or the fleet's process) a 100 KB answer each time.
+#: On the real clock the bench's counters are read at most this often (real seconds): a sample
+#: every second must not cost the bench (or the fleet's process) a 100 KB answer each time. On
+#: a virtual clock they are read at every sample (time stands still while they are read).
 BENCH_STATS_EVERY = 5.0
 
 
@@ -238,7 +239,21 @@ class Fleet:
             self._t0 = time.time()
 
     # ---------------------------------------------------------------- the plan
-    def _at(self, t: float, label: str, action: Action) -> None:
+    def _at(self, t: float, label: str, action: Action, mark: dict[str, Any] | None = None,
+            *stamps: str) -> None:
+        """Do `action` at fleet time `t`; note on `mark` the wall time it started or ended at
+        (`stamps`), so the report can tell what happened while the event lasted."""
+        if mark is not None:
+            inner = action
+
+            async def stamped() -> None:
+                if "wall_from" in stamps:
+                    mark["wall_from"] = time.perf_counter() - self._wall0
+                await inner()
+                if "wall_until" in stamps:
+                    mark["wall_until"] = time.perf_counter() - self._wall0
+
+            action = stamped
         self._actions.append((t, len(self._actions), label, action))
 
     def _owners(self, numbers: list[int]) -> dict[ShardHandle, list[int]]:
@@ -272,31 +287,33 @@ class Fleet:
         """Put an event's actions on the agenda, `base` seconds later than it says."""
         plan, profile, total = self.plan, self.plan.profile, self.plan.devices
         at = base + event.at
+        text = event.describe()
         if isinstance(event, PowerCut):
             hit = event.devices(total, profile.seed)
-            self._mark(at, event.off_for, "power_cut", event.describe())
-            self._at(at, event.describe(), self._on_shards("power_off", hit))
+            mark = self._mark(at, event.off_for, "power_cut", text)
+            self._at(at, text, self._on_shards("power_off", hit), mark, "wall_from")
             self._at(at + event.off_for, f"power back on {len(hit)} devices",
-                     self._on_shards("power_on", hit))
+                     self._on_shards("power_on", hit), mark, "wall_until")
         elif isinstance(event, NetworkDown):
             hit = [n for n in range(1, total + 1) if profile.site_of(n, total) == event.site]
-            self._mark(at, event.duration, "network_down", event.describe())
-            self._at(at, event.describe(), self._on_shards("cut", hit))
+            mark = self._mark(at, event.duration, "network_down", text)
+            self._at(at, text, self._on_shards("cut", hit), mark, "wall_from")
             self._at(at + event.duration, f"network back at site {event.site}",
-                     self._on_shards("restore", hit))
+                     self._on_shards("restore", hit), mark, "wall_until")
         elif isinstance(event, PollRound):
-            self._mark(at, 0.0, "poll_round", event.describe())
-            self._at(at, event.describe(), self._poll_round(self.run_info.events[-1]))
+            mark = self._mark(at, 0.0, "poll_round", text)
+            self._at(at, text, self._poll_round(mark), mark, "wall_from", "wall_until")
         elif isinstance(event, Revoke):
-            hit = event.devices(total, profile.seed)
-            self._mark(at, 0.0, "revoke", event.describe())
-            self._at(at, event.describe(), self._revoke(hit))
+            mark = self._mark(at, 0.0, "revoke", text)
+            self._at(at, text, self._revoke(event.devices(total, profile.seed)), mark,
+                     "wall_from", "wall_until")
         elif isinstance(event, Fault):
             span = event.duration if event.duration is not None else plan.duration - at
-            self._mark(at, span, "fault", event.describe())
-            self._at(at, event.describe(), self._arm(event))
+            mark = self._mark(at, span, "fault", text)
+            self._at(at, text, self._arm(event), mark, "wall_from")
             if event.duration is not None:
-                self._at(at + event.duration, f"fault {event.name} over", self._disarm(event.name))
+                self._at(at + event.duration, f"fault {event.name} over",
+                         self._disarm(event.name), mark, "wall_until")
 
     def _ready(self, bringup: float) -> None:
         """Every device has had all its tokens: the `ready+` events get their times."""
@@ -307,8 +324,10 @@ class Fleet:
         if self.plan.after_ready is not None:
             self._end = min(self._end, bringup + self.plan.after_ready)
 
-    def _mark(self, at: float, span: float, kind: str, text: str) -> None:
-        self.run_info.events.append({"t": at, "until": at + span, "kind": kind, "text": text})
+    def _mark(self, at: float, span: float, kind: str, text: str) -> dict[str, Any]:
+        mark = {"t": at, "until": at + span, "kind": kind, "text": text}
+        self.run_info.events.append(mark)
+        return mark
 
     def _poll_round(self, mark: dict[str, Any]) -> Action:
         async def act() -> None:
@@ -360,6 +379,7 @@ class Fleet:
                 _, _, label, action = self._actions.pop(0)
                 log.info("t=%.0f s: %s", t, label)
                 if plan.clock == "virtual":  # between two steps: done before time moves on
+                    await self._sample()  # what it was like just before
                     await action()
                     await asyncio.gather(*(s.settle(plan.settle_timeout) for s in self.shards))
                     await self._sample()  # what the event did, before time moves on
@@ -399,7 +419,8 @@ class Fleet:
         merged["wall"] = time.perf_counter() - self._wall0
         series = self.run_info.series
         series.append(merged)
-        if self.link is not None and merged["wall"] - self._stats_wall >= BENCH_STATS_EVERY:
+        due = self.plan.clock == "virtual" or merged["wall"] - self._stats_wall >= BENCH_STATS_EVERY
+        if self.link is not None and due:
             self._stats_wall = merged["wall"]
             stats = bench_summary(await self.link.stats())
             self.run_info.bench_series.append({"t": merged["t"], **stats})

@@ -168,9 +168,11 @@ def windows(run: FleetRun) -> list[dict[str, Any]]:
     (between the last sample before it and the first one after it)."""
     rows = []
     for event in run.events:
-        before = [s for s in run.series if s["t"] <= event["t"]]
-        after = [s for s in run.series if s["t"] >= event["until"] and s["wall"] > (
-            before[-1]["wall"] if before else -1)]
+        if "wall_from" not in event:
+            continue  # never happened (the run ended first)
+        before = [s for s in run.series if s["wall"] <= event["wall_from"]]
+        until = event.get("wall_until", run.series[-1]["wall"] if run.series else 0)
+        after = [s for s in run.series if s["wall"] >= until]
         if not before or not after:
             continue
         a, b = before[-1], after[0]
