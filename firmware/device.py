@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mfp_sim.hwsim.clock import Clock
@@ -24,6 +25,7 @@ from mfp_sim.hwsim.scanner import Scanner
 from .api import DeviceApi
 from .console import COMMANDS, Shell
 from .contexts import CONTEXTS, Contexts, MailContext
+from .deadlines import IDP_DEADLINES, IDP_WORKERS, IdpDeadlines
 from .events import EventBus
 from .mail.jobs import JobQueue
 from .mail.pop_poller import PopPoller
@@ -32,6 +34,7 @@ from .mail.smtp_sender import SmtpSender
 from .providers import ProviderRegistry
 from .settings import PopSettings
 from .settings_store import SettingsStore
+from .tokens.http import DiscoveryCache
 from .tokens.store import TokenStore
 from .trust import TrustStore
 
@@ -53,6 +56,7 @@ class Device:
         ca_pems: Iterable[bytes] = (),
         scanner: Scanner | None = None,
         contexts: Iterable[MailContext] = CONTEXTS,
+        idp_deadlines: IdpDeadlines = IDP_DEADLINES,
     ) -> None:
         self.dir = Path(nvram_dir)
         self.clock = clock
@@ -71,11 +75,16 @@ class Device:
                                       self.contexts)
         for problem in self.settings.load_problems:
             log.warning(problem)
+        # msal is blocking: its calls run on the device's own few threads (never the loop's
+        # shared default executor), and OIDC discovery documents are fetched once per device.
+        self.idp_executor = ThreadPoolExecutor(IDP_WORKERS, thread_name_prefix="idp")
+        discovery = DiscoveryCache()
         self.stores: dict[str, TokenStore] = {
             c.name: TokenStore(
                 c.name, c.service, clock=clock, nvram=self.nvram, keystore=self.keystore,
                 trust=self.trust, providers=providers, events=self.events,
-                target=self._target_of(c),
+                target=self._target_of(c), executor=self.idp_executor,
+                deadlines=idp_deadlines, discovery=discovery,
             )
             for c in self.contexts
         }
@@ -131,4 +140,5 @@ class Device:
         await self.jobs.stop()
         for store in self.stores.values():
             await store.stop()
+        self.idp_executor.shutdown(wait=False, cancel_futures=True)
         self.nvram.close()

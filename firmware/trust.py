@@ -1,30 +1,55 @@
 """The device's trust store: which certificate authorities it accepts for TLS.
 
 It holds the public roots (certifi, as a real MFP ships a root list) plus the CAs an
-administrator imported (the bench CA, a company CA). Every TLS client on the device (msal's
-HTTPS, SMTP, POP3) verifies against it. msal talks through `requests`, and this environment
-sets REQUESTS_CA_BUNDLE, which would silently replace `verify=`: the session made here ignores
-the environment (`trust_env = False`).
+administrator imported (the bench CA, a company CA). Every TLS client on the device verifies
+against it through ONE `ssl.SSLContext` per version of the trusted set: SMTP and POP3 get it
+from `ssl_context()`, the identity-provider HTTPS session (`firmware.tokens.http`) hands the
+same object to urllib3's pool. Loading the whole CA bundle costs about 0.7 MB and 36 ms per
+context, so building one per connection (what requests does by default) or per device is
+what made a device weigh megabytes.
+
+Devices in one process whose trusted sets are equal share the context too: contexts are kept
+in a small process-wide table keyed by the SHA-256 of the bundle, held weakly so that a
+context nobody uses any more goes away with its last device. A context is never changed after
+it is made (an import makes a new bundle, hence a new key and context), so sharing it between
+threads and devices is safe.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import ssl
+import threading
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 
 import certifi
-import requests
 from cryptography import x509
 
 from .errors import FirmwareError
 
-__all__ = ["TrustStore", "TrustError"]
+__all__ = ["TrustStore", "TrustError", "shared_context"]
 
 
 class TrustError(FirmwareError):
     pass
+
+
+_CONTEXTS: weakref.WeakValueDictionary[str, ssl.SSLContext] = weakref.WeakValueDictionary()
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def shared_context(bundle: bytes) -> ssl.SSLContext:
+    """The one client context for this CA bundle in this process (made on first use)."""
+    key = hashlib.sha256(bundle).hexdigest()
+    with _CONTEXTS_LOCK:
+        ctx = _CONTEXTS.get(key)
+        if ctx is None:
+            ctx = ssl.create_default_context(cadata=bundle.decode("ascii", errors="replace"))
+            _CONTEXTS[key] = ctx
+        return ctx
 
 
 def _check_pem(pem: bytes, origin: str) -> bytes:
@@ -42,6 +67,7 @@ class TrustStore:
         self._dir = Path(directory)
         self.version = 0  # bumped when the trusted set changes: sessions made before are stale
         self._imported: list[bytes] = []
+        self._ctx: ssl.SSLContext | None = None
         for i, pem in enumerate(imported):
             self._imported.append(_check_pem(pem, f"imported CA #{i + 1}"))
         self._write()
@@ -65,25 +91,26 @@ class TrustStore:
 
     @property
     def bundle_path(self) -> Path:
+        """The bundle as a file, for tools that want one (openssl, curl on the bench)."""
         return self._dir / "ca-bundle.pem"
+
+    def _bundle(self) -> bytes:
+        return Path(certifi.where()).read_bytes() + b"\n" + b"".join(self._imported)
 
     def _write(self) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
-        data = Path(certifi.where()).read_bytes() + b"\n" + b"".join(self._imported)
         tmp = self.bundle_path.with_suffix(".tmp")
-        tmp.write_bytes(data)
+        tmp.write_bytes(self._bundle())
         os.replace(tmp, self.bundle_path)
-        self._ctx: ssl.SSLContext | None = None
+        self._ctx = None
         self.version += 1
 
     def ssl_context(self) -> ssl.SSLContext:
-        """A client context that checks certificates and host names against this store."""
-        if self._ctx is None:
-            self._ctx = ssl.create_default_context(cafile=str(self.bundle_path))
-        return self._ctx
+        """The client context that checks certificates and host names against this store.
 
-    def http_session(self) -> requests.Session:
-        session = requests.Session()
-        session.trust_env = False
-        session.verify = str(self.bundle_path)
-        return session
+        The same object for every connection until the trusted set changes, and the same as
+        other devices' in this process when their sets are equal.
+        """
+        if self._ctx is None:
+            self._ctx = shared_context(self._bundle())
+        return self._ctx
