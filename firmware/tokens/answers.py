@@ -82,6 +82,12 @@ class Refused:
         """The provider's own words and codes, once, for a reason."""
         return provider_words(self.error, self.description, self.codes)
 
+    def words_with_status(self) -> str:
+        """`words()`, after the HTTP status when that is what makes it temporary (429, 5xx)."""
+        if self.status == 429 or self.status >= 500:
+            return f"HTTP {self.status}: {self.words()}"
+        return self.words()
+
     @property
     def temporary(self) -> bool:
         """Will asking again later plausibly help? (server trouble, throttling)"""

@@ -125,7 +125,8 @@ class DeviceFlowPoller:
             self._next = now.mono + self.interval
             return PollAgain(self.interval, interval_changed=True)
         if answer.temporary:
-            return self._trouble(f"The identity provider is not answering properly ({answer.words()})",
+            return self._trouble("The identity provider is not answering properly "
+                                 f"({answer.words_with_status()})",
                                  answer.retry_after, now)
         words = FLOW_ENDINGS.get(answer.error)
         if words is None:

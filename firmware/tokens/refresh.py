@@ -165,7 +165,7 @@ class RefreshPolicy:
         if isinstance(answer, Issued):
             answer = Garbled("a device-code answer")
         if isinstance(answer, Refused):
-            cause = f"the identity provider did not renew the token ({answer.words()})"
+            cause = f"the identity provider did not renew the token ({answer.words_with_status()})"
         else:
             cause = answer.words()
         self.failures += 1

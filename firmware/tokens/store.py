@@ -583,4 +583,8 @@ def _describe_refusal(answer: Refused, provider: Provider) -> str:
         return (f"{provider.display_name} refused the device-code flow for the mail scope "
                 f"({answer.words()}). This provider does not grant mail access to devices "
                 "through the device-code flow")
+    if answer.temporary:
+        later = seconds(answer.retry_after) if answer.retry_after else "a minute"
+        return (f"{provider.display_name} could not start authorization now "
+                f"({answer.words_with_status()}); press Get Token again in {later}")
     return f"{provider.display_name} refused to start authorization ({answer.words()})"
