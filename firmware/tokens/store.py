@@ -24,7 +24,6 @@ plan again (`Clock.on_set`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -49,7 +48,8 @@ from .provider_client import ProviderClient
 from .reasons import invalid_reason, mask, seconds
 from .record import FlowRecord, TokenRecord, seal, unseal
 from .refresh import GrantGone, RefreshPolicy, Renewed, Urgency
-from .timing import Instant, backoff
+from .tasks import TaskKeeper
+from .timing import Instant
 from .values import BearerToken, CheckResult, FlowPrompt, TokenStatus
 
 __all__ = ["TokenStore", "FlowPrompt", "TokenStatus", "BearerToken", "CheckResult", "Urgency",
@@ -106,11 +106,7 @@ class TokenStore:
         self._resume: FlowRecord | None = None  # a stored flow, until start() resumes it
         self._poller: DeviceFlowPoller | None = None
         self._policy: RefreshPolicy | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._refreshing: asyncio.Task[None] | None = None
-        self._starting: asyncio.Task[FlowPrompt] | None = None
-        self._replan = asyncio.Event()
-        self._unlisten = clock.on_set(self._clock_set)
+        self._tasks = TaskKeeper(name, clock)
         self._load()
 
     # ------------------------------------------------------------------ state
@@ -171,8 +167,8 @@ class TokenStore:
             self._spawn(self._refresh_loop)
 
     async def stop(self) -> None:
-        self._unlisten()
-        await self._cancel_tasks()
+        self._tasks.close()
+        await self._tasks.cancel()
         if self._client is not None:
             self._client.discard()
         if self._own_executor:
@@ -190,10 +186,7 @@ class TokenStore:
             prompt = self._prompt(self._now())
             if prompt is not None:
                 return prompt
-        if self._starting is None or self._starting.done():
-            self._starting = asyncio.get_running_loop().create_task(self._start_flow())
-        task = self._starting
-        await asyncio.wait({task})
+        task = await self._tasks.join("get-token", self._start_flow)
         if task.cancelled():
             raise TokenStateError("Get Token was cancelled: the token was cleared meanwhile")
         return task.result()
@@ -245,9 +238,8 @@ class TokenStore:
     async def clear(self) -> None:
         """[Clear] → [OK]: forget the token (and any flow under way). Never waits on the network."""
         self._epoch += 1
-        await self._cancel_tasks()
+        await self._tasks.cancel()
         self._drop_client()
-        self._cache = ""
         self._flow = None
         self._poller = None
         self._policy = None
@@ -304,21 +296,22 @@ class TokenStore:
                     if account.lower() != self._account.lower()
                     else f"provider changed from {self._provider} to {provider}")
             self._epoch += 1
-            await self._cancel_tasks()
+            await self._tasks.cancel()
             reason = f"The {what}: clear the token and obtain it again"
             self._fire("invalidate", reason, cause=reason)
         elif self.phase is Phase.WAITING and changed:
             self._epoch += 1
-            await self._cancel_tasks()
+            await self._tasks.cancel()
             self._drop_client()
             self._flow = self._poller = None
             self._fire("flow_failed", "The account or provider changed during authorization; "
                        "press Get Token again")
-        elif self._starting is not None and not self._starting.done():
+        elif self._tasks.busy("get-token"):
             self._epoch += 1  # a Get Token under way for the old settings is dropped
 
     # ---------------------------------------------------------------- flow
-    async def _poll_loop(self, epoch: int) -> None:
+    async def _poll_loop(self) -> None:
+        epoch = self._epoch
         while self._current(epoch, Phase.WAITING):
             poller, flow = self._poller, self._flow
             assert poller is not None and flow is not None
@@ -328,7 +321,7 @@ class TokenStore:
                 return
             wait = poller.wait(now)
             if wait > 0:
-                await self._nap(wait)
+                await self._tasks.nap(wait)
                 continue
             try:
                 client = self._client_for()
@@ -375,26 +368,22 @@ class TokenStore:
         self._fire("flow_failed", reason)
 
     # -------------------------------------------------------------- refresh
-    async def _refresh_loop(self, epoch: int) -> None:
+    async def _refresh_loop(self) -> None:
+        epoch = self._epoch
         while self._current(epoch, *_HELD):
             assert self._policy is not None
             wait = self._policy.wait_before(self._now(), Urgency.SCHEDULED)
             if wait > 0:
-                await self._nap(wait)
+                await self._tasks.nap(wait)
                 continue
             await self._refresh_now()
 
     async def _refresh_now(self) -> None:
         """Join the refresh under way, or start one; returns when it has ended."""
-        task = self._refreshing
-        if task is None or task.done():
-            task = asyncio.get_running_loop().create_task(self._do_refresh(self._epoch),
-                                                          name=f"token.{self.name}.refresh")
-            task.add_done_callback(self._reap)
-            self._refreshing = task
-        await asyncio.wait({task})
+        await self._tasks.join("refresh", self._do_refresh)
 
-    async def _do_refresh(self, epoch: int) -> None:
+    async def _do_refresh(self) -> None:
+        epoch = self._epoch
         policy = self._policy
         assert policy is not None
         policy.on_attempt(self._now())
@@ -439,57 +428,9 @@ class TokenStore:
         raise TokenUnavailable(f"{self.name}: token is {LABELS[SHOWN_AS[phase]]}: {hint}")
 
     # ----------------------------------------------------------- supervision
-    def _spawn(self, body: Callable[[int], Awaitable[None]]) -> None:
-        self._task = asyncio.get_running_loop().create_task(
-            self._supervised(body, self._epoch), name=f"token.{self.name}.{body.__name__}")
-
-    async def _supervised(self, body: Callable[[int], Awaitable[None]], epoch: int) -> None:
-        """Run a token task; if it dies of anything, log it, wait (back-off) and run it again."""
-        deaths = 0
-        while epoch == self._epoch:
-            try:
-                await body(epoch)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                deaths += 1
-                pause = backoff(deaths, base=5.0, cap=300.0, rng=None)
-                log.exception("%s: the token task %s died (%d so far); restarting it in %g s",
-                              self.name, getattr(body, "__name__", "?"), deaths, pause)
-                await self._nap(pause)
-
-    def _reap(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s: a refresh failed unexpectedly", self.name, exc_info=task.exception())
-
-    async def _cancel_tasks(self) -> None:
-        tasks = [t for t in (self._task, self._refreshing, self._starting)
-                 if t is not None and t is not asyncio.current_task() and not t.done()]
-        self._task = self._refreshing = self._starting = None
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
-            for task in tasks:
-                if not task.cancelled() and task.exception() is not None:
-                    log.debug("%s: task ended while cancelled: %r", self.name, task.exception())
-
-    async def _nap(self, seconds_: float) -> None:
-        """Sleep on the device clock, or until the clock is set (then the caller plans again)."""
-        self._replan.clear()
-        sleeper = asyncio.ensure_future(self._clock.sleep(seconds_))
-        waker = asyncio.ensure_future(self._replan.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
-
-    def _clock_set(self, before: float, after: float) -> None:
-        log.info("%s: device clock set by %+.0f s; planning polls and refreshes again",
-                 self.name, after - before)
-        self._replan.set()
+    def _spawn(self, body: Callable[[], Awaitable[None]]) -> None:
+        epoch = self._epoch
+        self._tasks.spawn(body, lambda: epoch == self._epoch, body.__name__.strip("_"))
 
     def _current(self, epoch: int, *phases: Phase) -> bool:
         return epoch == self._epoch and self.phase in phases
