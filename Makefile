@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 STATE  ?= state/demo
 
-.PHONY: install system-deps demo demo-headless test test-fast bench lint clean
+.PHONY: install system-deps demo demo-headless test test-fast soak bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ demo-headless: install
 
 test: install system-deps lint
 	$(BIN)/python -m pytest -q
+
+soak: install
+	$(BIN)/python -m pytest -q -m soak
 
 bench: install
 	$(BIN)/mfp-sim bench
