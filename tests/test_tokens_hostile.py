@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from mfp_sim.firmware.console import COMMANDS, Shell
 from mfp_sim.firmware.deadlines import IdpDeadlines
 from mfp_sim.firmware.device import Device
 from mfp_sim.firmware.providers import ProviderRegistry
 from mfp_sim.firmware.tokens.device_flow import DeviceFlowPoller
 from mfp_sim.firmware.tokens.machine import TokenState
 from mfp_sim.hwsim.clock import VirtualClock
+from mfp_sim.hwsim.uart import TcpConsole
 from mfp_sim.tools.bench_ca import BenchCA
 
 from .conftest import ALICE, sh, wait_for
@@ -164,20 +164,38 @@ async def test_refreshing_against_a_hostile_provider_stays_retrieved_with_a_reas
 
 
 async def test_clear_answers_at_once_while_get_token_hangs(make_hostile_device, hostile, clock):
+    """Two serial-console connections over TCP: one hangs in Get Token, the other clears."""
     hostile.default = "hang"
     device = await make_hostile_device()
-    other = Shell(device.api, COMMANDS)  # a second console connection
-    get = asyncio.create_task(device.shell.execute("token smtp get"))
-    await asyncio.sleep(0.05)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    reply = await other.execute("token smtp clear")
-    assert loop.time() - start < 1.0 and reply[-1] == "OK" and "state=not_retrieved" in reply
-    assert (await other.execute("token smtp status"))[-1] == "OK"
-    answer = await asyncio.wait_for(get, 2)
-    assert answer[-1].startswith("ERR") and "internal" not in answer[-1]
+    console = TcpConsole(device.shell.execute)
+    port = await console.start()
+    try:
+        first = await asyncio.open_connection("127.0.0.1", port)
+        second = await asyncio.open_connection("127.0.0.1", port)
+        first[1].write(b"token smtp get\n")
+        await first[1].drain()
+        await asyncio.sleep(0.05)  # the Get Token is now waiting on the provider
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        second[1].write(b"token smtp clear\n")
+        reply = await asyncio.wait_for(read_reply(second[0]), 2)
+        assert loop.time() - start < 1.0, loop.time() - start
+        assert reply[-1] == "OK" and "state=not_retrieved" in reply
+        answer = await asyncio.wait_for(read_reply(first[0]), 2)
+        assert answer[-1].startswith("ERR Get Token was cancelled") and "internal" not in answer[-1]
+        for _, writer in (first, second):
+            writer.close()
+    finally:
+        await console.stop()
     hostile.clear_scripts()
     await obtain(device, hostile, clock)
+
+
+async def read_reply(reader: asyncio.StreamReader) -> list[str]:
+    lines: list[str] = []
+    while not lines or not lines[-1].startswith(("OK", "ERR")):
+        lines.append((await reader.readline()).decode().strip())
+    return lines
 
 
 async def test_a_hung_provider_fails_get_token_within_the_deadline(make_hostile_device, hostile):
