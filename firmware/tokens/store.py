@@ -58,6 +58,10 @@ __all__ = ["TokenStore", "FlowPrompt", "TokenStatus", "BearerToken", "CheckResul
 log = logging.getLogger(__name__)
 
 _HELD = (Phase.RETRIEVED, Phase.REFRESH_FAILING)
+#: Keep the HTTPS connection to the provider open only while the next request is due within
+#: this long (polls, back-to-back refreshes); before a longer wait it is closed, so an idle
+#: device holds no connection (a provider drops idle ones after a few minutes anyway).
+KEEP_ALIVE = 30.0
 
 
 class TokenStore:
@@ -357,8 +361,6 @@ class TokenStore:
         self._policy = RefreshPolicy.issued(grant, now, self._rng)
         self._flow = self._poller = None
         self._fire("authorized", "")
-        if self._client is not None:
-            self._client.release()
         log.info("%s: token retrieved for %s (%s)", self.name, self._account, mask(grant.access_token))
         self._spawn(self._refresh_loop)  # the poll task ends here; the refresh task takes over
 
@@ -374,6 +376,8 @@ class TokenStore:
             assert self._policy is not None
             wait = self._policy.wait_before(self._now(), Urgency.SCHEDULED)
             if wait > 0:
+                if wait > KEEP_ALIVE and self._client is not None:
+                    self._client.release()  # nothing to say to the provider for a while
                 await self._tasks.nap(wait)
                 continue
             await self._refresh_now()
@@ -401,8 +405,6 @@ class TokenStore:
         if isinstance(outcome, Renewed):
             self._access_token = outcome.grant.access_token
             self._fire("refreshed", "", refreshed=True)
-            if self._client is not None:
-                self._client.release()
         elif isinstance(outcome, GrantGone):
             self._fire("invalidate", invalid_reason(outcome.cause), cause=outcome.cause)
             self._drop_client()
