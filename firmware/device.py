@@ -19,6 +19,7 @@ from pathlib import Path
 from mfp_sim.hwsim.clock import Clock
 from mfp_sim.hwsim.keystore import KeyStore
 from mfp_sim.hwsim.nvram import Nvram
+from mfp_sim.hwsim.nvram_lock import NvramLock
 from mfp_sim.hwsim.printer import OutputTray
 from mfp_sim.hwsim.scanner import Scanner
 
@@ -55,6 +56,7 @@ class Device:
         providers: ProviderRegistry,
         ca_pems: Iterable[bytes] = (),
         scanner: Scanner | None = None,
+        keystore_dir: Path | None = None,
         contexts: Iterable[MailContext] = CONTEXTS,
         idp_deadlines: IdpDeadlines = IDP_DEADLINES,
     ) -> None:
@@ -62,8 +64,14 @@ class Device:
         self.clock = clock
         self.providers = providers
         self.contexts = Contexts(contexts)
-        self.nvram = Nvram(self.dir)
-        self.keystore = KeyStore(self.dir)
+        # One device per NVRAM folder (held until stop); the key apart (default <nvram>.keystore).
+        self.lock = NvramLock(self.dir)
+        try:
+            self.keystore = KeyStore.for_device(self.dir, keystore_dir)
+            self.nvram = Nvram(self.dir)
+        except BaseException:
+            self.lock.release()
+            raise
         stored = self.nvram.read(_TRUST_KEY)
         imported = [p for p in (stored.split(_SEP) if stored else []) if p.strip()]
         self.trust = TrustStore(self.dir / "trust", imported)
@@ -142,3 +150,4 @@ class Device:
             await store.stop()
         self.idp_executor.shutdown(wait=False, cancel_futures=True)
         self.nvram.close()
+        self.lock.release()

@@ -18,7 +18,6 @@ threads and devices is safe.
 from __future__ import annotations
 
 import hashlib
-import os
 import ssl
 import threading
 import weakref
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import certifi
 from cryptography import x509
+
+from mfp_sim.hwsim.private import private_dir, write_private
 
 from .errors import FirmwareError
 
@@ -98,10 +99,8 @@ class TrustStore:
         return Path(certifi.where()).read_bytes() + b"\n" + b"".join(self._imported)
 
     def _write(self) -> None:
-        self._dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.bundle_path.with_suffix(".tmp")
-        tmp.write_bytes(self._bundle())
-        os.replace(tmp, self.bundle_path)
+        private_dir(self._dir)
+        write_private(self.bundle_path, self._bundle(), sync=False)  # rebuilt from NVRAM at every start
         self._ctx = None
         self.version += 1
 

@@ -113,8 +113,8 @@ def test_layers_point_down():
     assert wrong == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7: the panel's 13-module circle and "
-                   "tools/bench*.py's are being taken apart; remove this mark then")
+@pytest.mark.xfail(strict=True, reason="issue 7: tools/bench*.py's circle is being taken "
+                   "apart with the benchmark's rewrite; remove this mark then")
 def test_no_import_circles():
     circles = []
     for component in _cycles():

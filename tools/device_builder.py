@@ -29,8 +29,12 @@ def build_device(
     testbed: Mapping[str, Any] | None = None,
     ca_files: Iterable[Path] = (),
     providers_file: Path | None = None,
+    keystore_dir: Path | None = None,
 ) -> Device:
-    """A device (not yet started). `testbed` is a bench's testbed.json, already read."""
+    """A device (not yet started). `testbed` is a bench's testbed.json, already read.
+
+    Its key is kept in `keystore_dir`, by default beside the NVRAM folder (`<nvram>.keystore`).
+    """
     registry = ProviderRegistry()
     pems: list[bytes] = []
     if testbed is not None:
@@ -40,4 +44,5 @@ def build_device(
         pems.append(TrustStore.read_ca_file(Path(ca)))
     if providers_file is not None:
         registry.load_toml(Path(providers_file))
-    return Device(Path(nvram_dir), clock=clock, providers=registry, ca_pems=pems)
+    return Device(Path(nvram_dir), clock=clock, providers=registry, ca_pems=pems,
+                  keystore_dir=keystore_dir)

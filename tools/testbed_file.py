@@ -53,5 +53,5 @@ def local_provider(info: dict[str, Any]) -> Provider:
         client_id=str(info["client_id"]),
         scopes={k: tuple(v) for k, v in dict(info["scopes"]).items()},
         presets=presets,
-        note=f"policy {info.get('policy', 'microsoft')}",
+        note=f"profile {info.get('idp_profile', info.get('policy', 'entra'))}",
     )

@@ -16,7 +16,8 @@ from mfp_sim.firmware.i18n import N_
 from mfp_sim.firmware.mail.jobs import JobInfo
 from mfp_sim.firmware.vocabulary import JobKind, JobState
 
-from ..base import DeviceListener, PanelScreen
+from ..base import DeviceListener
+from .frame import PanelScreen
 
 __all__ = ["JobStatusScreen"]
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Button
 
-from mfp_sim.firmware.contexts import Contexts
+from ..base import slug
+from ..requests import OpenEntry
+from .frame import PanelScreen
+from .menus import Menu
 
-from ..base import PanelScreen, slug
-from .menus import Menu, Page
-from .settings import ServicesSetupScreen, SettingsScreen, SmtpAuthenticationScreen
-
-__all__ = ["MenuScreen", "page_screen"]
+__all__ = ["MenuScreen"]
 
 
 class MenuScreen(PanelScreen):
+    """The keys of one menu; a key asks the panel to open its submenu or page."""
+
     BINDINGS = [
         Binding("down", "app.focus_next", "Next", show=False),
         Binding("up", "app.focus_previous", "Previous", show=False),
@@ -39,19 +39,4 @@ class MenuScreen(PanelScreen):
         for entry in self.menu.entries:
             if event.button.id == f"menu-{slug(entry.label)}":
                 event.stop()
-                trail = self.trail + (entry.label,)
-                if isinstance(entry, Page):
-                    self.app.push_screen(page_screen(entry, trail, self.api.contexts))
-                else:
-                    self.app.push_screen(MenuScreen(entry, trail))
-
-
-def page_screen(page: Page, trail: tuple[str, ...], contexts: Contexts) -> Screen[None]:
-    """The screen of a settings page: an SMTP function's, the SMTP tab, or a section's form
-    (with the token area when the section is a mail context)."""
-    if page.function:
-        return SmtpAuthenticationScreen(trail, page.function)
-    if page.section == contexts.smtp().name:
-        return ServicesSetupScreen(trail)
-    token = page.section if page.section in contexts else None
-    return SettingsScreen(trail, page.section, token=token)
+                self.panel.open(OpenEntry(entry, self.trail + (entry.label,)))

@@ -17,8 +17,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 from mfp_sim.firmware.errors import FirmwareError
 from mfp_sim.firmware.i18n import N_
 
-from ..base import PanelScreen
 from ..widgets.token_area import TokenArea
+from .frame import PanelScreen
 
 __all__ = ["ScanToEmailScreen", "InternetFaxScreen"]
 

@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
-from ..base import PanelScreen, slug
+from ..base import slug
 from ..widgets.settings_form import SettingsForm
 from ..widgets.token_area import TokenArea
+from .frame import PanelScreen
 
 __all__ = ["SettingsScreen", "ServicesSetupScreen", "SmtpAuthenticationScreen", "SMTP_AUTH_FIELDS"]
 
