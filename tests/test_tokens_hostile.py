@@ -174,7 +174,7 @@ async def test_clear_answers_at_once_while_get_token_hangs(make_hostile_device, 
         second = await asyncio.open_connection("127.0.0.1", port)
         first[1].write(b"token smtp get\n")
         await first[1].drain()
-        await asyncio.sleep(0.05)  # the Get Token is now waiting on the provider
+        await wait_for(lambda: hostile.requests["discovery"] == 1, what="Get Token at the provider")
         loop = asyncio.get_running_loop()
         start = loop.time()
         second[1].write(b"token smtp clear\n")

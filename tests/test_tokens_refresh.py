@@ -6,7 +6,6 @@ identity provider, which counts what it was asked (every refresh issues a new re
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -30,6 +29,12 @@ from .mail_helpers import setup_smtp, wait_job
 
 def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def next_request_in(device: Device, store: str = "smtp") -> float:
+    status = device.api.token_status(store)
+    assert status.next_request_at is not None
+    return status.next_request_at - device.clock.now()
 
 
 def expires_in(device: Device, store: str = "smtp") -> float:
@@ -74,13 +79,13 @@ async def test_a_short_lived_token_is_renewed_at_half_its_life_never_in_a_loop(
         await obtain_token(device, bench, clock)
         seen = Refreshes(device)
         for n in range(1, 9):
+            assert next_request_in(device) == period
             await clock.advance(period - 1)
-            await asyncio.sleep(0.02)
-            assert seen.count == n - 1, f"refreshed before half its life ({n})"
+            assert seen.count == n - 1 and next_request_in(device) == 1, f"early ({n})"
             await clock.advance(1)
             await wait_for(lambda n=n: seen.count == n, what=f"refresh {n}")
+            await wait_for(lambda: next_request_in(device) == period, what="the next one planned")
             assert expires_in(device) == lifetime
-        await asyncio.sleep(0.05)
         assert seen.count == 8
         assert bench.idp.stats.token_requests("refresh_token") == 8  # what the provider saw
         assert device.api.token_status("smtp").state is TokenState.RETRIEVED
@@ -135,7 +140,7 @@ async def test_setting_the_clock_forward_past_expiry_renews_once(device, bench, 
     reply = await sh(device, f"clock set {iso(clock.now() + 2 * 3600)}")
     assert reply["_ok"] and reply["iso"] == iso(clock.now())
     await wait_for(lambda: seen.count == 1, what="one refresh after the jump")
-    await asyncio.sleep(0.05)
+    await wait_for(lambda: next_request_in(device) == 3300, what="the next one planned")
     assert seen.count == 1 and expires_in(device) == 3600
     assert bench.idp.stats.token_requests("refresh_token") == 1
 
@@ -147,10 +152,10 @@ async def test_setting_the_clock_back_never_makes_a_token_look_fresh(device, ben
     assert expires_in(device) == 600
     assert (await sh(device, f"clock set {iso(clock.now() - 86400)}"))["_ok"]
     assert expires_in(device) == 600  # not 87,000: the age is kept on the monotonic clock
-    assert (await sh(device, "token smtp status"))["access_expires_in"] == "600"
+    status = await sh(device, "token smtp status")
+    assert (status["access_expires_in"], status["next_request_in"]) == ("600", "300")
     await clock.advance(299)
-    await asyncio.sleep(0.02)
-    assert seen.count == 0
+    assert seen.count == 0 and next_request_in(device) == 1
     await clock.advance(1)  # 300 s before the real expiry, whatever the date says
     await wait_for(lambda: seen.count == 1, what="refresh at the planned time")
 

@@ -11,7 +11,7 @@ import threading
 from mfp_sim.firmware.trust import TrustStore
 from mfp_sim.tools.bench_ca import BenchCA
 
-from .conftest import ALICE, BOB, obtain_token, sh, start_flow
+from .conftest import ALICE, BOB, obtain_token, sh, start_flow, wait_for
 from .mail_helpers import setup_smtp, wait_job
 
 
@@ -74,7 +74,7 @@ async def test_one_hung_store_does_not_hold_the_others(tmp_path, clock, ca):
             await timed(device, "token smtp clear")
             hostile.script("devicecode", "hang")
             hung = asyncio.create_task(sh(device, "token smtp get"))
-            await asyncio.sleep(0.05)
+            await wait_for(lambda: hostile.requests["devicecode"] == 2, what="the hung request")
             other = await timed(device, "token pop.ifax get", bound=0.5)
             assert other["_ok"] and other["user_code"]
             assert "did not answer within 0.5 s" in (await hung)["_err"]

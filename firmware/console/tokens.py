@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 from ..errors import CommandError
 from ..events import TokenChanged
@@ -27,6 +28,8 @@ def _status_lines(st: TokenStatus, now: float) -> Reply:
                   f"expires_in={max(0, int(st.prompt.expires_at - now))}"]
     if st.poll_interval is not None:
         lines.append(f"poll_interval={st.poll_interval:g}")
+    if st.next_request_at is not None:
+        lines.append(f"next_request_in={max(0, math.ceil(st.next_request_at - now))}")
     return lines
 
 

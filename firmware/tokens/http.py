@@ -48,11 +48,17 @@ class AnswerTooLarge(requests.exceptions.RequestException):
 
 
 class _TrustAdapter(HTTPAdapter):
-    """Every pool gets the device's one SSL context; no CA file is loaded per connection."""
+    """Every pool gets the device's one SSL context; no CA file is loaded per connection; and
+    no request goes out without connect and read timeouts, whoever sends it."""
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: Any, deadlines: IdpDeadlines) -> None:
         self._context = context
+        self._timeouts = (deadlines.connect, deadlines.read)
         super().__init__(pool_connections=2, pool_maxsize=1, max_retries=0)
+
+    def send(self, request: Any, stream: bool = False, timeout: Any = None,
+             *args: Any, **kwargs: Any) -> Any:
+        return super().send(request, stream, timeout or self._timeouts, *args, **kwargs)
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
                          **pool_kwargs: Any) -> None:
@@ -112,7 +118,7 @@ class IdpSession(requests.Session):
         self.trust_env = False
         self.verify = True
         self.deadlines = deadlines
-        self.mount("https://", _TrustAdapter(context))
+        self.mount("https://", _TrustAdapter(context, deadlines))
         self.mount("http://", _NoPlainHttp())
         self._seen = threading.local()
 

@@ -137,7 +137,15 @@ class TokenStore:
             reason=self._reason, access_expires_at=expires,
             prompt=self._prompt(now) if state is TokenState.WAITING else None,
             poll_interval=self._poller.interval if self._poller is not None else None,
+            next_request_at=self._next_request_at(now),
         )
+
+    def _next_request_at(self, now: Instant) -> float | None:
+        if self.phase is Phase.WAITING and self._poller is not None:
+            return now.wall + self._poller.wait(now)
+        if self.phase in _HELD and self._policy is not None:
+            return now.wall + self._policy.wait_before(now, Urgency.SCHEDULED)
+        return None
 
     def _prompt(self, now: Instant) -> FlowPrompt | None:
         f, poller = self._flow, self._poller

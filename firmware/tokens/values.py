@@ -32,6 +32,8 @@ class TokenStatus:
     access_expires_at: float | None
     prompt: FlowPrompt | None
     poll_interval: float | None = None  # while waiting: seconds between polls (slow_down adds 5)
+    #: When the device will next ask the provider on its own (a poll, a refresh); None: never.
+    next_request_at: float | None = None
 
 
 @dataclass(frozen=True)
