@@ -8,7 +8,8 @@ Map:
     api                        the one command API (panel, console and web page use it)
     shell                      the console language (key=value lines, then OK / ERR)
     trust                      the device's CA trust store
-    mail/                      SMTP sender, send-job queue, POP pollers, connection test
+    mail/                      SMTP sender, send-job queue, connection test, the mail error tree
+    receive/                   POP receivers: poller, fax memory (spool), ledger, print worker
     device                     one MFP: wires all of the above together
     errors                     the exception tree
 """

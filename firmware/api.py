@@ -28,9 +28,12 @@ from .events import Event, EventBus, Subscription
 from .mail.connection_test import ConnectionReport, check_pop, check_smtp
 from .mail.jobs import JobInfo, JobQueue
 from .mail.outgoing import Outgoing, compose_fax, compose_scan
-from .mail.pop_poller import PollResult, PopPoller
 from .mail.smtp_sender import SmtpSender
 from .providers import Provider, ProviderRegistry
+from .receive.journal import JournalEntry, ReceiveJournal
+from .receive.memory import FaxMemory, MemoryUse
+from .receive.results import PollResult
+from .receive.unit import ReceptionUnit
 from .settings import SmtpSettings, parse_address
 from .settings_store import SettingsStore
 from .tokens.store import CheckResult, FlowPrompt, TokenStatus, TokenStore
@@ -64,7 +67,9 @@ class DeviceApi:
         tray: OutputTray,
         sender: SmtpSender,
         jobs: JobQueue,
-        pollers: Mapping[str, PopPoller],
+        receivers: Mapping[str, ReceptionUnit],
+        fax_memory: FaxMemory,
+        journal: ReceiveJournal,
     ) -> None:
         self.clock = clock
         self.contexts = contexts
@@ -76,7 +81,9 @@ class DeviceApi:
         self._tray = tray
         self._sender = sender
         self._jobs = jobs
-        self._pollers = pollers
+        self._receivers = receivers
+        self._fax_memory = fax_memory
+        self._journal = journal
 
     # ----------------------------------------------------------- settings
     def settings_items(self, section: str) -> list[tuple[str, str]]:
@@ -191,8 +198,8 @@ class DeviceApi:
         return job.id
 
     # ------------------------------------------------------------ receive
-    def _poller(self, store: str) -> PopPoller:
-        return self._pollers[self.contexts.receiver(store).name]
+    def _receiver(self, store: str) -> ReceptionUnit:
+        return self._receivers[self.contexts.receiver(store).name]
 
     async def check_mail(self, store: str, *, wait_printed: bool = True) -> PollResult:
         """Poll a POP mailbox now.
@@ -201,11 +208,23 @@ class DeviceApi:
         (bounded) for the print worker to print it. `wait_printed=False` returns once the
         mailbox is drained (messages stored for good and deleted): see `wait_printed`.
         """
-        return await self._poller(store).check_now(wait_printed=wait_printed)
+        return await self._receiver(store).check_now(wait_printed=wait_printed)
 
     async def wait_printed(self, store: str, timeout: float) -> bool:
         """Wait until everything `store` received is printed (or refused); False on timeout."""
-        return await self._poller(store).wait_printed(timeout)
+        return await self._receiver(store).wait_printed(timeout)
+
+    def mail_log(self, store: str | None = None, count: int = 20) -> list[JournalEntry]:
+        """The last `count` receive outcomes (of one POP setting, or all), newest last."""
+        source = None if store is None else self.contexts.receiver(store).name
+        size = self._journal.size
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= size:
+            raise CommandError(f"count {count!r} is not allowed: a whole number from 1 to {size}")
+        return self._journal.recent(source, count)
+
+    def fax_memory(self) -> MemoryUse:
+        """What the fax memory holds (all POP settings); `.full` is the panel's "memory full"."""
+        return self._fax_memory.use()
 
     async def test_connection(self, store: str) -> ConnectionReport:
         """[Connection Test] of the SMTP screen (or any SMTP function's) or a POP screen."""
@@ -213,7 +232,7 @@ class DeviceApi:
         token = self._stores[context.name]
         if context.receive is None:
             return await check_smtp(self._sender, token)
-        return await check_pop(self._pollers[context.name], token)
+        return await check_pop(self._receivers[context.name], token)
 
     # -------------------------------------------------------------- clock
     def now(self) -> float:

@@ -29,15 +29,24 @@ from .contexts import CONTEXTS, Contexts, MailContext
 from .deadlines import IDP_DEADLINES, IDP_WORKERS, IdpDeadlines
 from .events import EventBus
 from .mail.jobs import JobQueue
-from .mail.pop_poller import PopPoller
-from .mail.print_worker import Reception
+from .mail.session_token import SessionToken
 from .mail.smtp_sender import SmtpSender
 from .providers import ProviderRegistry
+from .receive.journal import ReceiveJournal
+from .receive.ledger import ReceiveLedger
+from .receive.limits import ReceiveLimits
+from .receive.memory import FaxMemory
+from .receive.poller import PopPoller, phase_of
+from .receive.print_worker import PrintWorker, Reception
+from .receive.signin import Mailbox
+from .receive.spool import ReceiveSpool
+from .receive.unit import ReceptionUnit
 from .settings import PopSettings
 from .settings_store import SettingsStore
 from .tokens.http import DiscoveryCache
 from .tokens.store import TokenStore
 from .trust import TrustStore
+from .vocabulary import ReceiveKind, Step
 
 __all__ = ["Device"]
 
@@ -58,9 +67,13 @@ class Device:
         scanner: Scanner | None = None,
         keystore_dir: Path | None = None,
         contexts: Iterable[MailContext] = CONTEXTS,
+        limits: ReceiveLimits | None = None,
         idp_deadlines: IdpDeadlines = IDP_DEADLINES,
     ) -> None:
         self.dir = Path(nvram_dir)
+        #: What tells this device from others in a fleet: its NVRAM folder's name (stable
+        #: across power cycles; it spreads the devices' POP checks in time).
+        self.serial = self.dir.resolve().name
         self.clock = clock
         self.providers = providers
         self.contexts = Contexts(contexts)
@@ -105,20 +118,36 @@ class Device:
         self.jobs = JobQueue(nvram=self.nvram, keystore=self.keystore, clock=clock,
                              events=self.events, sender=self.sender)
         self.reception = Reception()  # printing waits while a POP session receives
-        self.pollers: dict[str, PopPoller] = {
-            c.name: PopPoller(
-                c.name, c.receive, settings=self._pop_settings(c), store=self.stores[c.name],
-                trust=self.trust, clock=clock, nvram=self.nvram, events=self.events,
-                tray=self.tray, spool_dir=self.dir / "spool" / c.name,
-                reception=self.reception,
-            )
+        self.limits = limits if limits is not None else ReceiveLimits()
+        self.fax_memory = FaxMemory(self.limits.memory_messages, self.limits.memory_bytes)  # all POP
+        self.journal = ReceiveJournal(clock.now)  # `mail log`: every POP setting, in memory
+        self.receivers: dict[str, ReceptionUnit] = {
+            c.name: self._reception_unit(c, c.receive)
             for c in self.contexts.pop() if c.receive is not None
         }
         self.api = DeviceApi(clock=clock, contexts=self.contexts, settings=self.settings,
                              stores=self.stores, providers=providers, events=self.events,
                              scanner=self.scanner, tray=self.tray, sender=self.sender,
-                             jobs=self.jobs, pollers=self.pollers)
+                             jobs=self.jobs, receivers=self.receivers,
+                             fax_memory=self.fax_memory, journal=self.journal)
         self.shell = Shell(self.api, COMMANDS)
+
+    def _reception_unit(self, context: MailContext, kind: ReceiveKind) -> ReceptionUnit:
+        """One POP setting's receive path: every part made here, and handed to the others."""
+        name = context.name
+        spool = ReceiveSpool(self.dir / "spool" / name, self.fax_memory)
+        ledger = ReceiveLedger(self.nvram, name)
+        printer = PrintWorker(name, kind, spool=spool, tray=self.tray, ledger=ledger,
+                              events=self.events, clock=self.clock, reception=self.reception,
+                              limits=self.limits, journal=self.journal)
+        mailbox = Mailbox(name, SessionToken(self.stores[name], step=Step.TOKEN), self.trust,
+                          self.limits)
+        poller = PopPoller(name, kind, settings=self._pop_settings(context), mailbox=mailbox,
+                           clock=self.clock, events=self.events, spool=spool, ledger=ledger,
+                           printer=printer, tray=self.tray, reception=self.reception,
+                           limits=self.limits, journal=self.journal,
+                           phase=phase_of(self.serial, name))
+        return ReceptionUnit(name, kind, poller, spool, ledger, printer, self.tray)
 
     def _pop_settings(self, context: MailContext) -> Callable[[], PopSettings]:
         return lambda: self.settings.pop(context.name)
@@ -132,19 +161,19 @@ class Device:
     async def _settings_changed(self, section: str, changed: set[str]) -> None:
         if section in self.stores and changed & {"provider", "account"}:
             await self.stores[section].settings_changed()
-        if section in self.pollers:
-            self.pollers[section].settings_changed()
+        if section in self.receivers:
+            self.receivers[section].settings_changed()
 
     async def start(self) -> None:
         for store in self.stores.values():
             await store.start()
-        await self.jobs.start()
-        for poller in self.pollers.values():
-            await poller.start()
+        for unit in self.receivers.values():  # reads its ledger off the loop: awaits
+            await unit.start()
+        await self.jobs.start()  # last: nothing awaits between it and the caller's next step
 
     async def stop(self) -> None:
-        for poller in self.pollers.values():
-            await poller.stop()
+        for unit in self.receivers.values():
+            await unit.stop()
         await self.jobs.stop()
         for store in self.stores.values():
             await store.stop()

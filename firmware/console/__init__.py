@@ -4,7 +4,7 @@ Map (imports point down the list):
     shell      `Shell`: one line in, reply lines out (`key=value` …, then `OK` or `ERR <reason>`)
     core       help, get, set, settings, providers, clock
     tokens     token <store> status|get|clear|refresh|wait, stores
-    mail       scan, ifax send, job, jobs, tray, test, mail check
+    mail       scan, ifax send, job, jobs, tray, test, mail check, mail log
     command    `Command` (one row of a table), `Session` (what a handler works with), helpers
 
 `COMMANDS` is the whole language, one table per topic; `help` prints it and docs/shell.md
