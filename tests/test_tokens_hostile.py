@@ -250,3 +250,18 @@ async def test_a_task_that_dies_is_restarted_and_logged(make_hostile_device, hos
     assert status(device)[0] is TokenState.WAITING
     await clock.advance(5)  # the supervisor's pause, then the task runs again
     await wait_for(lambda: status(device)[0] is TokenState.RETRIEVED, what="retrieved after restart")
+
+
+async def test_token_check_honours_a_retry_after_and_says_so(make_hostile_device, hostile, clock):
+    device = await make_hostile_device()
+    await obtain(device, hostile, clock)
+    hostile.script("refresh", "429")
+    reply = await timed(device, "token smtp check")
+    assert not reply["_ok"] and reply["refreshed"] == "no" and reply["label"] == "Retrieved"
+    assert "HTTP 429" in str(reply["reason"]) and "retrying in 30 s" in str(reply["reason"])
+    reply = await timed(device, "token smtp check")  # within the Retry-After: not even asked
+    assert "asked the device to wait; next attempt in 30 s" in str(reply["_err"])
+    assert hostile.requests["refresh"] == 1
+    await clock.advance(30)
+    await wait_for(lambda: status(device) == (TokenState.RETRIEVED, ""), what="renewed")
+    assert (await timed(device, "token smtp check"))["_ok"]

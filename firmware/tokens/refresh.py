@@ -9,7 +9,8 @@ the next attempt backs off exponentially with jitter, never sooner than a `Retry
 
 Who asks (`Urgency`) decides which limits apply:
 
-    SCHEDULED  the store's own timer: the margin, the floor, back-off and Retry-After
+    SCHEDULED  the store's own timer: the margin, the floor, back-off and Retry-After (after a
+               failure, the back-off alone: a failed renewal is retried, due or not)
     NEEDED     a mail session wants the token and it is due: floor, back-off, Retry-After
     REFUSED    a server refused the token (535, -ERR): floor and Retry-After, not back-off,
                so that a revoked grant is noticed at once
@@ -142,7 +143,9 @@ class RefreshPolicy:
         else:
             floor = self._not_before - now.mono
         wait = max(0.0, hold, floor)
-        if urgency is Urgency.SCHEDULED:
+        if urgency is Urgency.SCHEDULED and self.failures == 0:
+            # After a failure (even of a refresh asked early, by a 535 or `token check`) the
+            # timer retries on the back-off schedule, as the reason says, not at the margin.
             wait = max(wait, self.remaining(now) - self.margin)
         return wait
 

@@ -289,14 +289,16 @@ class TokenStore:
 
     async def check(self) -> CheckResult:
         """`token <store> check`: refresh now (honouring only Retry-After) and report."""
-        before = self._access_token
-        await self.refresh(Urgency.ASKED)
+        self._require_held()
         assert self._policy is not None
-        wait = self._policy.wait_before(self._now(), Urgency.ASKED)
+        before = self._access_token
+        held_back = self._policy.wait_before(self._now(), Urgency.ASKED)
+        if held_back > 0:  # a Retry-After is running: not even the administrator may ask
+            self._set_reason("Not renewed now: the identity provider asked the device to wait; "
+                             f"next attempt in {seconds(held_back)}")
+        else:
+            await self._refresh_now()
         refreshed = self.phase in _HELD and self._access_token != before
-        if not refreshed and wait > 0 and self.phase in _HELD:
-            self._set_reason(f"The identity provider asked the device to wait; next attempt in "
-                             f"{seconds(wait)}")
         return CheckResult(refreshed, self.status())
 
     async def settings_changed(self) -> None:
@@ -309,6 +311,7 @@ class TokenStore:
                     else f"provider changed from {self._provider} to {provider}")
             self._epoch += 1
             await self._tasks.cancel()
+            self._drop_client()  # the old account's refresh token is not kept
             reason = f"The {what}: clear the token and obtain it again"
             self._fire("invalidate", reason, cause=reason)
         elif self.phase is Phase.WAITING and changed:
@@ -393,6 +396,7 @@ class TokenStore:
     async def _refresh_now(self) -> None:
         """Join the refresh under way, or start one; returns when it has ended."""
         await self._tasks.join("refresh", self._do_refresh)
+        self._tasks.replan()  # the timer plans from what this refresh changed
 
     async def _do_refresh(self) -> None:
         epoch = self._epoch
@@ -414,8 +418,8 @@ class TokenStore:
             self._access_token = outcome.grant.access_token
             self._fire("refreshed", "", refreshed=True)
         elif isinstance(outcome, GrantGone):
+            self._drop_client()  # a dead grant's refresh token is not kept
             self._fire("invalidate", invalid_reason(outcome.cause), cause=outcome.cause)
-            self._drop_client()
         else:
             wait = seconds(outcome.delay)
             if policy.fresh(now):

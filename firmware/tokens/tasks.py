@@ -7,8 +7,8 @@
     join(name, make)    a job that many callers may ask for at once (a refresh, a Get Token):
                         the first starts it, the others wait for the same one; a caller that
                         gives up (a closed console) does not cancel it for the others
-    nap(seconds)        a sleep on the device clock that ends early when the clock is set, so
-                        that the caller plans again from the new time
+    nap(seconds)        a sleep on the device clock that ends early when the clock is set (or
+                        `replan()` is called), so that the caller plans again
     cancel()            stops all of it at once (Clear, an account change, power-off)
 """
 
@@ -103,6 +103,10 @@ class TaskKeeper:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
+
+    def replan(self) -> None:
+        """End the current nap now: the plan changed (a refresh outside the timer, a clock set)."""
+        self._replan.set()
 
     def close(self) -> None:
         self._unlisten()
