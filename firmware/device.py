@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 from mfp_sim.hwsim.clock import Clock
@@ -33,6 +34,7 @@ from mfp_sim.hwsim.scanner import Scanner
 from .api import DeviceApi, DeviceParts
 from .console import COMMANDS, Shell
 from .contexts import CONTEXTS, Contexts, MailContext
+from .deadlines import IDP_DEADLINES, IDP_WORKERS, IdpDeadlines
 from .events import EventBus, NetworkChanged
 from .mail.jobs import JobQueue
 from .mail.session_token import SessionToken
@@ -49,6 +51,7 @@ from .receive.spool import ReceiveSpool
 from .receive.unit import ReceptionUnit
 from .settings import PopSettings
 from .settings_store import SettingsStore
+from .tokens.http import DiscoveryCache
 from .tokens.store import TokenStore
 from .trust import TrustStore
 from .vocabulary import ReceiveKind, Step
@@ -74,12 +77,15 @@ class Device:
         contexts: Iterable[MailContext] = CONTEXTS,
         network: NetworkLink | None = None,
         limits: ReceiveLimits | None = None,
+        idp_deadlines: IdpDeadlines = IDP_DEADLINES,
         nvram: Callable[[], Nvram] | None = None,
+        idp_executor: Executor | None = None,
     ) -> None:
-        """`nvram` opens this device's records at each boot when they are kept elsewhere than
+        """For many devices in one process (a fleet shard, tools/fleet): `nvram` opens this
+        device's records at each boot when they are kept elsewhere than
         `<nvram_dir>/nvram.sqlite`, by an owner that also keeps the folder to this one device
-        (a fleet shard's one file for all its devices, tools/fleet); by default the device
-        opens its own file and locks its folder."""
+        (by default the device opens its own file and locks its folder); `idp_executor` runs
+        its msal calls on threads shared with other devices (by default its own few)."""
         self.dir = Path(nvram_dir)
         #: What tells this device from others in a fleet: its NVRAM folder's name (stable
         #: across power cycles; it spreads the devices' POP checks in time).
@@ -99,6 +105,12 @@ class Device:
             self.scanner = scanner if scanner is not None else Scanner()
             self.tray = OutputTray(self.dir / "tray")
             self.limits = limits if limits is not None else ReceiveLimits()
+            # msal is blocking: its calls run on the device's own few threads (never the
+            # loop's shared default executor), each with a deadline.
+            self._own_executor = idp_executor is None
+            self.idp_executor: Executor = (idp_executor if idp_executor is not None else
+                                           ThreadPoolExecutor(IDP_WORKERS, thread_name_prefix="idp"))
+            self._idp_deadlines = idp_deadlines
             self.events = EventBus(clock.now)
             self.network.on_change(self._link_changed)
             self.boots = 0
@@ -132,11 +144,14 @@ class Device:
                                       self.contexts)
         for problem in self.settings.load_problems:
             log.warning(problem)
+        # OIDC discovery documents are fetched once per boot of the device (RAM).
+        discovery = DiscoveryCache()
         self.stores: dict[str, TokenStore] = {
             c.name: TokenStore(
                 c.name, c.service, clock=self.clock, nvram=self.nvram, keystore=self.keystore,
                 trust=self.trust, providers=self.providers, events=self.events,
-                target=self._target_of(c),
+                target=self._target_of(c), executor=self.idp_executor,
+                deadlines=self._idp_deadlines, discovery=discovery,
             )
             for c in self.contexts
         }
@@ -216,6 +231,8 @@ class Device:
 
     async def stop(self) -> None:
         await self._halt()
+        if self._own_executor:
+            self.idp_executor.shutdown(wait=False, cancel_futures=True)
         self.nvram.close()
         if self.lock is not None:
             self.lock.release()

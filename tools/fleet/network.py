@@ -51,17 +51,25 @@ DEVICE: ContextVar[int | None] = ContextVar("fleet_device", default=None)
 #: The shard network that device is on.
 NETWORK: ContextVar[Network | None] = ContextVar("fleet_network", default=None)
 
-#: msal's methods, as the answers a device gets.
+#: What a device's call to the identity provider is, by the method that makes it: msal's own
+#: (a token store calling msal directly) or the token store's client (`ProviderClient`, whose
+#: methods hand the worker a closure named after them).
 _CALLS = {
     "initiate_device_flow": "device_authorization",
     "acquire_token_by_device_flow": "device_poll",
     "acquire_token_silent_with_error": "refresh",
+    "start_flow": "device_authorization",
+    "poll": "device_poll",
+    "refresh": "refresh",
 }
+_LOCAL = re.compile(r"\.(\w+)\.<locals>\.")
 _GRANTS = {"urn:ietf:params:oauth:grant-type:device_code": "device_poll",
            "refresh_token": "refresh", "authorization_code": "auth_code"}
 #: Answers that say "not now, later": a device should back off after them.
 TEMPORARY = frozenset({"temporarily_unavailable", "server_error", "slow_down", "unreachable",
-                       "timeout", "http_429", "http_500", "http_502", "http_503"})
+                       "timeout", "http_429", "http_500", "http_502", "http_503",
+                       "provider_unreachable", "provider_timeout", "device_busy",
+                       "not_a_token_response"})
 _CODE = re.compile(r"\b(AADSTS\d+)\b")
 _UNREACHABLE = "Network is unreachable (the site's network is down)"
 
@@ -78,10 +86,16 @@ def _request_kind(request: requests.PreparedRequest) -> str:
     return "discovery" if request.method == "GET" else "other"
 
 
-def _answer(response: requests.Response) -> tuple[str, str]:
-    """(outcome, Entra code) of an HTTP answer: ok, the OAuth error, or http_<status>."""
+def _answer(response: requests.Response, streamed: bool) -> tuple[str, str]:
+    """(outcome, Entra code) of an HTTP answer: ok, the OAuth error, or http_<status>.
+
+    A streamed answer's body is the caller's to read (the token store reads it under its own
+    deadline): only its status is looked at here, and the error is the answer's (`answers`).
+    """
     if 200 <= response.status_code < 300:
         return "ok", ""
+    if streamed:
+        return f"http_{response.status_code}", ""
     try:
         body = json.loads(response.content or b"null")
     except ValueError:
@@ -138,13 +152,39 @@ def _unwrap(fn: Callable[..., Any]) -> tuple[Callable[..., Any], Context | None]
     return fn, None
 
 
+def _call_of(func: Callable[..., Any]) -> tuple[str, int]:
+    """(kind, owner) of a worker's job: msal's bound method, or a client's closure (whose
+    owner, the client, is one per token store and grant)."""
+    name = getattr(func, "__name__", "")
+    if name in _CALLS and hasattr(func, "__self__"):
+        return _CALLS[name], id(func.__self__)
+    names = getattr(getattr(func, "__code__", None), "co_freevars", ())
+    cells = dict(zip(names, [c.cell_contents for c in getattr(func, "__closure__", None) or ()],
+                     strict=False))
+    work = cells.get("work")
+    found = _LOCAL.search(getattr(work, "__qualname__", ""))
+    if found and found.group(1) in _CALLS:
+        return _CALLS[found.group(1)], id(cells.get("self"))
+    return "other", 0
+
+
 def _call_outcome(result: Any) -> str:
+    """An msal answer (a dict) or the token store's typed answer, as a word."""
     if isinstance(result, dict):
         if "access_token" in result or "user_code" in result:
             return "ok"
         if "error" in result:
             return str(result["error"])
-    return "no_answer" if result is None else "ok"
+    if result is None:
+        return "no_answer"
+    kind = type(result).__name__
+    if kind in ("Issued", "Granted"):
+        return "ok"
+    if kind == "Refused":
+        return str(getattr(result, "error", "refused"))
+    if kind in ("Unanswered", "Garbled"):
+        return str(getattr(result, "code", kind.lower()))
+    return "ok"
 
 
 def _failure(exc: BaseException) -> str:
@@ -241,7 +281,7 @@ class Network:
             with self._lock:
                 self.requests[kind][_failure(exc)] += 1
             raise
-        outcome, code = _answer(response)
+        outcome, code = _answer(response, bool(kwargs.get("stream", args[0] if args else False)))
         with self._lock:
             self.requests[kind][outcome] += 1
             if outcome in TEMPORARY or response.status_code == 429:
@@ -253,8 +293,7 @@ class Network:
 
     # ------------------------------------------------------------ msal calls
     def begin_call(self, func: Callable[..., Any], device: int | None) -> tuple[str, int]:
-        kind = _CALLS.get(getattr(func, "__name__", ""), "other")
-        owner = id(getattr(func, "__self__", None))  # the msal application: one per store
+        kind, owner = _call_of(func)
         with self._lock:
             if device is not None:
                 self.busy += 1
@@ -268,12 +307,17 @@ class Network:
     def end_call(self, device: int | None, kind: str, owner: int, result: Any = None,
                  failure: BaseException | None = None) -> None:
         outcome = _failure(failure) if failure is not None else _call_outcome(result)
+        codes = [f"AADSTS{c}" for c in getattr(result, "codes", ())]
+        if isinstance(result, dict):
+            codes = _CODE.findall(str(result.get("error_description", "")))[:1]
         with self._lock:
             if device is not None:
                 self.busy -= 1
             if kind == "other" or device is None:
                 return
             self.answers[kind][outcome] += 1
+            for code in codes[:1]:
+                self.codes[f"{outcome}:{code}"] += 1
             if outcome in TEMPORARY:
                 self._refused_at[(device, owner, kind)] = self._now()
 

@@ -111,11 +111,11 @@ def _requests(plt: Any, run: FleetRun, path: Path) -> Path:
     top.legend(fontsize=8, loc="upper right")
     refused: set[str] = set()
     for sample in run.series:
-        for outcomes in sample.get("idp_requests", {}).values():
+        for outcomes in sample.get("token_calls", {}).values():
             refused |= {o for o in outcomes if o not in ("ok", "authorization_pending")}
     for outcome in sorted(refused):
         def count(s: dict[str, Any], o: str = outcome) -> int:
-            return sum(v.get(o, 0) for v in s.get("idp_requests", {}).values())
+            return sum(v.get(o, 0) for v in s.get("token_calls", {}).values())
         xs, ys = _rates(run.series, count)
         middle.plot(xs, ys, label=outcome, lw=1.2)
     middle.set_ylabel("answers / s")

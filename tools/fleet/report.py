@@ -43,7 +43,8 @@ def compare(final: dict[str, Any], bench: dict[str, Any] | None) -> list[dict[st
     summary = bench_summary(bench)
     sent = final.get("idp_requests", {})
     ok = sum(v.get("ok", 0) for k, v in sent.items() if k not in ("discovery", "device_authorization"))
-    throttled_dev = sum(v.get("temporarily_unavailable", 0) for v in sent.values())
+    throttled_dev = sum(v.get("temporarily_unavailable", 0) + v.get("http_429", 0)
+                        for v in sent.values())
     answers = sum(v.get("temporarily_unavailable", 0)
                   for v in final.get("token_calls", {}).values())
     throttled_bench = summary["token"]["by_outcome"].get("fault:throttled", 0) + summary[
@@ -134,7 +135,7 @@ def _shard_rows(run: FleetRun) -> list[dict[str, Any]]:
 
 def _errors(final: dict[str, Any], bench: dict[str, Any] | None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for kind, outcomes in sorted(final.get("idp_requests", {}).items()):
+    for kind, outcomes in sorted(final.get("token_calls", {}).items()):
         for outcome, count in sorted(outcomes.items()):
             if outcome not in ("ok", "authorization_pending"):
                 rows.append({"side": "devices", "where": f"identity provider: {kind}",
@@ -234,7 +235,8 @@ def _throttling(final: dict[str, Any], run: FleetRun) -> dict[str, Any]:
     calls = final.get("token_calls", {})
     sent = final.get("idp_requests", {})
     return {"answers": sum(v.get("temporarily_unavailable", 0) for v in calls.values()),
-            "requests": sum(v.get("temporarily_unavailable", 0) for v in sent.values()),
+            "requests": sum(v.get("temporarily_unavailable", 0) + v.get("http_429", 0)
+                            for v in sent.values()),
             "slow_down": sum(v.get("slow_down", 0) for v in calls.values()),
             "retries": final.get("retries_after_refusal", 0),
             "backoff": backoff.summary(),

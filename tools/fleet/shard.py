@@ -190,7 +190,7 @@ class Shard:
     def _build(self, n: int) -> Device:
         return build_device(self.root / "devices" / str(n), self.clock, testbed=self._testbed,
                             ca_files=self._ca_files, providers_file=self._providers,
-                            nvram=lambda: self.nvram.device(n))
+                            nvram=lambda: self.nvram.device(n), idp_executor=self.network.executor)
 
     async def power_on(self, numbers: list[int]) -> int:
         """Power these devices on (their first boot or after a cut); returns how many."""
