@@ -36,8 +36,11 @@ demo-headless: install
 test: install system-deps lint
 	$(BIN)/python -m pytest -q
 
+# Speed and memory figures with issue 9's goals (docs/bench.md); a few minutes. The figures are
+# also written to state/bench.json. BENCH_ARGS=--quick for a shorter run, --only NAME... for some.
+BENCH_ARGS ?=
 bench: install
-	$(BIN)/mfp-sim bench
+	$(BIN)/mfp-sim bench --json state/bench.json $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check firmware hwsim tools panel tests

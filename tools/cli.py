@@ -5,7 +5,7 @@
                    [--clock real|virtual] [--ca FILE]... [--providers FILE]
     mfp-sim demo [--state DIR] [--headless]
     mfp-sim scenario FILE --console URL [--testbed FILE]
-    mfp-sim bench
+    mfp-sim bench [--quick|--smoke] [--json FILE] [--only NAME...]
 
 Every command prints `key=value` lines a script can read (`console=...`, `ready=1`) and runs
 until interrupted (Ctrl-C or SIGTERM), then shuts down cleanly.
@@ -143,10 +143,16 @@ async def _demo(args: argparse.Namespace) -> None:
     await run_demo(Path(args.state), headless=args.headless)
 
 
-def _bench(args: argparse.Namespace) -> None:
-    from mfp_sim.tools.bench import main as bench_main
+def _bench(args: argparse.Namespace) -> int:
+    from mfp_sim.tools.benchmark import main as bench_main
+    from mfp_sim.tools.benchmark.servers import BenchError
 
-    bench_main(quick=args.quick)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    try:
+        return bench_main(mode, Path(args.json) if args.json else None, args.only)
+    except BenchError as exc:
+        print(f"mfp-sim bench: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def parser() -> argparse.ArgumentParser:
@@ -179,8 +185,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--testbed", help="testbed.json, for bench actions (approve, revoke, ...)")
     s.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each reply")
 
-    b = sub.add_parser("bench", help="measure speed and memory; prints a table")
-    b.add_argument("--quick", action="store_true", help="fewer repetitions")
+    b = sub.add_parser("bench", help="measure speed and memory; prints a table (docs/bench.md)")
+    size = b.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer repetitions, smaller counts")
+    size.add_argument("--smoke", action="store_true",
+                      help="tiny counts: checks that every measurement runs; figures meaningless")
+    b.add_argument("--json", metavar="FILE",
+                   help="also write every figure as JSON: [{name, value, unit, goal, met, ...}]")
+    b.add_argument("--only", nargs="+", metavar="NAME",
+                   help="run these sections only: send drain token startup memory backlog "
+                        "history panel")
     return p
 
 
@@ -194,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "bench":
-            _bench(args)
-            return 0
+            return _bench(args)
         if args.command == "scenario":
             from mfp_sim.tools.scenario import main as scenario_main
 
