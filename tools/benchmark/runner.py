@@ -9,6 +9,7 @@ disk for the NVRAM and spool figures to mean anything (fsync on tmpfs is free).
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import tempfile
 import traceback
@@ -118,6 +119,13 @@ SECTIONS: dict[str, tuple[str, Callable[[BenchRun], list[Figure]]]] = {
 }
 
 
+def _load() -> str:
+    try:
+        return "/".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def main(mode: str = "full", json_path: Path | None = None, only: list[str] | None = None) -> int:
     """Run the sections (all, or `only`); 0 when every section measured, 1 otherwise."""
     if mode not in SIZES:
@@ -129,6 +137,7 @@ def main(mode: str = "full", json_path: Path | None = None, only: list[str] | No
                          f"{', '.join(SECTIONS)}")
     figures: list[Figure] = []
     failed: list[str] = []
+    load_before = _load()
     with tempfile.TemporaryDirectory(prefix="mfp-bench-") as tmp:
         run = BenchRun(SIZES[mode], Path(tmp))
         try:
@@ -144,7 +153,8 @@ def main(mode: str = "full", json_path: Path | None = None, only: list[str] | No
         finally:
             run.close()
     print(f"machine: {machine()}")
-    print(f"revision: {revision()}; sizes: {mode}")
+    print(f"revision: {revision()}; sizes: {mode}; load average before {load_before}, "
+          f"after {_load()} (other work on the machine skews every figure)")
     print(table(figures))
     if json_path is not None:
         to_json(figures, json_path)
