@@ -7,13 +7,23 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 STATE  ?= state/demo
 
-.PHONY: install system-deps demo demo-headless test test-fast bench lint clean
+.PHONY: install python-check system-deps demo demo-headless test test-fast soak bench lint clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+# Before anything else: a Python 3.11+ with the venv module, or a message saying what to install.
+python-check:
+	@sh tools/check-python.sh $(PYTHON)
+
+# Order-only (`|`): the check runs first, without making the installed venv look out of date.
+$(STAMP): pyproject.toml | python-check
+	@echo "Installing mfp-sim and its dependencies into $(VENV) (about a minute and a half the first time)..."
+	@echo "  [1/3] creating $(VENV) with $$($(PYTHON) -c 'import sys; print(sys.executable, sys.version.split()[0])')"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "  [2/3] upgrading pip"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "  [3/3] installing mfp-sim with textual, msal, aiohttp, aiosmtpd, authlib and the test tools"
+	@$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+	@echo "Installed: $(BIN)/mfp-sim (try $(BIN)/mfp-sim --help)."
 
 install: $(STAMP)
 
@@ -27,14 +37,18 @@ system-deps:
 	    || echo "warning: could not install dovecot-pop3d; the Dovecot tests will be skipped"; \
 	else echo "note: dovecot not installed and not root; the Dovecot tests will be skipped"; fi
 
-demo: install
+demo: python-check install
 	$(BIN)/mfp-sim demo --state $(STATE)
 
-demo-headless: install
+demo-headless: python-check install
 	$(BIN)/mfp-sim demo --state $(STATE) --headless
 
 test: install system-deps lint
 	$(BIN)/python -m pytest -q
+
+# Long endurance runs (thousands of power cuts), left out of `make test`.
+soak: install
+	$(BIN)/python -m pytest -q -m soak
 
 # Speed and memory figures with issue 9's goals (docs/bench.md); a few minutes. The figures are
 # also written to state/bench.json. BENCH_ARGS=--quick for a shorter run, --only NAME... for some.

@@ -1,39 +1,49 @@
 """The device's one command API. Panel, console and web page are thin faces on it.
 
-Nothing here keeps state of its own: it routes a command to the settings store, a token store
-or (later) the job queue, and the answers come back as values or as `FirmwareError`s whose
-text a face shows as it is.
+It keeps no state of its own: each command checks its arguments once, here, at the edge
+(refusing with what is allowed), then goes straight to the part of the device that does the
+work: the settings store, a token store, the scanner and the send queue, a POP receiver, the
+output tray. Answers come back as values, refusals as `FirmwareError`s whose text a face
+shows as it is. Which contexts exist (token stores, POP settings) comes from the device's
+`Contexts` table; nothing here names one.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
-from typing import Any
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 from mfp_sim.hwsim.clock import Clock, VirtualClock
-from mfp_sim.hwsim.printer import TrayItem
+from mfp_sim.hwsim.errors import HwsimError
+from mfp_sim.hwsim.printer import OutputTray, TrayItem
+from mfp_sim.hwsim.scanner import MAX_PAGES, Scanner
 
-from .errors import CommandError
+from .contexts import Contexts, MailContext
+from .errors import CommandError, SettingsError
 from .events import Event, EventBus, Subscription
-from .mail.connection_test import ConnectionReport
-from .mail.jobs import JobInfo
-from .mail.pop_poller import PollResult
-from .mail.service import MailService
+from .mail.connection_test import ConnectionReport, check_pop, check_smtp
+from .mail.jobs import JobInfo, JobQueue
+from .mail.outgoing import Outgoing, compose_fax, compose_scan
+from .mail.pop_poller import PollResult, PopPoller
+from .mail.smtp_sender import SmtpSender
 from .providers import Provider, ProviderRegistry
+from .settings import SmtpSettings, parse_address
 from .settings_store import SettingsStore
 from .tokens.store import FlowPrompt, TokenStatus, TokenStore
+from .vocabulary import JobKind
 
-__all__ = ["DeviceApi", "SMTP_FUNCTIONS", "STORE_NAMES"]
+__all__ = ["DeviceApi", "SCAN_FORMATS"]
 
-#: The screens whose SMTP authentication shares the one `smtp` token (the real device lists four).
-SMTP_FUNCTIONS: dict[str, str] = {
-    "scan_to_email": "Scan to E-mail",
-    "ifax_send": "Internet Fax send",
-    "email_alert": "E-mail alerts",
-    "status_notice": "Status notices",
-}
-STORE_NAMES: tuple[str, ...] = ("smtp", "pop.ifax", "pop.emailprint")
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+
+#: The file formats Scan to E-mail can attach.
+SCAN_FORMATS = ("pdf", "tiff")
+#: The longest a virtual clock may be advanced in one command (ten years).
+MAX_ADVANCE = 10 * 365 * 86400
 
 
 class DeviceApi:
@@ -41,19 +51,28 @@ class DeviceApi:
         self,
         *,
         clock: Clock,
+        contexts: Contexts,
         settings: SettingsStore,
-        stores: dict[str, TokenStore],
+        stores: Mapping[str, TokenStore],
         providers: ProviderRegistry,
         events: EventBus,
-        mail: MailService | None = None,
+        scanner: Scanner,
+        tray: OutputTray,
+        sender: SmtpSender,
+        jobs: JobQueue,
+        pollers: Mapping[str, PopPoller],
     ) -> None:
         self.clock = clock
-        self._mail = mail
+        self.contexts = contexts
         self.settings = settings
+        self.events = events
         self._stores = stores
         self._providers = providers
-        self.events = events
-        self.extensions: dict[str, Any] = {}
+        self._scanner = scanner
+        self._tray = tray
+        self._sender = sender
+        self._jobs = jobs
+        self._pollers = pollers
 
     # ----------------------------------------------------------- settings
     def settings_items(self, section: str) -> list[tuple[str, str]]:
@@ -69,7 +88,7 @@ class DeviceApi:
         return await self.settings.update(section, texts)
 
     def check_admin_password(self, password: str) -> bool:
-        expected = self.settings.section("device").admin_password
+        expected = self.settings.device().admin_password
         return hmac.compare_digest(password.encode(), expected.encode())
 
     def providers(self) -> list[Provider]:
@@ -77,70 +96,116 @@ class DeviceApi:
 
     # ------------------------------------------------------------- tokens
     def store_names(self) -> tuple[str, ...]:
-        return STORE_NAMES
+        return self.contexts.names()
 
-    def resolve_store(self, name: str) -> TokenStore:
-        """A store by its name, or by the SMTP function whose screen the user is on."""
-        if name in SMTP_FUNCTIONS:
-            name = "smtp"
-        store = self._stores.get(name)
-        if store is None:
-            allowed = ", ".join(list(STORE_NAMES) + list(SMTP_FUNCTIONS))
-            raise CommandError(f"unknown token store {name!r}: one of {allowed}")
-        return store
+    def context(self, name: str) -> MailContext:
+        """A mail context by its name, or by the SMTP function whose screen the user is on."""
+        return self.contexts.get(name)
+
+    def _store(self, name: str) -> TokenStore:
+        return self._stores[self.contexts.get(name).name]
 
     def token_status(self, store: str) -> TokenStatus:
-        return self.resolve_store(store).status()
+        return self._store(store).status()
 
     async def get_token(self, store: str) -> FlowPrompt:
-        return await self.resolve_store(store).get_token()
+        return await self._store(store).get_token()
 
     async def clear_token(self, store: str) -> None:
-        await self.resolve_store(store).clear()
+        await self._store(store).clear()
 
     async def refresh_token(self, store: str) -> None:
-        await self.resolve_store(store).refresh()
+        await self._store(store).refresh()
 
-    # --------------------------------------------------------------- mail
-    @property
-    def mail(self) -> MailService:
-        if self._mail is None:
-            raise CommandError("this device has no mail functions")
-        return self._mail
-
+    # --------------------------------------------------------------- send
     async def scan_to_email(self, to: str, pages: int = 1, fmt: str = "pdf") -> str:
         """Scan to E-mail: scan, queue, return the job id (follow it with `job`)."""
-        return await self.mail.scan_to_email(to, pages, fmt)
+        address, count = self._check_send(to, pages)
+        if fmt not in SCAN_FORMATS:
+            raise CommandError(f"format {fmt!r} is not allowed: one of {'|'.join(SCAN_FORMATS)}")
+        cfg = self._ready_smtp()
+        job_id = self._jobs.allocate_id()
+        outgoing = await self._compose(compose_scan(
+            self._scanner, cfg, job_id=job_id, to=address, pages=count,
+            fmt="pdf" if fmt == "pdf" else "tiff", now=self.clock.now()))
+        return self._queue(JobKind.SCAN, job_id, address, cfg, outgoing, fmt)
 
     async def ifax_send(self, to: str, pages: int = 1) -> str:
         """Internet Fax send: scan, queue, return the job id."""
-        return await self.mail.ifax_send(to, pages)
+        address, count = self._check_send(to, pages)
+        cfg = self._ready_smtp()
+        job_id = self._jobs.allocate_id()
+        outgoing = await self._compose(compose_fax(
+            self._scanner, cfg, job_id=job_id, to=address, pages=count, now=self.clock.now()))
+        return self._queue(JobKind.IFAX, job_id, address, cfg, outgoing, "tiff-f")
 
     def jobs(self) -> list[JobInfo]:
-        return self.mail.list_jobs()
+        return self._jobs.list()
 
     def job(self, job_id: str) -> JobInfo:
-        return self.mail.job(job_id)
+        return self._jobs.get(job_id)
 
     def tray(self) -> list[TrayItem]:
-        return self.mail.tray_items()
+        return self._tray.list()
 
-    async def test_connection(self, store: str) -> ConnectionReport:
-        """[Connection Test] of the SMTP screen (or any SMTP function's) or a POP screen."""
-        return await self.mail.test_connection("smtp" if store in SMTP_FUNCTIONS else store)
+    def _check_send(self, to: str, pages: int) -> tuple[str, int]:
+        try:
+            address = parse_address("to", to)
+        except SettingsError as exc:
+            raise CommandError(str(exc)) from None
+        if isinstance(pages, bool) or not isinstance(pages, int) or not 1 <= pages <= MAX_PAGES:
+            raise CommandError(f"pages={pages!r} is not allowed: a whole number from 1 to {MAX_PAGES}")
+        return address, pages
+
+    def _ready_smtp(self) -> SmtpSettings:
+        cfg = self.settings.smtp()
+        name = self.contexts.smtp().name
+        if not cfg.server:
+            raise CommandError(f"{name}.server is not set: configure SMTP before sending")
+        if not cfg.sender_address:
+            raise CommandError(f"{name}.sender_address is not set: the device needs a From address")
+        return cfg
+
+    @staticmethod
+    async def _compose(work: Awaitable[Outgoing]) -> Outgoing:
+        try:
+            return await work
+        except (HwsimError, ValueError) as exc:
+            raise CommandError(f"the document could not be prepared: {exc}") from exc
+
+    def _queue(self, kind: JobKind, job_id: str, to: str, cfg: SmtpSettings, out: Outgoing,
+               fmt: str) -> str:
+        job = self._jobs.submit(job_id, kind=kind, to=to, sender=cfg.sender_address,
+                                subject=out.subject, message_id=out.message_id,
+                                message=out.message, pages=out.pages, fmt=fmt)
+        log.info("job %s queued: %s to %s, %d page(s), %d bytes", job.id, kind, to, out.pages,
+                 len(out.message))
+        return job.id
+
+    # ------------------------------------------------------------ receive
+    def _poller(self, store: str) -> PopPoller:
+        return self._pollers[self.contexts.receiver(store).name]
 
     async def check_mail(self, store: str, *, wait_printed: bool = True) -> PollResult:
-        """Poll a POP mailbox now (pop.ifax or pop.emailprint).
+        """Poll a POP mailbox now.
 
         The POP session stores what it receives in the spool; by default this also waits
         (bounded) for the print worker to print it. `wait_printed=False` returns once the
         mailbox is drained (messages stored for good and deleted): see `wait_printed`.
         """
-        return await self.mail.check_mail(store, wait_printed=wait_printed)
+        return await self._poller(store).check_now(wait_printed=wait_printed)
 
     async def wait_printed(self, store: str, timeout: float) -> bool:
         """Wait until everything `store` received is printed (or refused); False on timeout."""
-        return await self.mail.wait_printed(store, timeout)
+        return await self._poller(store).wait_printed(timeout)
+
+    async def test_connection(self, store: str) -> ConnectionReport:
+        """[Connection Test] of the SMTP screen (or any SMTP function's) or a POP screen."""
+        context = self.contexts.setting(store)
+        token = self._stores[context.name]
+        if context.receive is None:
+            return await check_smtp(self._sender, token)
+        return await check_pop(self._pollers[context.name], token)
 
     # -------------------------------------------------------------- clock
     def now(self) -> float:
@@ -149,13 +214,13 @@ class DeviceApi:
     async def advance_clock(self, seconds: float) -> float:
         if not isinstance(self.clock, VirtualClock):
             raise CommandError("the clock is real: only a device started with --clock virtual can advance it")
-        if not 0 <= seconds <= 10 * 365 * 86400:
-            raise CommandError("seconds must be from 0 to 315360000 (ten years)")
+        if not 0 <= seconds <= MAX_ADVANCE:
+            raise CommandError(f"seconds must be from 0 to {MAX_ADVANCE} (ten years)")
         return await self.clock.advance(seconds)
 
     # ------------------------------------------------------------- events
-    def subscribe(self) -> Subscription:
-        return self.events.subscribe()
+    def subscribe(self, *types: type[Event]) -> Subscription:
+        return self.events.subscribe(*types)
 
-    def listen(self, callback: Callable[[Event], None]) -> Callable[[], None]:
-        return self.events.listen(callback)
+    def listen(self, callback: Callable[[E], None], *types: type[E]) -> Callable[[], None]:
+        return self.events.listen(callback, *types)

@@ -1,49 +1,153 @@
-"""The device's one event stream.
+"""The device's one event stream, and the events on it: small frozen classes, one per kind.
 
-Panel, console and web page never poll the device's state; they listen. Each subscriber gets
-its own bounded queue, so a slow or absent reader (a closed console) never holds the device
-up: when its queue is full the oldest event is dropped and the subscriber is told how many it
-missed.
+Panel, console and web page never poll the device's state; they listen, by type
+(`bus.listen(callback, TokenChanged)`), so a face names what it wants and mypy checks the
+fields it reads. Each event knows its console form (`event=token store=smtp state=retrieved …`).
+
+The bus stamps every event with the device clock's time and a sequence number as it is
+published. Each subscriber gets its own bounded queue, so a slow or absent reader (a closed
+console) never holds the device up: when its queue is full the oldest event is dropped and the
+subscriber counts how many it missed. Listeners are called synchronously, in publishing order.
+
+    Event
+     ├── TokenChanged     a token store's state or reason changed, or its token was refreshed
+     ├── SettingsChanged  a settings section was saved (the keys that changed)
+     ├── JobChanged       a send job moved (queued, sending, sent, failed)
+     ├── Printed          a received message was printed (Internet Fax or E-mail Print)
+     ├── Refused          a received message was not printed, and why
+     └── Alert            something the administrator must look at: a mail session that failed
+                          (`step` says which stage), or printing that broke
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
 
-__all__ = ["Event", "EventBus", "Subscription"]
+from .tokens.machine import TokenState
+from .vocabulary import JobState, ReceiveKind, Step
 
-_seq = itertools.count(1)
+__all__ = [
+    "EVENT_KINDS", "Alert", "Event", "EventBus", "JobChanged", "Printed", "Refused",
+    "SettingsChanged", "Subscription", "TokenChanged",
+]
+
+E = TypeVar("E", bound="Event")
 
 
 @dataclass(frozen=True)
 class Event:
-    """Something that happened: `kind` is one of token, settings, job, fax, alert."""
+    """Something that happened. `time` and `seq` are set by the bus when it is published."""
 
-    kind: str
-    data: dict[str, Any]
-    time: float
-    seq: int = field(default_factory=lambda: next(_seq))
+    kind: ClassVar[str] = "event"
+    time: float = field(default=0.0, kw_only=True, compare=False)
+    seq: int = field(default=0, kw_only=True, compare=False)
+
+    def values(self) -> dict[str, Any]:
+        """The event's own fields, in order (not its time and sequence number)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in ("time", "seq")}
 
     def line(self) -> str:
         """The event as one console line: `event=<kind> k=v ...` (values never hold secrets)."""
-        parts = [f"event={self.kind}"] + [f"{k}={_fmt(v)}" for k, v in self.data.items()]
+        parts = [f"event={self.kind}"] + [f"{k}={_fmt(v)}" for k, v in self.values().items()]
         return " ".join(parts)
 
 
+@dataclass(frozen=True)
+class TokenChanged(Event):
+    kind: ClassVar[str] = "token"
+    store: str
+    state: TokenState
+    reason: str = ""
+    refreshed: bool = False  # the same state, with a renewed access token
+
+
+@dataclass(frozen=True)
+class SettingsChanged(Event):
+    kind: ClassVar[str] = "settings"
+    section: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JobChanged(Event):
+    kind: ClassVar[str] = "job"
+    id: str
+    state: JobState
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Printed(Event):
+    kind: ClassVar[str] = "printed"
+    source: str  # the POP context that received it
+    id: str
+    receive: ReceiveKind
+    sender: str
+    subject: str
+    pages: int
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Refused(Event):
+    kind: ClassVar[str] = "refused"
+    source: str
+    id: str
+    sender: str
+    subject: str
+    reason: str
+
+    def summary(self) -> str:
+        """One sentence for a status line or a log: who sent what, and why it was refused."""
+        return f"message from {self.sender or 'unknown sender'} ({self.subject!r}): {self.reason}"
+
+
+@dataclass(frozen=True)
+class Alert(Event):
+    kind: ClassVar[str] = "alert"
+    source: str
+    step: Step
+    reason: str
+
+
+#: Every kind of event, by its console name (`events on token job`).
+EVENT_KINDS: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (TokenChanged, SettingsChanged, JobChanged, Printed, Refused, Alert)
+}
+
+_seq = itertools.count(1)
+
+
 def _fmt(value: Any) -> str:
-    text = "" if value is None else str(value)
+    if isinstance(value, StrEnum):
+        text = value.value
+    elif isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, tuple):
+        text = ",".join(str(v) for v in value)
+    else:
+        text = "" if value is None else " ".join(str(value).split())
     return f'"{text}"' if (" " in text or not text) else text
 
 
 class Subscription:
-    def __init__(self, bus: EventBus, maxsize: int) -> None:
+    """A bounded queue of the events of some types, for a reader that awaits them."""
+
+    def __init__(self, bus: EventBus, maxsize: int, types: tuple[type[Event], ...]) -> None:
         self._bus = bus
+        self._types = types
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
         self.dropped = 0
+
+    def wants(self, event: Event) -> bool:
+        return not self._types or isinstance(event, self._types)
 
     def _put(self, event: Event) -> None:
         if self._queue.full():
@@ -77,22 +181,27 @@ class EventBus:
     def __init__(self, clock_now: Callable[[], float]) -> None:
         self._now = clock_now
         self._subs: set[Subscription] = set()
-        self._listeners: list[Callable[[Event], None]] = []
+        self._listeners: list[tuple[Callable[[Any], None], tuple[type[Event], ...]]] = []
 
-    def subscribe(self, maxsize: int = 1000) -> Subscription:
-        sub = Subscription(self, maxsize)
+    def subscribe(self, *types: type[Event], maxsize: int = 1000) -> Subscription:
+        """A queue of the events of `types` (all events without types)."""
+        sub = Subscription(self, maxsize, types)
         self._subs.add(sub)
         return sub
 
-    def listen(self, callback: Callable[[Event], None]) -> Callable[[], None]:
-        """Call `callback` synchronously for each event; returns a function that stops it."""
-        self._listeners.append(callback)
-        return lambda: self._listeners.remove(callback)
+    def listen(self, callback: Callable[[E], None], *types: type[E]) -> Callable[[], None]:
+        """Call `callback` synchronously for each event of `types` (all without types);
+        returns a function that stops it."""
+        entry: tuple[Callable[[Any], None], tuple[type[Event], ...]] = (callback, types)
+        self._listeners.append(entry)
+        return lambda: self._listeners.remove(entry)
 
-    def publish(self, kind: str, **data: Any) -> Event:
-        event = Event(kind, data, self._now())
+    def publish(self, event: E) -> E:
+        stamped = dataclasses.replace(event, time=self._now(), seq=next(_seq))
         for sub in list(self._subs):
-            sub._put(event)
-        for cb in list(self._listeners):
-            cb(event)
-        return event
+            if sub.wants(stamped):
+                sub._put(stamped)
+        for callback, types in list(self._listeners):
+            if not types or isinstance(stamped, types):
+                callback(stamped)
+        return stamped

@@ -21,10 +21,11 @@ from typing import Any, Literal
 
 from .errors import ProviderError
 from .settings import Security
+from .vocabulary import Service
 
-__all__ = ["ServerPreset", "Provider", "ProviderRegistry", "BUILTIN_PROVIDERS", "Service"]
+__all__ = ["ServerPreset", "Provider", "ProviderRegistry", "BUILTIN_PROVIDERS"]
 
-Service = Literal["smtp", "pop"]
+
 AuthorityKind = Literal["entra", "oidc"]
 
 

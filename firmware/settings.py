@@ -4,11 +4,9 @@ Values enter as text (panel fields, console `set`, web form, providers file). Ea
 parser either returns a typed value or raises `SettingsError` saying what is allowed, so a bad
 value is refused at the edge and a settings object that exists is always valid.
 
-Sections:
-    device            name, language, admin password
-    smtp              the one SMTP setting shared by Scan to E-mail, Internet Fax send, alerts
-    pop.ifax          Internet Fax receive (POP3)
-    pop.emailprint    E-mail Print (POP3)
+A `Section` binds a name to a value type and its field table: `DEVICE` here (name, language,
+administrator password), and one per mail context (`firmware.contexts`: the SMTP setting and
+each POP setting), so a new context reuses `SMTP_FIELDS` or `POP_FIELDS` as they are.
 """
 
 from __future__ import annotations
@@ -19,13 +17,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .errors import SettingsError
 
 __all__ = [
     "Security", "AuthMethod", "Language", "DeviceSettings", "SmtpSettings", "PopSettings",
-    "Field", "FIELDS", "SECTIONS", "POP_SECTIONS", "parse_field", "format_field", "replace_fields",
+    "Field", "Section", "SettingsErrors", "DEVICE", "DEVICE_FIELDS", "SMTP_FIELDS", "POP_FIELDS",
     "parse_address",
 ]
 
@@ -234,82 +232,87 @@ class PopSettings:
             raise SettingsError("auth", f"{self.auth.value!r} is not allowed for POP3: one of plain|oauth2")
 
 
-POP_SECTIONS: tuple[str, ...] = ("pop.ifax", "pop.emailprint")
-SECTIONS: dict[str, type[Any]] = {
-    "device": DeviceSettings,
-    "smtp": SmtpSettings,
-    "pop.ifax": PopSettings,
-    "pop.emailprint": PopSettings,
-}
-FIELDS: dict[str, tuple[Field, ...]] = {
-    "device": DEVICE_FIELDS,
-    "smtp": SMTP_FIELDS,
-    "pop.ifax": POP_FIELDS,
-    "pop.emailprint": POP_FIELDS,
-}
+S = TypeVar("S")
 
 
-def field_of(section: str, name: str) -> Field:
-    for f in FIELDS.get(section, ()):
-        if f.name == name:
-            return f
-    if section not in FIELDS:
-        raise SettingsError(f"{section}.{name}", f"unknown section {section!r}: one of {', '.join(FIELDS)}")
-    names = ", ".join(f.name for f in FIELDS[section])
-    raise SettingsError(f"{section}.{name}", f"unknown setting; {section} has: {names}")
+@dataclass(frozen=True)
+class Section(Generic[S]):
+    """One settings section: its name (the key prefix), its value type and its field table.
 
-
-def parse_field(section: str, name: str, text: str) -> Any:
-    return field_of(section, name).parse(f"{section}.{name}", text)
-
-
-def format_field(section: str, name: str, value: Any, *, reveal: bool = False) -> str:
-    """Text for a value as shell, panel and web page show it; secrets are masked."""
-    if field_of(section, name).secret and not reveal:
-        return "********" if value else ""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, StrEnum):
-        return value.value
-    return str(value)
-
-
-def replace_fields(current: Any, section: str, texts: Mapping[str, str]) -> Any:
-    """A new settings object with `texts` parsed in, or `SettingsError` for the first bad one.
-
-    All values are parsed before anything is built, so a form with one bad field saves nothing.
+    The device section is `DEVICE`; each mail context has its own (firmware.contexts). Every
+    conversion between text and values goes through here, so the panel, the console, the web
+    page and NVRAM parse and show a setting the same way.
     """
-    errors: list[SettingsError] = []
-    values: dict[str, Any] = {}
-    for name, text in texts.items():
+
+    name: str
+    type: type[S]
+    fields: tuple[Field, ...]
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        names = ", ".join(f.name for f in self.fields)
+        raise SettingsError(f"{self.name}.{name}", f"unknown setting; {self.name} has: {names}")
+
+    def parse(self, name: str, text: str) -> Any:
+        return self.field(name).parse(f"{self.name}.{name}", text)
+
+    def format(self, name: str, value: Any, *, reveal: bool = False) -> str:
+        """Text for a value as shell, panel and web page show it; secrets are masked."""
+        if self.field(name).secret and not reveal:
+            return "********" if value else ""
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, StrEnum):
+            return value.value
+        return str(value)
+
+    def items(self, obj: S, *, reveal: bool = False) -> list[tuple[str, str]]:
+        """Every `section.field` key with its text, in the table's order."""
+        return [(f"{self.name}.{f.name}", self.format(f.name, getattr(obj, f.name), reveal=reveal))
+                for f in self.fields]
+
+    def replace(self, current: S, texts: Mapping[str, str]) -> S:
+        """A new settings object with `texts` parsed in, or `SettingsErrors` for every bad one.
+
+        All values are parsed before anything is built, so a form with one bad field saves
+        nothing.
+        """
+        errors: list[SettingsError] = []
+        values: dict[str, Any] = {}
+        for name, text in texts.items():
+            try:
+                values[name] = self.parse(name, text)
+            except SettingsError as exc:
+                errors.append(exc)
+        if errors:
+            raise SettingsErrors(errors)
         try:
-            values[name] = parse_field(section, name, text)
+            return dataclasses.replace(current, **values)  # type: ignore[type-var]
         except SettingsError as exc:
-            errors.append(exc)
-    if errors:
-        raise SettingsErrors(errors)
-    try:
-        return dataclasses.replace(current, **values)
-    except SettingsError as exc:
-        raise SettingsErrors([SettingsError(f"{section}.{exc.key}", exc.message)]) from None
+            raise SettingsErrors([SettingsError(f"{self.name}.{exc.key}", exc.message)]) from None
+
+    def default(self) -> S:
+        return self.type()
+
+    def to_json(self, obj: S) -> dict[str, Any]:
+        return {f.name: (v.value if isinstance(v, StrEnum) else v)
+                for f in self.fields for v in (getattr(obj, f.name),)}
+
+    def from_json(self, data: Mapping[str, Any]) -> S:
+        """Rebuild the section from NVRAM, re-validating every field (a damaged record is refused)."""
+        texts = {f.name: self.format(f.name, data[f.name], reveal=True)
+                 for f in self.fields if f.name in data}
+        # Stored empty strings are legal "not configured" values for these fields.
+        blanks = {k: "" for k, v in texts.items() if v == "" and k in ("server", "sender_address")}
+        for k in blanks:
+            texts.pop(k)
+        obj = self.replace(self.default(), texts)
+        return dataclasses.replace(obj, **blanks) if blanks else obj  # type: ignore[type-var]
 
 
-def to_json(obj: Any) -> dict[str, Any]:
-    return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in dataclasses.asdict(obj).items()}
-
-
-def from_json(section: str, data: Mapping[str, Any]) -> Any:
-    """Rebuild a section from NVRAM, re-validating every field (a damaged record is refused)."""
-    cls = SECTIONS[section]
-    default = cls()
-    texts = {f.name: format_field(section, f.name, data[f.name], reveal=True)
-             for f in FIELDS[section] if f.name in data}
-    # Stored empty strings are legal "not configured" values for these fields.
-    blanks = {k: "" for k, v in texts.items() if v == "" and k in ("server", "sender_address")}
-    for k in blanks:
-        texts.pop(k)
-    obj = replace_fields(default, section, texts)
-    return dataclasses.replace(obj, **blanks) if blanks else obj
+DEVICE: Section[DeviceSettings] = Section("device", DeviceSettings, DEVICE_FIELDS)
 
 
 class SettingsErrors(SettingsError):

@@ -3,131 +3,163 @@
 An update (one `set` on the console, or a whole form on the panel) is parsed completely before
 anything is stored, then written in one NVRAM transaction: nothing is ever half-saved. Sections
 are sealed at rest because they hold passwords.
+
+The sections are the device section and one per mail context (`firmware.contexts`); the
+store reads them back typed: `device()`, `smtp()`, `pop(name)`, or `value(section)` for any
+`Section[T]`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from mfp_sim.hwsim.errors import KeystoreError
 from mfp_sim.hwsim.keystore import KeyStore
 from mfp_sim.hwsim.nvram import Nvram
 
+from .contexts import Contexts
 from .errors import ProviderError, SettingsError
-from .events import EventBus
+from .events import EventBus, SettingsChanged
 from .providers import ProviderRegistry
-from .settings import (
-    FIELDS,
-    SECTIONS,
-    SettingsErrors,
-    field_of,
-    format_field,
-    from_json,
-    replace_fields,
-    to_json,
-)
+from .settings import DEVICE, DeviceSettings, PopSettings, Section, SettingsErrors, SmtpSettings
 
-__all__ = ["SettingsStore", "split_key"]
+__all__ = ["SettingsStore"]
 
+S = TypeVar("S")
 Listener = Callable[[str, set[str]], Awaitable[None]]
 
 
-def split_key(key: str) -> tuple[str, str]:
-    """`pop.ifax.port` → (`pop.ifax`, `port`), checked against the known sections."""
-    section, _, name = key.rpartition(".")
-    if section not in SECTIONS:
-        raise SettingsError(key, f"unknown setting; keys look like smtp.server, pop.ifax.port, "
-                                 f"device.language (sections: {', '.join(SECTIONS)})")
-    field_of(section, name)
-    return section, name
-
-
 class SettingsStore:
-    def __init__(self, nvram: Nvram, keystore: KeyStore, providers: ProviderRegistry, events: EventBus) -> None:
+    def __init__(
+        self,
+        nvram: Nvram,
+        keystore: KeyStore,
+        providers: ProviderRegistry,
+        events: EventBus,
+        contexts: Contexts,
+    ) -> None:
         self._nvram = nvram
         self._keys = keystore
         self._providers = providers
         self._events = events
+        self._contexts = contexts
         self._listeners: list[Listener] = []
         self._values: dict[str, Any] = {}
         self.load_problems: list[str] = []
-        for section, cls in SECTIONS.items():
-            self._values[section] = self._load(section, cls)
+        for section in contexts.sections.values():
+            self._values[section.name] = self._load(section)
 
-    def _load(self, section: str, cls: type[Any]) -> Any:
-        blob = self._nvram.read(f"settings.{section}")
+    def _load(self, section: Section[S]) -> S:
+        blob = self._nvram.read(self._key(section))
         if blob is None:
-            return cls()
+            return section.default()
         try:
-            return from_json(section, json.loads(self._keys.open(blob, context=f"settings.{section}")))
+            return section.from_json(json.loads(self._keys.open(blob, context=self._key(section))))
         except (KeystoreError, ValueError, SettingsError) as exc:
-            self.load_problems.append(f"settings.{section} could not be read ({exc}); factory values used")
-            return cls()
+            self.load_problems.append(f"{self._key(section)} could not be read ({exc}); "
+                                      "factory values used")
+            return section.default()
+
+    @staticmethod
+    def _key(section: Section[Any]) -> str:
+        return f"settings.{section.name}"
 
     def on_change(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def section(self, section: str) -> Any:
-        if section not in SECTIONS:
-            raise SettingsError(section, f"unknown section: one of {', '.join(SECTIONS)}")
-        return self._values[section]
+    # ---------------------------------------------------------------- reading
+    def section(self, name: str) -> Section[Any]:
+        section = self._contexts.sections.get(name)
+        if section is None:
+            raise SettingsError(name, f"unknown section: one of {', '.join(self._contexts.sections)}")
+        return section
 
-    def items(self, section: str, *, reveal: bool = False) -> list[tuple[str, str]]:
-        obj = self.section(section)
-        return [(f"{section}.{f.name}", format_field(section, f.name, getattr(obj, f.name), reveal=reveal))
-                for f in FIELDS[section]]
+    def value(self, section: Section[S]) -> S:
+        value: S = self._values[section.name]
+        return value
+
+    def device(self) -> DeviceSettings:
+        return self.value(DEVICE)
+
+    def smtp(self) -> SmtpSettings:
+        value: SmtpSettings = self._values[self._contexts.smtp().name]
+        return value
+
+    def pop(self, name: str) -> PopSettings:
+        value: PopSettings = self._values[self._contexts.receiver(name).name]
+        return value
+
+    def split_key(self, key: str) -> tuple[Section[Any], str]:
+        """`pop.ifax.port` → (the pop.ifax section, `port`), checked against the table."""
+        name, _, field = key.rpartition(".")
+        section = self._contexts.sections.get(name)
+        if section is None:
+            examples = ", ".join(f"{s}.{f.name}" for s, f in
+                                 ((s, sec.fields[0]) for s, sec in self._contexts.sections.items()))
+            raise SettingsError(key, f"unknown setting; keys look like {examples}")
+        section.field(field)
+        return section, field
+
+    def items(self, name: str, *, reveal: bool = False) -> list[tuple[str, str]]:
+        section = self.section(name)
+        return section.items(self._values[name], reveal=reveal)
 
     def get_text(self, key: str, *, reveal: bool = False) -> str:
-        section, name = split_key(key)
-        return format_field(section, name, getattr(self._values[section], name), reveal=reveal)
+        section, name = self.split_key(key)
+        return section.format(name, getattr(self._values[section.name], name), reveal=reveal)
 
+    # ---------------------------------------------------------------- changing
     async def set_text(self, key: str, value: str) -> dict[str, str]:
-        section, name = split_key(key)
-        return await self.update(section, {name: value})
+        section, name = self.split_key(key)
+        return await self.update(section.name, {name: value})
 
-    async def update(self, section: str, texts: Mapping[str, str]) -> dict[str, str]:
+    async def update(self, name: str, texts: Mapping[str, str]) -> dict[str, str]:
         """Apply a form of field texts; all or nothing. Returns every changed key with its new text.
 
         Choosing a provider also fills the section's server, port and security from the
         provider's presets, unless the same update sets them explicitly.
         """
-        current = self.section(section)
+        section = self.section(name)
+        current = self._values[name]
         texts = dict(texts)
-        if "provider" in texts:
-            name = texts["provider"].strip().lower()
-            if name not in self._providers:
-                raise SettingsErrors([SettingsError(
-                    f"{section}.provider",
-                    f"unknown provider {texts['provider']!r}: one of {', '.join(self._providers.names())}")])
-            service = "pop" if section.startswith("pop.") else "smtp"
-            try:
-                preset = self._providers.get(name).presets.get(service)
-            except ProviderError:
-                preset = None
-            if preset is not None:
-                texts.setdefault("server", preset.server)
-                texts.setdefault("port", str(preset.port))
-                texts.setdefault("security", preset.security.value)
-        new = replace_fields(current, section, texts)
-        changed = {f.name for f in FIELDS[section] if getattr(new, f.name) != getattr(current, f.name)}
+        if "provider" in texts and name in self._contexts:
+            self._fill_presets(name, texts)
+        new = section.replace(current, texts)
+        changed = {f.name for f in section.fields if getattr(new, f.name) != getattr(current, f.name)}
         if not changed:
             return {}
-        blob = json.dumps(to_json(new)).encode()
-        self._nvram.write(f"settings.{section}", self._keys.seal(blob, context=f"settings.{section}"))
-        self._values[section] = new
-        shown = {f"{section}.{n}": format_field(section, n, getattr(new, n)) for n in sorted(changed)}
-        self._events.publish("settings", section=section, keys=",".join(sorted(shown)))
+        self._write(section, new)
+        shown = {f"{name}.{n}": section.format(n, getattr(new, n)) for n in sorted(changed)}
+        self._events.publish(SettingsChanged(name, tuple(sorted(shown))))
         for listener in list(self._listeners):
-            await listener(section, changed)
+            await listener(name, changed)
         return shown
 
-    def replace_section(self, section: str, obj: Any) -> None:
+    def _fill_presets(self, name: str, texts: dict[str, str]) -> None:
+        provider = texts["provider"].strip().lower()
+        if provider not in self._providers:
+            raise SettingsErrors([SettingsError(
+                f"{name}.provider",
+                f"unknown provider {texts['provider']!r}: one of {', '.join(self._providers.names())}")])
+        try:
+            preset = self._providers.get(provider).presets.get(self._contexts.get(name).service)
+        except ProviderError:
+            preset = None
+        if preset is not None:
+            texts.setdefault("server", preset.server)
+            texts.setdefault("port", str(preset.port))
+            texts.setdefault("security", preset.security.value)
+
+    def replace_section(self, name: str, obj: Any) -> None:
         """For tests and factory reset: store a whole, already valid, section object."""
-        if not dataclasses.is_dataclass(obj) or type(obj) is not SECTIONS[section]:
-            raise SettingsError(section, "not a settings object of this section")
-        blob = json.dumps(to_json(obj)).encode()
-        self._nvram.write(f"settings.{section}", self._keys.seal(blob, context=f"settings.{section}"))
-        self._values[section] = obj
+        section = self.section(name)
+        if type(obj) is not section.type:
+            raise SettingsError(name, "not a settings object of this section")
+        self._write(section, obj)
+
+    def _write(self, section: Section[Any], obj: Any) -> None:
+        blob = json.dumps(section.to_json(obj)).encode()
+        self._nvram.write(self._key(section), self._keys.seal(blob, context=self._key(section)))
+        self._values[section.name] = obj

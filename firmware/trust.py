@@ -9,7 +9,6 @@ the environment (`trust_env = False`).
 
 from __future__ import annotations
 
-import os
 import ssl
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +16,8 @@ from pathlib import Path
 import certifi
 import requests
 from cryptography import x509
+
+from mfp_sim.hwsim.private import private_dir, write_private
 
 from .errors import FirmwareError
 
@@ -68,11 +69,9 @@ class TrustStore:
         return self._dir / "ca-bundle.pem"
 
     def _write(self) -> None:
-        self._dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self._dir)
         data = Path(certifi.where()).read_bytes() + b"\n" + b"".join(self._imported)
-        tmp = self.bundle_path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, self.bundle_path)
+        write_private(self.bundle_path, data, sync=False)  # rebuilt from NVRAM at every start
         self._ctx: ssl.SSLContext | None = None
         self.version += 1
 

@@ -2,8 +2,11 @@
 
 Map:
     clock      the only time source: `RealClock` for demos, `VirtualClock` for tests.
-    nvram      non-volatile memory on SQLite, one file per device; atomic writes.
-    keystore   the per-device key that encrypts secrets at rest (AES-GCM).
+    nvram      non-volatile memory on SQLite (WAL, synchronous=FULL), one file per device;
+               atomic writes; a damaged file is refused.
+    nvram_lock one device per NVRAM folder (flock, held while the device runs).
+    keystore   the per-device key that encrypts secrets at rest (AES-GCM), kept apart.
+    private    files 0600 and folders 0700 whatever the umask.
     uart       the console: a line transport over TCP (pyserial `socket://`) or a pty.
     scanner    the document feeder: produces page images.
     printer    the output tray: printed pages land as `<job-id>-<name>.<ext>` files.

@@ -2,6 +2,8 @@
 
     HwsimError
      ├── NvramError        the non-volatile memory cannot be opened or written
+     │    ├── NvramDamaged  the file fails its integrity check: refused, a copy kept
+     │    └── NvramInUse    another running device holds the NVRAM folder's lock
      ├── KeystoreError     the device key is missing, unreadable, or does not open a secret
      ├── UartError         the console transport cannot be opened
      ├── ScannerError      a scan cannot be produced: page count out of range, a file to
@@ -19,6 +21,14 @@ class HwsimError(Exception):
 
 class NvramError(HwsimError):
     """The non-volatile memory cannot be opened or written."""
+
+
+class NvramDamaged(NvramError):
+    """The NVRAM file fails its integrity check; the device does not use it."""
+
+
+class NvramInUse(NvramError):
+    """Another running device (this process or another) holds the NVRAM folder."""
 
 
 class KeystoreError(HwsimError):

@@ -1,42 +1,164 @@
 """Non-volatile memory: one SQLite file per device.
 
-A power cut at any instant must leave either the old or the new value, never a mix. SQLite's
-rollback journal with `synchronous=FULL` gives exactly that for each transaction; `write_many`
-puts related keys (a token cache and its state record) into one transaction so they change
-together. Values are bytes; callers that keep secrets encrypt them first (see `keystore`).
+A power cut at any instant must leave either the old or the new value, never a mix; and what
+a write confirmed must still be there after it. SQLite in WAL mode with `synchronous=FULL`
+gives exactly that for each transaction (the WAL is synced at every commit, as the rollback
+journal was before, at under a third of the cost: docs/bench.md); `write_many` puts related
+keys (a job record and its body, a token cache and its state record) into one transaction so
+they change together. Values are bytes; callers that keep secrets encrypt them first (see
+`keystore`).
+
+Checkpoints (copying the WAL back into the database file) happen at chosen moments only:
+- after the commit that brings the WAL to `CHECKPOINT_PAGES` pages (about 1 MiB): SQLite's
+  own hook runs a PASSIVE checkpoint right after that commit is durable, never inside one.
+  The bound keeps the power-on recovery short (a rebooting device reads the whole WAL to
+  rebuild its index) and each checkpoint a few milliseconds;
+- the WAL file is cut back to `WAL_LIMIT_BYTES` when it is reused after a checkpoint, so one
+  large transaction does not leave a large file behind;
+- at `close()` (SQLite checkpoints and removes the WAL when its last connection closes), so a
+  stopped device leaves one self-contained file that a backup can copy alone.
+
+Space: the file uses `auto_vacuum=INCREMENTAL`. After deletes, each later commit also returns
+up to `RECLAIM_STEP_PAGES` free pages to the file system while more than
+`RECLAIM_AFTER_PAGES` are free, so the file shrinks in small steps (no long stall) after a
+large backlog is drained, and does not churn in steady state, where freed pages are reused.
+A file made before this mode existed is converted once, by a VACUUM (auto_vacuum can change
+only then), with a log line.
+
+At power-on `PRAGMA integrity_check` runs before anything is written. A file that fails it
+is not used: the device does not start (`NvramDamaged` says what failed and how to recover),
+and a copy is kept under `<nvram>/damaged/` for inspection. Every file is 0600 and the folder
+0700 (`private`); SQLite gives its -wal and -shm files the mode of the database file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .errors import NvramError
+from .errors import NvramDamaged, NvramError
+from .private import PRIVATE_FILE, open_private, private_dir, tighten
 
 __all__ = ["Nvram"]
 
+log = logging.getLogger(__name__)
+
 _SCHEMA = "CREATE TABLE IF NOT EXISTS nv (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
+_INCREMENTAL = 2  # PRAGMA auto_vacuum value
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+# SQLite result codes that mean the file's content is damaged, not that it cannot be reached.
+_DAMAGE_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 
 class Nvram:
     """A small key-value store with atomic multi-key writes."""
 
     FILENAME = "nvram.sqlite"
+    DAMAGED_FOLDER = "damaged"
+    CHECKPOINT_PAGES = 256  # 1 MiB of 4 KiB pages
+    WAL_LIMIT_BYTES = 1 << 20
+    RECLAIM_AFTER_PAGES = 256
+    RECLAIM_STEP_PAGES = 256
 
     def __init__(self, directory: Path) -> None:
         self.path = Path(directory) / self.FILENAME
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            self._prepare_files()
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=DELETE")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(_SCHEMA)
-            self._db.execute("PRAGMA integrity_check").fetchone()
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise NvramError(f"cannot open non-volatile memory {self.path}: {exc}") from exc
+        try:
+            problems = self._integrity_problems()
+            if not problems:
+                self._configure()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise NvramError(f"cannot open non-volatile memory {self.path}: {exc}") from exc
+        if problems:
+            self._db.close()
+            raise NvramDamaged(self._refusal(problems))
         self._lock = threading.Lock()
+        self._reclaiming = True  # look once after power-on, then after each delete
+
+    # -- opening -------------------------------------------------------------------------
+
+    def _prepare_files(self) -> None:
+        """Create the file 0600 before SQLite does (its -wal and -shm files copy that mode).
+
+        A WAL left without its database is not replayed into the new empty file: SQLite
+        deletes the WAL of a zero-byte database (tests/test_nvram.py checks it).
+        """
+        os.close(open_private(self.path, os.O_RDWR))
+        for suffix in _SIDE_FILES:  # left by an older version with a wider mode
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                tighten(side, PRIVATE_FILE)
+
+    def _integrity_problems(self) -> list[str]:
+        """What `PRAGMA integrity_check` finds wrong (empty: the file is sound)."""
+        try:
+            rows = self._db.execute("PRAGMA integrity_check(20)").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", None) in _DAMAGE_CODES:
+                return [str(exc)]
+            raise
+        # One problem per line; SQLite may put several in a row, under a "*** in database" line.
+        found = [line.strip() for row in rows for line in str(row[0]).splitlines()
+                 if line.strip() and not line.startswith("***")]
+        return [] if found == ["ok"] else found
+
+    def _configure(self) -> None:
+        db = self._db
+        if db.execute("PRAGMA auto_vacuum").fetchone()[0] != _INCREMENTAL:
+            made_before = db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] > 0
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            if made_before:  # a new file takes the mode as it is; an old one needs a VACUUM
+                db.execute("VACUUM")
+                log.warning("NVRAM %s converted to incremental auto-vacuum (one VACUUM, once)",
+                            self.path)
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"journal mode stays {mode!r}, WAL is needed")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute(f"PRAGMA wal_autocheckpoint={self.CHECKPOINT_PAGES}")
+        db.execute(f"PRAGMA journal_size_limit={self.WAL_LIMIT_BYTES}")
+        db.execute(_SCHEMA)
+
+    def _refusal(self, problems: list[str]) -> str:
+        try:
+            kept = f"a copy is kept for inspection at {self._keep_copy()}"
+        except OSError as exc:
+            kept = f"no copy could be kept ({exc})"
+        found = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)"
+                                           if len(problems) > 3 else "")
+        return (f"non-volatile memory {self.path} is damaged (integrity check: {found}); "
+                f"the device will not use it and does not start; {kept}. To recover, restore "
+                f"a backup of {self.FILENAME} into {self.path.parent}, or remove {self.path} "
+                f"(with its -wal and -shm files) to start from factory settings")
+
+    def _keep_copy(self) -> Path:
+        """Copy the damaged file (and its WAL) under `damaged/`, named by content."""
+        with open(self.path, "rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()[:12]
+        folder = private_dir(self.path.parent / self.DAMAGED_FOLDER)
+        copy = folder / f"nvram-{digest}.sqlite"
+        for suffix in ("", "-wal"):
+            source = self.path.with_name(self.path.name + suffix)
+            target = copy.with_name(copy.name + suffix)
+            if source.exists() and not target.exists():
+                fd = open_private(target, os.O_WRONLY | os.O_TRUNC)
+                with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                    shutil.copyfileobj(src, out)
+        return copy
+
+    # -- reading and writing -----------------------------------------------------------------
 
     def read(self, key: str) -> bytes | None:
         with self._lock:
@@ -72,6 +194,8 @@ class Nvram:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise NvramError(f"write to non-volatile memory failed: {exc}") from exc
+            if self._reclaiming or any(v is None for v in values.values()):
+                self._reclaim_step()
 
     def delete(self, keys: Iterable[str]) -> None:
         self.write_many(dict.fromkeys(keys))
@@ -79,6 +203,41 @@ class Nvram:
     def keys(self) -> list[str]:
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT key FROM nv ORDER BY key")]
+
+    # -- upkeep ------------------------------------------------------------------------------
+
+    def _reclaim_step(self) -> None:
+        """Give back one step of free pages, if enough are free (caller holds the lock).
+
+        The write before it is already durable: a failure here is logged, not raised.
+        """
+        try:
+            free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+            self._reclaiming = free > self.RECLAIM_AFTER_PAGES
+            if self._reclaiming:
+                # executescript runs the pragma to completion (execute would free one page).
+                self._db.executescript(f"PRAGMA incremental_vacuum({self.RECLAIM_STEP_PAGES})")
+        except sqlite3.Error as exc:
+            log.warning("NVRAM %s: free space not reclaimed: %s", self.path, exc)
+
+    def checkpoint(self, mode: str = "PASSIVE") -> tuple[int, int, int]:
+        """Copy the WAL into the database file now: (busy, WAL pages, pages copied).
+
+        `TRUNCATE` also cuts the WAL file to zero bytes. The device relies on the automatic
+        checkpoint (module docstring); this is for tests and tools.
+        """
+        if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
+            raise ValueError(f"checkpoint mode {mode!r}: use PASSIVE, FULL, RESTART or TRUNCATE")
+        with self._lock:
+            try:
+                row = self._db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            except sqlite3.Error as exc:
+                raise NvramError(f"checkpoint of non-volatile memory failed: {exc}") from exc
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            return self._integrity_problems() == []
 
     def close(self) -> None:
         with self._lock:

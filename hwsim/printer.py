@@ -28,6 +28,7 @@ from pathlib import Path
 from PIL import Image
 
 from mfp_sim.hwsim.errors import TrayError
+from mfp_sim.hwsim.private import private_dir
 
 __all__ = ["OutputTray", "TrayItem", "sanitize_name"]
 
@@ -67,11 +68,11 @@ class OutputTray:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            private_dir(self.folder)  # 0700: printed mail is for the device's user only
+        except NotADirectoryError as exc:
+            raise TrayError(f"output tray {self.folder} is not a folder") from exc
         except OSError as exc:
             raise TrayError(f"output tray folder {self.folder} cannot be created: {exc}") from exc
-        if not self.folder.is_dir():
-            raise TrayError(f"output tray {self.folder} is not a folder")
         self._seen: dict[str, int] = {}
         self._counter = 0
         # Files already in the folder come first, in name order.

@@ -13,7 +13,7 @@ showed and when (`token_shown`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from time import perf_counter
 from typing import ClassVar
@@ -24,36 +24,23 @@ from textual.message import Message
 from textual.reactive import reactive
 
 from mfp_sim.firmware.api import DeviceApi
-from mfp_sim.firmware.events import Event
+from mfp_sim.firmware.events import Alert as DeviceAlert
+from mfp_sim.firmware.events import Event, JobChanged, Refused, SettingsChanged, TokenChanged
+from mfp_sim.firmware.i18n import N_, Catalog
+from mfp_sim.firmware.settings import DEVICE
+from mfp_sim.firmware.tokens.machine import TokenState
+from mfp_sim.firmware.vocabulary import JobState, Step
 
-from .i18n import N_, Catalog
-from .words import STORE_TITLES
+from .base import PanelHost, ResultCallback
+from .navigation import Navigator
+from .notices import Alert, Note
+from .requests import Request
+from .words import context_title
 
-__all__ = ["PanelApp", "Alert", "TokenShown"]
+__all__ = ["PanelApp", "Alert", "Note", "TokenShown"]
 
 #: The most alerts the status line remembers; the oldest go first.
 MAX_ALERTS = 20
-
-
-@dataclass(frozen=True)
-class Alert:
-    """Something the status line warns about until it is resolved.
-
-    `message` is a message id translated when shown, or the device's own words when
-    `verbatim` (the firmware's reasons are shown as they are, after the store's name).
-    """
-
-    key: str
-    message: str
-    store: str = ""
-    verbatim: bool = False
-    params: tuple[tuple[str, str], ...] = ()
-
-    def text(self, gettext: Callable[[str], str]) -> str:
-        store = gettext(STORE_TITLES.get(self.store, self.store)) if self.store else ""
-        if self.verbatim:
-            return f"{store}: {self.message}" if store else self.message
-        return gettext(self.message).format(store=store, **dict(self.params))
 
 
 @dataclass(frozen=True)
@@ -71,10 +58,12 @@ class PanelApp(App[None]):
 
     CSS_PATH = "panel.tcss"
     TITLE = "mfp-sim panel"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", N_("Quit"), key_display="Ctrl+Q")]
 
     language: reactive[str] = reactive("en", init=False)
     alerts: reactive[tuple[Alert, ...]] = reactive((), init=False)
+    notes: reactive[tuple[Note, ...]] = reactive((), init=False)
 
     class Ready(Message):
         """The home screen is mounted: the panel takes input from here on."""
@@ -86,29 +75,31 @@ class PanelApp(App[None]):
             super().__init__()
             self.event = event
 
-    def __init__(self, api: DeviceApi, *, console_address: str = "", network: str = "LAN") -> None:
+    def __init__(self, api: DeviceApi, *, console_address: str = "", network: str = "LAN",
+                 notes: Sequence[Note] = ()) -> None:
         super().__init__()
         self.api = api
         self.console_address = console_address
         self.network = network
         self.catalog = Catalog(api.get("device.language"))
         self.set_reactive(PanelApp.language, self.catalog.language)
+        self.set_reactive(PanelApp.notes, tuple(notes))
         self.created_at = perf_counter()
         self.ready_at: float | None = None
         self.ready = asyncio.Event()
         self.token_shown: dict[str, TokenShown] = {}
         self._unlisten: Callable[[], None] | None = None
+        self.navigator = Navigator(self, api)
 
     # ------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
-        from .screens.home import HomeScreen
-
-        self._unlisten = self.api.listen(self._heard)
+        self._unlisten = self.api.listen(
+            self._heard, TokenChanged, DeviceAlert, Refused, JobChanged, SettingsChanged)
         self.alerts = tuple(
             self._token_alert(name) for name in self.api.store_names()
-            if self.api.token_status(name).state.value == "invalid"
+            if self.api.token_status(name).state is TokenState.INVALID
         )
-        self.push_screen(HomeScreen())
+        self.push_screen(self.navigator.home())
 
     def on_unmount(self) -> None:
         if self._unlisten is not None:
@@ -130,47 +121,53 @@ class PanelApp(App[None]):
         """Called by every widget that has just put a token state on screen."""
         self.token_shown[store] = TokenShown(store, state, seq, perf_counter())
 
-    def go_home(self) -> None:
-        from .screens.home import HomeScreen
+    def open(self, request: Request, on_result: ResultCallback | None = None) -> None:
+        """Put up the screen that answers a page's or widget's request (`navigation`)."""
+        self.navigator.open(request, on_result)
 
-        while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
-            self.pop_screen()
+    def go_home(self) -> None:
+        self.navigator.go_home()
 
     # --------------------------------------------------------------- events
     def on_panel_app_device_event(self, message: DeviceEvent) -> None:
         event = message.event
-        if event.kind == "token":
-            store = str(event.data.get("store", ""))
-            key = f"token.{store}"
+        if isinstance(event, TokenChanged):
+            key = f"token.{event.store}"
             kept = tuple(a for a in self.alerts if a.key != key)
-            if event.data.get("state") == "invalid":
-                kept += (self._token_alert(store),)
+            if event.state is TokenState.INVALID:
+                kept += (self._token_alert(event.store),)
             if kept != self.alerts:
                 self.alerts = kept
-        elif event.kind == "alert":
+        elif isinstance(event, DeviceAlert):
             # A POP check or print that failed: one alert per source and step, the latest wins.
-            source = str(event.data.get("source", ""))
-            key = f"alert.{source}.{event.data.get('step', '')}"
-            reason = str(event.data.get("reason") or event.data.get("message") or event.line())
-            self._raise(Alert(key, reason, store=source, verbatim=True))
-        elif event.kind == "job" and event.data.get("state") == "failed":
-            job = str(event.data.get("id", ""))
-            self._raise(Alert(f"job.{job}", N_("Job {job} failed: {reason}"),
-                              params=(("job", job), ("reason", str(event.data.get("reason", "")))),))
-        elif event.kind == "settings" and event.data.get("section") == "device":
-            self.language = self.api.get("device.language")
+            self._raise(Alert(f"alert.{event.source}.{event.step}", event.reason,
+                              title=self._title(event.source), verbatim=True))
+        elif isinstance(event, Refused):
+            self._raise(Alert(f"alert.{event.source}.{Step.PRINT}", event.summary(),
+                              title=self._title(event.source), verbatim=True))
+        elif isinstance(event, JobChanged) and event.state is JobState.FAILED:
+            self._raise(Alert(f"job.{event.id}", N_("Job {job} failed: {reason}"),
+                              params=(("job", event.id), ("reason", event.reason))))
+        elif isinstance(event, SettingsChanged) and event.section == DEVICE.name:
+            self.language = self.api.settings.device().language.value
 
     def _raise(self, alert: Alert) -> None:
         kept = tuple(a for a in self.alerts if a.key != alert.key)
         self.alerts = (kept + (alert,))[-MAX_ALERTS:]
 
-    @staticmethod
-    def _token_alert(store: str) -> Alert:
-        return Alert(f"token.{store}", N_("{store} token is Invalid"), store=store)
+    def _title(self, name: str) -> str:
+        return context_title(self.api.contexts, name)
+
+    def _token_alert(self, store: str) -> Alert:
+        return Alert(f"token.{store}", N_("{store} token is Invalid"), title=self._title(store))
 
     def dismiss_alerts(self) -> None:
         """Forget the alerts the firmware raised; token alerts stay until the token changes."""
         self.alerts = tuple(a for a in self.alerts if a.key.startswith("token."))
+
+    def dismiss_notes(self) -> None:
+        """The user has read the start-up notes: every page's note bar goes away."""
+        self.notes = ()
 
     # ------------------------------------------------------------- language
     async def watch_language(self, language: str) -> None:
@@ -178,3 +175,8 @@ class PanelApp(App[None]):
         self.catalog = Catalog(language)
         for screen in list(self.screen_stack):
             await screen.recompose()
+
+
+def _is_a_host(app: PanelApp) -> PanelHost:
+    """Never called: mypy checks here that the app gives widgets all that `PanelHost` promises."""
+    return app

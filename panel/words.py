@@ -1,18 +1,21 @@
-"""The device's words on the panel: field names, choices, token states, store names.
+"""The device's words on the panel: field names, choices, token states.
 
 They are English message ids (marked with `N_`), translated where they are shown, so the
 firmware keeps its own vocabulary (`smtp.port`, `oauth2`, `not_retrieved`) and the panel shows
-the manual's (`Numero Porta`, `OAuth 2.0`, `Non recuperato`).
+the manual's (`Numero Porta`, `OAuth 2.0`, `Non recuperato`). What each mail context and SMTP
+function is called, and where it sits in the menus, is in the context table
+(`firmware.contexts`), in the same message ids.
 """
 
 from __future__ import annotations
 
+from mfp_sim.firmware.contexts import Contexts
+from mfp_sim.firmware.i18n import N_
 from mfp_sim.firmware.tokens.machine import TokenState
-
-from .i18n import N_
+from mfp_sim.firmware.vocabulary import Service
 
 __all__ = [
-    "TOKEN_LABELS", "STORE_TITLES", "FUNCTION_TITLES", "field_label", "choices_of", "BOOL_FIELDS",
+    "TOKEN_LABELS", "field_label", "choices_of", "BOOL_FIELDS", "context_title",
 ]
 
 TOKEN_LABELS: dict[str, str] = {
@@ -20,21 +23,6 @@ TOKEN_LABELS: dict[str, str] = {
     TokenState.WAITING.value: N_("Waiting for authorization"),
     TokenState.RETRIEVED.value: N_("Retrieved"),
     TokenState.INVALID.value: N_("Invalid"),
-}
-
-#: What each token store is called where a person reads about it (alerts, dialogs).
-STORE_TITLES: dict[str, str] = {
-    "smtp": N_("SMTP"),
-    "pop.ifax": N_("Internet Fax (POP3)"),
-    "pop.emailprint": N_("E-mail Print (POP3)"),
-}
-
-#: The screens whose SMTP authentication uses the one `smtp` token (see firmware.api).
-FUNCTION_TITLES: dict[str, str] = {
-    "scan_to_email": N_("Scan to E-mail"),
-    "ifax_send": N_("Internet Fax send"),
-    "email_alert": N_("E-mail Alert"),
-    "status_notice": N_("Status Notice"),
 }
 
 _LABELS: dict[str, str] = {
@@ -57,8 +45,6 @@ _LABELS: dict[str, str] = {
     "admin_password": N_("Administrator Password"),
 }
 
-_POP_LABELS: dict[str, str] = {"server": N_("POP3 Server")}
-
 BOOL_FIELDS: frozenset[str] = frozenset({"enabled", "leave_copy"})
 
 _SECURITY = [("off", N_("Off")), ("starttls", N_("STARTTLS")), ("ssl", N_("SSL/TLS"))]
@@ -69,14 +55,20 @@ _LANGUAGE = [("en", N_("English")), ("it", N_("Italian"))]
 _BOOL = [("on", N_("On")), ("off", N_("Off"))]
 
 
-def field_label(section: str, name: str) -> str:
-    """The message id of a field's label; POP settings call their server `POP3 Server`."""
-    if section.startswith("pop.") and name in _POP_LABELS:
-        return _POP_LABELS[name]
+def context_title(contexts: Contexts, name: str) -> str:
+    """The message id of what a context (or an SMTP function) is called; a name it does not know
+    is shown as it is."""
+    return contexts.get(name).title if name in contexts else name
+
+
+def field_label(contexts: Contexts, section: str, name: str) -> str:
+    """The message id of a field's label; a context may call a field its own way (POP3 Server)."""
+    if section in contexts and name in contexts.get(section).labels:
+        return contexts.get(section).labels[name]
     return _LABELS.get(name, name)
 
 
-def choices_of(section: str, name: str) -> list[tuple[str, str]] | None:
+def choices_of(contexts: Contexts, section: str, name: str) -> list[tuple[str, str]] | None:
     """(value, message id) pairs for a field chosen from a list, or None for a typed field.
 
     The provider list is not here: it comes from the device (`DeviceApi.providers()`).
@@ -84,7 +76,8 @@ def choices_of(section: str, name: str) -> list[tuple[str, str]] | None:
     if name == "security":
         return list(_SECURITY)
     if name == "auth":
-        return list(_POP_AUTH if section.startswith("pop.") else _SMTP_AUTH)
+        pop = section in contexts and contexts.get(section).service is Service.POP
+        return list(_POP_AUTH if pop else _SMTP_AUTH)
     if name == "language":
         return list(_LANGUAGE)
     if name in BOOL_FIELDS:

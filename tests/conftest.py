@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ from mfp_sim.firmware.device import Device
 from mfp_sim.firmware.providers import ProviderRegistry
 from mfp_sim.hwsim.clock import VirtualClock
 from mfp_sim.tools.bench_ca import BenchCA
-from mfp_sim.tools.idp import IdentityProvider
+from mfp_sim.tools.idp import PROFILES, IdentityProvider
 from mfp_sim.tools.mailserver import MailServer
 from mfp_sim.tools.testbed import Testbed
 
@@ -26,6 +27,11 @@ T = TypeVar("T")
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
+
+#: The default profile (entra: 9-character codes, /devicelogin, ...) with its access-token
+#: lifetime pinned at 3600 s instead of a random 60-90 minutes, so device tests can name the
+#: refresh point; the random lifetimes are tested in test_idp_profiles.py.
+BENCH_POLICY = replace(PROFILES["entra"], access_token_lifetime=3600.0)
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
@@ -51,7 +57,7 @@ def ca() -> BenchCA:
 @pytest.fixture
 async def idp(clock: VirtualClock, ca: BenchCA) -> AsyncIterator[IdentityProvider]:
     """The identity provider alone (for the mail-server tests, which need no device)."""
-    async with IdentityProvider(clock=clock, ca=ca) as provider:
+    async with IdentityProvider(clock=clock, ca=ca, policy=BENCH_POLICY) as provider:
         yield provider
 
 
@@ -69,7 +75,7 @@ async def in_thread(fn: Callable[[], T]) -> T:
 
 @pytest.fixture
 async def bench(tmp_path: Path, clock: VirtualClock) -> AsyncIterator[Testbed]:
-    async with Testbed(tmp_path / "bench", clock) as testbed:
+    async with Testbed(tmp_path / "bench", clock, policy=BENCH_POLICY) as testbed:
         yield testbed
 
 

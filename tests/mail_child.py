@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from mfp_sim.firmware.device import Device
+from mfp_sim.firmware.events import JobChanged
 from mfp_sim.firmware.providers import ProviderRegistry
 from mfp_sim.hwsim.clock import RealClock
 from mfp_sim.hwsim.scanner import Scanner
@@ -33,13 +34,11 @@ async def main(nvram: Path, port: int, count: int) -> None:
         if all(j.state.value in ("sent", "failed") for j in device.jobs.list()):
             finished.set()
 
-    def on_event(event: object) -> None:
-        data = getattr(event, "data", {})
-        if getattr(event, "kind", "") == "job":
-            print(f"job {data['id']} {data['state']}", flush=True)
+    def on_event(event: JobChanged) -> None:
+        print(f"job {event.id} {event.state}", flush=True)
         check()
 
-    device.api.listen(on_event)
+    device.api.listen(on_event, JobChanged)
     print("ready", flush=True)
     await device.start()
     check()

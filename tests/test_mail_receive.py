@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from mfp_sim.firmware.device import Device
+from mfp_sim.firmware.events import Alert, Printed, Refused
 from mfp_sim.firmware.ifax import compose_ifax_message, encode_tiff_f
 from mfp_sim.firmware.mail.errors import TOKEN_UPDATE_FAILED
 from mfp_sim.firmware.providers import ProviderRegistry
@@ -83,8 +84,8 @@ async def test_round_trip_ifax_from_device_a_printed_by_device_b(make_device, be
     assert len(names) == 2 and all(n.endswith(".png") for n in names)
     page = Image.open(b.tray.folder / names[0])
     assert page.mode == "1" and page.width == 1728
-    event = next(e for e in iter(sub.get_nowait, None) if e.kind == "fax")
-    assert (event.data["pages"], event.data["subject"]) == (2, "Internet Fax from MFP (2 pages)")
+    event = next(e for e in iter(sub.get_nowait, None) if isinstance(e, Printed))
+    assert (event.pages, event.subject) == (2, "Internet Fax from MFP (2 pages)")
     assert maildir(bench, BOB) == []  # deleted once printed
     tray = await sh(b, "tray")
     assert sorted(v.split(" ")[0] for k, v in tray.items() if not k.startswith("_")) == sorted(names)
@@ -185,10 +186,11 @@ async def test_unprintable_mail_raises_an_alert_and_is_not_retried(device, bench
     sub = device.api.subscribe()
     result = await device.api.check_mail("pop.ifax")
     assert result.ok and (result.printed, result.refused, result.deleted) == (1, 2, 3)
-    alerts = [e.data for e in iter(sub.get_nowait, None) if e.kind == "alert"]
-    assert len(alerts) == 2 and all(a["source"] == "pop.ifax" for a in alerts)
-    assert "TIFF" in alerts[0]["reason"] and "print 1" in alerts[0]["reason"]
-    assert "not an Internet Fax: no TIFF image (image/png)" in alerts[1]["reason"]
+    refusals = [e for e in iter(sub.get_nowait, None) if isinstance(e, (Alert, Refused))]
+    assert len(refusals) == 2 and all(isinstance(r, Refused) for r in refusals)
+    assert all(r.source == "pop.ifax" for r in refusals)
+    assert "TIFF" in refusals[0].reason and "print 1" in refusals[0].summary()
+    assert "not an Internet Fax: no TIFF image (image/png)" in refusals[1].reason
 
 
 async def test_email_print_refuses_a_fake_pdf(device, bench, clock):
@@ -243,8 +245,8 @@ async def test_failures_are_told_apart_with_the_servers_words(make_device, bench
     sub = device.api.subscribe()
     result = await device.api.check_mail("pop.ifax")
     assert not result.ok
-    [alert] = [e.data for e in iter(sub.get_nowait, None) if e.kind == "alert"]
-    assert alert["reason"] == result.reason and alert["step"] == result.step
+    [alert] = [e for e in iter(sub.get_nowait, None) if isinstance(e, Alert)]
+    assert alert.reason == result.reason and alert.step == result.step
     expected = {
         "refused_port": ("connect", "refused"),
         "tls": ("tls", "certificate"),
@@ -319,8 +321,8 @@ async def test_spool_survives_a_power_cut_and_prints_once(make_device, bench, cl
         names = tray_names(b)
         assert len(names) == 3 and len({n.split("-")[0] for n in names}) == 2, names
         assert not any(n.endswith("-2.png") for n in names)  # no second copy of anything
-        faxes = [e.data for e in iter(sub.get_nowait, None) if e.kind == "fax"]
-        assert sorted(f["pages"] for f in faxes) == [1, 2]
+        faxes = [e for e in iter(sub.get_nowait, None) if isinstance(e, Printed)]
+        assert sorted(f.pages for f in faxes) == [1, 2]
         assert list(_spool(b).iterdir()) == []
         again = await b.api.check_mail("pop.ifax")  # nothing left anywhere, nothing reprinted
         assert (again.on_server, again.received, again.printed) == (0, 0, 0)
@@ -372,14 +374,14 @@ async def test_refused_at_print_time_alerts_once_and_is_not_retried(make_device,
     sub = a.api.subscribe()
     await printer.start()
     assert await a.api.wait_printed("pop.ifax", 10)
-    [alert] = [e.data for e in iter(sub.get_nowait, None) if e.kind == "alert"]
-    assert (alert["source"], alert["step"]) == ("pop.ifax", "print")
-    assert "not an Internet Fax: no TIFF image (image/png)" in alert["reason"]
-    assert "print 1" in alert["reason"] and tray_names(a) == []
+    [refused] = [e for e in iter(sub.get_nowait, None) if isinstance(e, (Alert, Refused))]
+    assert isinstance(refused, Refused) and refused.source == "pop.ifax"
+    assert "not an Internet Fax: no TIFF image (image/png)" in refused.reason
+    assert "print 1" in refused.summary() and tray_names(a) == []
     assert list(_spool(a).iterdir()) == []  # dropped from the spool
     again = await a.api.check_mail("pop.ifax")  # left on the server (leave_copy): skipped
     assert (again.on_server, again.received, again.refused) == (1, 0, 0)
-    assert [e for e in iter(sub.get_nowait, None) if e.kind == "alert"] == []
+    assert [e for e in iter(sub.get_nowait, None) if isinstance(e, (Alert, Refused))] == []
     await a.stop()
 
     # The power went after the ledger said "refused" but before the file was removed.
@@ -388,7 +390,8 @@ async def test_refused_at_print_time_alerts_once_and_is_not_retried(make_device,
     try:
         assert await b.api.wait_printed("pop.ifax", 10)
         assert list(_spool(b).iterdir()) == [] and tray_names(b) == []
-        assert [e for e in iter(sub.get_nowait, None) if e.kind == "alert"] == []  # said once
+        said = [e for e in iter(sub.get_nowait, None) if isinstance(e, (Alert, Refused))]
+        assert said == []  # said once
         # The same message sent again (a new UIDL, same Message-ID) is refused again, not
         # silently taken for a duplicate: its Message-ID was forgotten with the refusal.
         bench.mail.deliver(BOB, print_message(1))

@@ -5,12 +5,14 @@ bench IdP) or small scripted servers, over real sockets on 127.0.0.1, on the vir
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from mfp_sim.firmware.events import JobChanged
 from mfp_sim.firmware.mail.errors import TOKEN_UPDATE_FAILED
 from mfp_sim.firmware.mail.jobs import MAX_ATTEMPTS, RETRY_BASE, retry_delay
 from mfp_sim.firmware.tokens.machine import TokenState
@@ -218,6 +220,57 @@ async def test_connection_refused_is_retried_then_given_up(device, bench, clock)
     assert [retry_delay(n) for n in range(1, 9)] == [60, 120, 240, 480, 960, 1920, 3600, 3600]
 
 
+class HostileGreeter:
+    """A TCP server whose first words are not SMTP: garbage with a NUL, or an endless line."""
+
+    def __init__(self, endless: bool) -> None:
+        self.endless = endless
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> HostileGreeter:
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if self.endless:
+                for _ in range(512):  # 2 MB without a line end, then give up
+                    writer.write(b"x" * 4096)
+                    await writer.drain()
+            else:
+                writer.write(b"\x00\xff garbage\r\n")
+                await writer.drain()
+                await reader.read(100)
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.mark.parametrize("endless, words", [
+    (False, 'something that is not an SMTP reply ("\\x00'),
+    (True, "a line longer than SMTP allows"),
+])
+async def test_a_hostile_greeting_is_told_as_such_and_retried(device, endless, words):
+    async with HostileGreeter(endless) as server:
+        for line in ("set smtp.server 127.0.0.1", f"set smtp.port {server.port}",
+                     "set smtp.security off", f"set smtp.sender_address {ALICE}"):
+            assert (await sh(device, line))["_ok"], line
+        test = await sh(device, "test smtp")
+        assert test["step"] == "connect" and words in test["message"], test
+        assert "internal error" not in test["_err"] and test["_err"].startswith("connect: ")
+        job_id = (await sh(device, f"scan to={BOB}"))["job"]
+        job = await wait_job(device, job_id, "queued", attempts=1)
+        assert words in job.reason and "attempt 1 of" in job.reason  # temporary: tried again
+
+
 async def test_5xx_fails_at_once_with_the_servers_text(device, bench, clock):
     await setup_smtp(device, bench, clock)
     job = await wait_job(device, (await sh(device, "scan to=nobody@example.test"))["job"])
@@ -268,14 +321,14 @@ async def test_job_events_follow_the_states(device, bench, clock):
     job = await wait_job(device, (await sh(device, f"scan to={BOB}"))["job"])
     states = []
     while (event := sub.get_nowait()) is not None:
-        if event.kind == "job":
-            assert event.data["id"] == job.id
-            states.append(event.data["state"])
+        if isinstance(event, JobChanged):
+            assert event.id == job.id
+            states.append(event.state)
     assert states == ["queued", "sending", "sent"]
 
 
 def test_every_mail_command_is_documented():
-    from mfp_sim.firmware.mail.commands import MAIL_COMMANDS
+    from mfp_sim.firmware.console.mail import MAIL_COMMANDS
 
     text = (Path(__file__).resolve().parent.parent / "docs" / "shell.md").read_text()
     for command in MAIL_COMMANDS:

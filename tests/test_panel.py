@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from mfp_sim.firmware.settings import FIELDS
+from mfp_sim.firmware.events import Alert, JobChanged
+from mfp_sim.firmware.vocabulary import JobState, Step
 from mfp_sim.panel.app import PanelApp
 from mfp_sim.panel.screens.dialogs import ConfirmDialog, TokenFlowDialog
 from mfp_sim.panel.screens.settings import (
@@ -84,10 +85,10 @@ async def test_keyboard_alone_reaches_the_smtp_tab(device):
         assert app.focused is app.screen.query_one("#field-server")
         await pilot.press(*"mail.example.test", "ctrl+s")
         await until(pilot, lambda: device.api.get("smtp.server") == "mail.example.test", what="the save")
-        await pilot.press("f5")  # [Get Token]: the device says the account is missing
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
-        await pilot.press("escape")
-        await until(pilot, lambda: app.screen.id == "screen-services-setup", what="the page")
+        await pilot.press("f5")  # [Get Token]: refused at once, the account is missing
+        await until(pilot, lambda: "Account Name" in text_of(app.screen, "#token-reason"),
+                    what="the refusal")
+        assert app.screen.id == "screen-services-setup"  # no confirmation for what cannot start
         await pilot.press("escape", "escape")
         await until(pilot, lambda: app.screen.id == "screen-system-settings", what="back twice")
 
@@ -100,7 +101,8 @@ async def test_every_menu_path_reaches_its_page(device, page):
         screen = app.screen
         form = screen.query_one(SettingsForm)
         section = "smtp" if page in SMTP_PAGES else page
-        expected = SMTP_AUTH_FIELDS if page in SMTP_PAGES[1:] else tuple(f.name for f in FIELDS[section])
+        table = device.api.settings.section(section).fields
+        expected = SMTP_AUTH_FIELDS if page in SMTP_PAGES[1:] else tuple(f.name for f in table)
         assert form.section == section and form.fields == expected
         for name in expected:
             assert screen.query(f"#field-{name}"), name
@@ -294,15 +296,37 @@ async def test_token_cleared_from_the_console_shows_at_once(device, bench, clock
 
 
 async def test_get_token_without_an_account_says_why(device):
+    """Refused before the confirmation, naming the field as the page labels it."""
     app = make_panel(device)
     async with app.run_test(size=SIZE) as pilot:
         await open_page(pilot, "smtp")
         await pilot.click("#get-token")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
-        await pilot.click("#ok")
-        await until(pilot, lambda: "account first" in text_of(app.screen, "#token-reason"),
-                    what="the refusal")
+        await until(pilot, lambda: text_of(app.screen, "#token-reason") != "", what="the refusal")
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert text_of(app.screen, "#token-reason") == (
+            "Set “Account Name” first: the e-mail address to sign in with.")
+        assert "smtp.account" not in text_of(app.screen, "#token-reason")
         assert token_label(app.screen) == "Not retrieved"
+        assert device.api.token_status("smtp").state.value == "not_retrieved"
+        # Once the account is saved the refusal goes, and [Get Token] asks for confirmation.
+        app.screen.query_one("#field-account", Input).value = ALICE
+        await pilot.click("#save")
+        await until(pilot, lambda: text_of(app.screen, "#token-reason") == "", what="no refusal")
+        await pilot.click("#get-token")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
+        assert ALICE in text_of(app.screen, "#question")
+
+
+async def test_get_token_refusal_in_italian_on_a_pop_page(device):
+    await device.api.set("device.language", "it")
+    app = make_panel(device)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_page(pilot, "pop.emailprint")
+        await pilot.press("f5")
+        await until(pilot, lambda: text_of(app.screen, "#token-reason") != "", what="the refusal")
+        assert text_of(app.screen, "#token-reason") == (
+            "Impostare prima “Nome account”: l'indirizzo e-mail con cui accedere.")
+        assert not isinstance(app.screen, ConfirmDialog)
 
 
 async def test_declined_flow_dialog_shows_the_reason(device, bench, clock):
@@ -386,11 +410,11 @@ async def test_status_line_follows_the_device_clock_and_shows_alerts(device, clo
         await clock.advance(3600)
         await until(pilot, lambda: text_of(app.screen, "#status-clock") == "2027-01-15 09:00",
                     what="the clock an hour later")
-        device.events.publish("alert", source="pop.ifax", step="login",
-                              reason="-ERR Logon failure: unknown user name or bad password.")
+        device.events.publish(Alert("pop.ifax", Step.AUTH,
+                                    "-ERR Logon failure: unknown user name or bad password."))
         await until(pilot, lambda: "Internet Fax (POP3): -ERR Logon failure" in
                     text_of(app.screen, "#status-alerts"), what="the POP alert")
-        device.events.publish("job", id="7", state="failed", reason="550 5.7.30 Basic auth refused")
+        device.events.publish(JobChanged("7", JobState.FAILED, "550 5.7.30 Basic auth refused"))
         await until(pilot, lambda: text_of(app.screen, "#status-alerts") ==
                     "⚠ Job 7 failed: 550 5.7.30 Basic auth refused (+1)", what="the job alert")
         await pilot.click("#status-alerts")

@@ -8,13 +8,17 @@ import math
 from pathlib import Path
 
 import segno
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.pofile import read_po
 
-from mfp_sim.panel.i18n import Catalog, compile_catalog, po_path
+from mfp_sim.firmware.i18n import Catalog, compile_catalog, po_path
 from mfp_sim.panel.widgets.qr import qr_text
 
-PANEL = Path(__file__).resolve().parent.parent / "panel"
+ROOT = Path(__file__).resolve().parent.parent
+#: Where the device's words are marked: the panel, and the firmware's tables (the contexts).
+SOURCES = (ROOT / "panel", ROOT / "firmware")
+#: Single files outside them whose texts the panel shows: the demo's start-up notes.
+FILES = (ROOT / "tools" / "demo.py",)
 
 #: Words of the Italian manual page (seed 003) the panel must use as they are.
 MANUAL_WORDS = {
@@ -44,9 +48,15 @@ MANUAL_WORDS = {
 
 
 def panel_messages() -> set[str]:
-    found = extract_from_dir(str(PANEL), method_map=[("**.py", "python")],
-                             keywords={"_": None, "N_": None})
-    return {message for _, _, message, _, _ in found if isinstance(message, str)}
+    messages: set[str] = set()
+    for folder in SOURCES:
+        found = extract_from_dir(str(folder), method_map=[("**.py", "python")],
+                                 keywords={"_": None, "N_": None})
+        messages |= {message for _, _, message, _, _ in found if isinstance(message, str)}
+    for path in FILES:
+        found = extract_from_file("python", str(path), keywords={"_": None, "N_": None})
+        messages |= {message for _, message, _, _ in found if isinstance(message, str)}
+    return messages
 
 
 def test_every_panel_text_has_an_italian_translation():

@@ -9,6 +9,9 @@ regenerate them and look at the difference before committing:
 Deterministic by construction: the device runs on a VirtualClock at its fixed epoch, with no
 bench (so no random port appears), the console address is a constant, and the one page that
 shows a device code gets a fixed code and address injected in place of the store's status.
+
+Every page shows its key bar and the focused control lit (light on dark); `home-notes` shows
+the start-up notes bar, `get-token-refused` the refusal of Get Token without an account.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import Input, TabbedContent
 
 from mfp_sim.firmware.device import Device
+from mfp_sim.firmware.i18n import N_
 from mfp_sim.firmware.mail.jobs import JobInfo, JobState
 from mfp_sim.firmware.providers import Provider, ProviderRegistry
 from mfp_sim.firmware.tokens.machine import LABELS, TokenState
@@ -29,6 +33,8 @@ from mfp_sim.firmware.tokens.store import FlowPrompt
 from mfp_sim.hwsim.clock import VIRTUAL_EPOCH, VirtualClock
 from mfp_sim.hwsim.printer import TrayItem
 from mfp_sim.panel.app import PanelApp
+from mfp_sim.panel.navigation import page_screen
+from mfp_sim.panel.notices import Note
 from mfp_sim.panel.screens.dialogs import ConfirmDialog, TokenFlowDialog
 from mfp_sim.panel.screens.home import HOME_KEYS
 from mfp_sim.panel.screens.jobs import JobStatusScreen
@@ -37,6 +43,7 @@ from mfp_sim.panel.screens.menu import MenuScreen
 from mfp_sim.panel.screens.menus import ADMIN_MENU, Menu, Page
 from mfp_sim.panel.screens.send import InternetFaxScreen, ScanToEmailScreen
 from mfp_sim.panel.widgets.settings_form import SettingsForm
+from mfp_sim.panel.widgets.token_area import TokenArea
 
 from .panel_fixtures import CONSOLE, SIZE, until
 
@@ -77,7 +84,7 @@ def page(*labels: str) -> Step:
     async def step(app: PanelApp, device: Device) -> None:
         node = _entry(*labels)
         assert isinstance(node, Page)
-        await app.push_screen(node.build(_trail(*labels)))
+        await app.push_screen(page_screen(node, _trail(*labels), device.api.contexts))
     return step
 
 
@@ -131,6 +138,12 @@ async def _refused_port(app: PanelApp, device: Device) -> None:
     await app.screen.query_one(SettingsForm).save()
 
 
+async def _get_token_refused(app: PanelApp, device: Device) -> None:
+    """F5 on the SMTP tab with no account: refused under the status, no confirmation."""
+    await page(*SMTP_TAB)(app, device)
+    app.screen.query_one(TokenArea).action_get_token()
+
+
 async def _confirm_get(app: PanelApp, device: Device) -> None:
     await device.api.update("smtp", {"account": "alice@example.test", "auth": "oauth2"})
     await page(*SMTP_TAB)(app, device)
@@ -163,6 +176,7 @@ def _fix_status(device: Device, store: str, state: TokenState, *, reason: str = 
 
 PAGES: dict[str, Step] = {
     "home": _home,
+    "home-notes": _home,
     "scan-to-email": home_page(0),
     "internet-fax": home_page(1),
     "job-status": _job_status("tab-jobs"),
@@ -174,6 +188,7 @@ PAGES: dict[str, Step] = {
     "network-settings": menu("System Settings", "Network Settings"),
     "services-setup-smtp": page(*SMTP_TAB),
     "smtp-port-refused": _refused_port,
+    "get-token-refused": _get_token_refused,
     "get-token-confirm": _confirm_get,
     "get-token-code": _code_dialog,
     "image-send-settings": menu("System Settings", "Image Send Settings"),
@@ -188,6 +203,17 @@ PAGES: dict[str, Step] = {
     "alert-status-settings": menu("System Settings", "E-mail Alert and Status Settings"),
     "email-alert": page("System Settings", "E-mail Alert and Status Settings", "E-mail Alert"),
     "status-notice": page("System Settings", "E-mail Alert and Status Settings", "Status Notice"),
+}
+
+
+#: Start-up notes of the pages that show them (as the demo gives them on a second start).
+NOTES: dict[str, tuple[Note, ...]] = {
+    "home-notes": (
+        Note(N_("{store}: the token of the previous run was cleared (the bench is new): "
+                "press Get Token again."), title=N_("SMTP")),
+        Note(N_("{store}: the token of the previous run was cleared (the bench is new): "
+                "press Get Token again."), title=N_("E-mail Print (POP3)")),
+    ),
 }
 
 
@@ -208,7 +234,7 @@ async def test_page(snapshot_device: Device, snapshot, name: str, language: str)
     await device.api.set("device.language", language)
     if name == "ifax-send-invalid":
         _fix_status(device, "smtp", TokenState.INVALID, reason=INVALID_REASON)
-    app = PanelApp(device.api, console_address=CONSOLE)
+    app = PanelApp(device.api, console_address=CONSOLE, notes=NOTES.get(name, ()))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, app.ready.is_set, what="ready")
         await PAGES[name](app, device)

@@ -67,7 +67,7 @@ async def test_settings_survive_a_restart_and_passwords_are_sealed(tmp_path, mak
     again = await make_device("s2", nvram_dir=tmp_path / "s")
     assert again.api.get("smtp.sender_name") == "Front Office"
     assert again.api.get("pop.emailprint.leave_copy") == "on"
-    assert again.settings.section("smtp").password == "Sup3rSecretPw"
+    assert again.settings.smtp().password == "Sup3rSecretPw"
 
 
 async def test_admin_password_check(device):

@@ -279,7 +279,7 @@ async def test_a_damaged_token_record_is_reported_not_used(tmp_path, make_device
     device = await make_device("c")
     await obtain_token(device, bench, clock)
     await device.stop()
-    (tmp_path / "c" / "device.key").write_bytes(bytes(32))  # another key: records no longer open
+    (tmp_path / "c.keystore" / "device.key").write_bytes(bytes(32))  # another key: records no longer open
     again = await make_device("c2", nvram_dir=tmp_path / "c")
     status = await sh(again, "token smtp status")
     assert status["state"] == "not_retrieved" and "could not be read" in status["reason"]

@@ -21,6 +21,10 @@ class BenchCA:
         self._ca = trustme.CA(organization_name="mfp-sim bench CA")
         self._server = self._ca.issue_cert("127.0.0.1", "localhost", "::1")
 
+    def issue_server_cert(self, *hostnames: str) -> trustme.LeafCert:
+        """Another certificate from this CA (the mail server's wrong-host-name option)."""
+        return self._ca.issue_cert(*hostnames)
+
     @property
     def ca_pem(self) -> bytes:
         return self._ca.cert_pem.bytes()

@@ -1,7 +1,8 @@
 """The `mfp-sim` command: the bench, a headless device, the demo, the benchmark.
 
-    mfp-sim testbed --state DIR [--policy microsoft|google]
-    mfp-sim device --nvram DIR [--testbed FILE] [--console tcp:HOST:PORT|pty]
+    mfp-sim testbed --state DIR [--idp-profile entra|keycloak|google|generic]
+                    [--idp-knob NAME=VALUE]... [--mail-certificate trusted|wrong_host|untrusted_ca]
+    mfp-sim device --nvram DIR [--keystore DIR] [--testbed FILE] [--console tcp:HOST:PORT|pty]
                    [--clock real|virtual] [--ca FILE]... [--providers FILE]
     mfp-sim demo [--state DIR] [--headless]
     mfp-sim scenario FILE --console URL [--testbed FILE]
@@ -28,10 +29,6 @@ __all__ = ["main"]
 log = logging.getLogger("mfp-sim")
 
 
-class UsageError(Exception):
-    pass
-
-
 def _console_spec(text: str) -> tuple[str, str, int]:
     if text == "pty":
         return ("pty", "", 0)
@@ -50,13 +47,15 @@ def _web_spec(text: str) -> tuple[str, str, int]:
     return spec
 
 
-async def _wait_for_stop() -> None:
+def _stop_signal() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM; installed before `ready=1` is printed, so a script
+    that stops the process as soon as it is ready always gets a clean shutdown."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 async def start_console(handler: Any, spec: tuple[str, str, int]) -> Any:
@@ -71,31 +70,17 @@ async def start_console(handler: Any, spec: tuple[str, str, int]) -> Any:
     return tcp
 
 
-def build_device(args: argparse.Namespace, clock: Any, testbed_info: dict[str, Any] | None) -> Any:
-    from mfp_sim.firmware.device import Device
-    from mfp_sim.firmware.providers import ProviderRegistry
-    from mfp_sim.firmware.trust import TrustStore
-    from mfp_sim.tools.testbed import local_provider
-
-    registry = ProviderRegistry()
-    pems: list[bytes] = []
-    if testbed_info is not None:
-        registry.add(local_provider(testbed_info))
-        pems.append(TrustStore.read_ca_file(Path(testbed_info["ca_file"])))
-    for ca in args.ca or []:
-        pems.append(TrustStore.read_ca_file(Path(ca)))
-    if args.providers:
-        registry.load_toml(Path(args.providers))
-    return Device(Path(args.nvram), clock=clock, providers=registry, ca_pems=pems)
-
-
 async def _device(args: argparse.Namespace) -> None:
     from mfp_sim.hwsim.clock import RealClock, VirtualClock
-    from mfp_sim.tools.testbed import load_testbed
+    from mfp_sim.tools.device_builder import build_device
+    from mfp_sim.tools.testbed_file import load_testbed
 
     info = load_testbed(Path(args.testbed)) if args.testbed else None
     clock = VirtualClock() if args.clock == "virtual" else RealClock()
-    device = build_device(args, clock, info)
+    device = build_device(Path(args.nvram), clock, testbed=info,
+                          ca_files=[Path(c) for c in args.ca or []],
+                          providers_file=Path(args.providers) if args.providers else None,
+                          keystore_dir=Path(args.keystore) if args.keystore else None)
     await device.start()
     console = await start_console(device.shell.execute, args.console)
     print(f"console={console.address}", flush=True)
@@ -106,9 +91,11 @@ async def _device(args: argparse.Namespace) -> None:
         web = DeviceWebPage(device.api, args.web[1], args.web[2])
         print(f"web={await web.start()}", flush=True)
     print(f"nvram={Path(args.nvram).resolve()}", flush=True)
+    print(f"keystore={device.keystore.path.parent}", flush=True)
+    stop = _stop_signal()
     print("ready=1", flush=True)
     try:
-        await _wait_for_stop()
+        await stop.wait()
     finally:
         if web is not None:
             await web.stop()
@@ -116,13 +103,30 @@ async def _device(args: argparse.Namespace) -> None:
         await device.stop()
 
 
+def _knob(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE``; VALUE is read as JSON (``30``, ``null``, ``true``), else as a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: use NAME=VALUE, e.g. access_token_lifetime=30")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
 async def _testbed(args: argparse.Namespace) -> None:
     from mfp_sim.hwsim.clock import RealClock
     from mfp_sim.tools.idp import IdpPolicy
     from mfp_sim.tools.testbed import Testbed
+    from mfp_sim.tools.testbed_file import TestbedError
 
-    policy = IdpPolicy.google() if args.policy == "google" else IdpPolicy.microsoft()
-    bench = Testbed(Path(args.state), RealClock(), policy=policy)
+    profile = args.idp_profile or {"microsoft": "entra", "google": "google"}.get(args.policy, "entra")
+    try:
+        policy = IdpPolicy.for_profile(profile).with_knobs(dict(args.idp_knob or []))
+    except ValueError as exc:
+        raise TestbedError(str(exc)) from None
+    bench = Testbed(Path(args.state), RealClock(), policy=policy,
+                    mail_certificate=args.mail_certificate)
     info = await bench.start()
     print(json.dumps(info, indent=2), flush=True)
     for name, port in info["ports"].items():
@@ -130,9 +134,10 @@ async def _testbed(args: argparse.Namespace) -> None:
     if "maildir_root" in info:
         print(f"maildir_root={info['maildir_root']}", flush=True)
     print(f"testbed={bench.json_path.resolve()}", flush=True)
+    stop = _stop_signal()
     print("ready=1", flush=True)
     try:
-        await _wait_for_stop()
+        await stop.wait()
     finally:
         await bench.stop()
 
@@ -155,37 +160,134 @@ def _bench(args: argparse.Namespace) -> int:
         return 2
 
 
+_RAW = argparse.RawDescriptionHelpFormatter
+
+_MAIN_EPILOG = """\
+examples:
+  mfp-sim demo          bench + device + panel, offline (what make demo runs)
+  mfp-sim testbed --state state/bench
+                        the bench alone; then, in another terminal, a device:
+  mfp-sim device --nvram state/dev --testbed state/bench/testbed.json
+
+Each command has its own --help, e.g. mfp-sim demo --help.
+Docs: README.md, docs/panel.md, docs/shell.md, docs/testbed.md.
+"""
+
+_TESTBED_EPILOG = """\
+examples:
+  mfp-sim testbed --state state/bench
+  mfp-sim testbed --state state/bench --idp-profile google
+  mfp-sim testbed --state state/bench --idp-knob access_token_lifetime=30
+
+Prints testbed.json, port_<service>=PORT lines and ready=1; runs until Ctrl-C.
+"""
+
+_DEVICE_EPILOG = """\
+examples:
+  mfp-sim device --nvram state/dev --testbed state/bench/testbed.json
+  mfp-sim device --nvram state/dev --console pty --clock virtual
+  mfp-sim device --nvram state/dev --ca corp-ca.pem --providers mine.toml
+
+Prints console=..., nvram=... and ready=1, then runs until Ctrl-C.
+The console's commands: docs/shell.md.
+"""
+
+_DEMO_EPILOG = """\
+examples:
+  mfp-sim demo                      the panel in this terminal (Ctrl+Q quits)
+  mfp-sim demo --headless           no panel: prints the console address
+  mfp-sim -v demo --state /tmp/d    another state folder, DEBUG in its demo.log
+
+The log goes to STATE/demo.log (INFO and up; DEBUG with -v).
+The panel's keys are on its bottom line and in docs/panel.md.
+"""
+
+_SCENARIO_EPILOG = """\
+examples:
+  mfp-sim scenario tests/scenarios/get_token.scn \\
+      --console socket://127.0.0.1:4000 \\
+      --testbed state/bench/testbed.json
+  mfp-sim scenario my.scn --console /dev/pts/5 --timeout 30
+
+Exit status 0 when every step passed (docs/shell.md: Scenario files).
+"""
+
+_BENCH_EPILOG = """\
+examples:
+  mfp-sim bench              the full measurement (what `make bench` runs; minutes)
+  mfp-sim bench --quick      fewer repetitions, for a first look
+  mfp-sim bench --only send drain --json out.json
+                             two sections; every figure also as JSON
+
+docs/bench.md explains each figure and its target.
+"""
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mfp-sim", description="MFP firmware simulator and its bench")
-    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(prog="mfp-sim", description="MFP firmware simulator and its bench",
+                                epilog=_MAIN_EPILOG, formatter_class=_RAW)
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="log debug messages (to the terminal; the demo also to its demo.log)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           help="what to run; each command has its own --help")
 
-    t = sub.add_parser("testbed", help="run the bench: identity provider and mail server")
+    t = sub.add_parser("testbed", help="run the bench: identity provider and mail server",
+                       description="Run the bench: the local identity provider (device flow)\n"
+                       "and the SMTP/POP3 mail server, on 127.0.0.1, ports chosen by the system.",
+                       epilog=_TESTBED_EPILOG, formatter_class=_RAW)
     t.add_argument("--state", required=True, help="folder for testbed.json, the CA and the Maildirs")
-    t.add_argument("--policy", choices=["microsoft", "google"], default="microsoft")
+    t.add_argument("--idp-profile", choices=["entra", "keycloak", "google", "generic"],
+                   default=None, help="which identity provider to imitate (default entra)")
+    t.add_argument("--policy", choices=["microsoft", "google"], default=None,
+                   help="old name of --idp-profile: microsoft = entra, google = google")
+    t.add_argument("--idp-knob", action="append", type=_knob, metavar="NAME=VALUE",
+                   help="set a profile knob at start, e.g. access_token_lifetime=30 "
+                        "(docs/testbed.md: Profiles); repeatable")
+    t.add_argument("--mail-certificate", choices=["trusted", "wrong_host", "untrusted_ca"],
+                   default="trusted", help="certificate the mail server shows (default trusted)")
 
-    d = sub.add_parser("device", help="run a headless device with its serial console")
+    d = sub.add_parser("device", help="run a headless device with its serial console",
+                       description="Run one device without a panel; drive it over its serial\n"
+                       "console (TCP or a pseudo-terminal).",
+                       epilog=_DEVICE_EPILOG, formatter_class=_RAW)
     d.add_argument("--nvram", required=True, help="the device's non-volatile memory folder")
+    d.add_argument("--keystore", help="folder of the device key, apart from the NVRAM folder "
+                   "(default: beside it, NVRAM-FOLDER.keystore)")
     d.add_argument("--testbed", help="testbed.json of a running bench (adds provider 'local')")
     d.add_argument("--console", type=_console_spec, default=("tcp", "127.0.0.1", 0),
                    help="tcp:HOST:PORT or pty (default tcp:127.0.0.1:0)")
     d.add_argument("--web", type=_web_spec, default=None,
                    help="serve the device web page on tcp:HOST:PORT (PORT 0: system's choice)")
-    d.add_argument("--clock", choices=["real", "virtual"], default="real")
+    d.add_argument("--clock", choices=["real", "virtual"], default="real",
+                   help="real time (default), or a virtual clock that the console's `clock "
+                   "advance` moves")
     d.add_argument("--ca", action="append", help="import a CA certificate (PEM); repeatable")
     d.add_argument("--providers", help="TOML file adding or overriding providers")
 
-    m = sub.add_parser("demo", help="bench + device + front panel in one process")
-    m.add_argument("--state", default="state/demo", help="folder for the demo's state")
+    m = sub.add_parser("demo", help="bench + device + front panel in one process",
+                       description="The bench, one device and its front panel in one process, "
+                       "offline.\nOn the first start SMTP is set up for the bench's account, so "
+                       "Get Token works\nat once.",
+                       epilog=_DEMO_EPILOG, formatter_class=_RAW)
+    m.add_argument("--state", default="state/demo",
+                   help="folder for the demo's state: device memory, bench, demo.json, demo.log "
+                   "(default state/demo)")
     m.add_argument("--headless", action="store_true", help="no panel: console only")
 
-    s = sub.add_parser("scenario", help="run a scenario file against a device's console")
+    s = sub.add_parser("scenario", help="run a scenario file against a device's console",
+                       description="Run a scenario file (commands and expected replies) against "
+                       "a running\ndevice's console.",
+                       epilog=_SCENARIO_EPILOG, formatter_class=_RAW)
     s.add_argument("file", help="scenario file (docs/shell.md: Scenario files)")
     s.add_argument("--console", required=True, help="socket://HOST:PORT, /dev/pts/N or a serial port")
     s.add_argument("--testbed", help="testbed.json, for bench actions (approve, revoke, ...)")
     s.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each reply")
 
-    b = sub.add_parser("bench", help="measure speed and memory; prints a table (docs/bench.md)")
+    b = sub.add_parser("bench", help="measure speed and memory; prints a table",
+                       description="Measure speed and memory (mail, tokens, start-up, memory, "
+                       "NVRAM, the panel)\nwith the bench's servers in their own process and "
+                       "print a table with each\nfigure's goal.",
+                       epilog=_BENCH_EPILOG, formatter_class=_RAW)
     size = b.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="fewer repetitions, smaller counts")
     size.add_argument("--smoke", action="store_true",
@@ -204,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from mfp_sim.firmware.errors import FirmwareError
     from mfp_sim.hwsim.errors import HwsimError
-    from mfp_sim.tools.testbed import TestbedError
+    from mfp_sim.tools.testbed_file import TestbedError
 
     try:
         if args.command == "bench":

@@ -15,6 +15,11 @@ provider that remembers no grant), each start points every `local` setting at th
 servers, and forgets tokens issued by an earlier run's bench: they could never be renewed.
 
 `DIR/demo.json` tells scripts where things are: console, verification page, control API.
+
+What the demo did for the user on start (the first start's settings, tokens of a previous run
+it cleared) are start-up notes: on the panel, in a bar above the status line until [OK];
+headless, as `note=` lines. `DIR/demo.log` receives the log from INFO up (DEBUG with `-v`)
+for the whole run, with or without the panel; the terminal keeps only warnings unless `-v`.
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from mfp_sim.firmware.device import Device
+from mfp_sim.firmware.i18n import N_
 from mfp_sim.hwsim.clock import Clock, RealClock
 from mfp_sim.hwsim.uart import TcpConsole
+from mfp_sim.panel.notices import Note
 
 from .testbed import Testbed
 
@@ -56,7 +63,7 @@ class Demo:
         self.device: Device | None = None
         self.console: TcpConsole | None = None
         self.first_start = not self.info_path.exists()
-        self.notes: list[str] = []
+        self.notes: list[Note] = []
 
     @property
     def info_path(self) -> Path:
@@ -79,7 +86,9 @@ class Demo:
         api = self.device.api
         if self.first_start:
             await api.update("smtp", dict(_FIRST_START))
-            self.notes.append(f"SMTP set to OAuth 2.0, provider local, account {DEMO_ACCOUNT}")
+            self.notes.append(Note(N_("First start: SMTP set to OAuth 2.0, provider local, account "
+                                      "{account}. Press Get Token on the SMTP page."),
+                                   params=(("account", DEMO_ACCOUNT),)))
             return
         for section in api.store_names():
             if api.get(f"{section}.provider") != "local":
@@ -89,7 +98,9 @@ class Demo:
             state = api.token_status(section).state.value
             if state != "not_retrieved":
                 await api.clear_token(section)
-                self.notes.append(f"{section}: token of the previous run cleared (the bench is new)")
+                self.notes.append(Note(N_("{store}: the token of the previous run was cleared "
+                                          "(the bench is new): press Get Token again."),
+                                       title=api.contexts.get(section).title))
 
     def info(self) -> dict[str, Any]:
         assert self.console is not None
@@ -107,7 +118,7 @@ class Demo:
         from mfp_sim.panel.app import PanelApp
 
         assert self.device is not None and self.console is not None
-        return PanelApp(self.device.api, console_address=self.console.address)
+        return PanelApp(self.device.api, console_address=self.console.address, notes=self.notes)
 
     async def stop(self) -> None:
         if self.console is not None:
@@ -140,19 +151,49 @@ async def _until_interrupted() -> None:
     await stop.wait()
 
 
+def _on_terminal(handler: logging.Handler) -> bool:
+    return isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) in (
+        sys.stderr, sys.stdout)
+
+
 @contextlib.contextmanager
-def _logging_to(path: Path) -> Any:
-    """While the panel owns the terminal, log lines go to a file instead of the screen."""
+def _demo_log(path: Path) -> Any:
+    """`path` receives the log from INFO up (DEBUG if the command asked for it) while the demo
+    runs; the terminal's handlers keep the level they had, so `-v` still decides what the
+    terminal shows."""
     root = logging.getLogger()
-    saved = root.handlers[:]
+    saved_level = root.level
+    was = root.getEffectiveLevel()
+    terminal = [(h, h.level) for h in root.handlers if _on_terminal(h)]
+    for h, level in terminal:
+        h.setLevel(max(level, was))
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.handlers = [handler]
+    handler.setLevel(min(was, logging.INFO))
+    root.addHandler(handler)
+    root.setLevel(min(was, logging.INFO))
     try:
         yield
     finally:
-        root.handlers = saved
+        root.removeHandler(handler)
         handler.close()
+        root.setLevel(saved_level)
+        for h, level in terminal:
+            h.setLevel(level)
+
+
+@contextlib.contextmanager
+def _terminal_quiet() -> Any:
+    """While the panel owns the terminal, log lines go only to the demo's log file."""
+    root = logging.getLogger()
+    terminal = [h for h in root.handlers if _on_terminal(h)]
+    for h in terminal:
+        root.removeHandler(h)
+    try:
+        yield
+    finally:
+        for h in terminal:
+            root.addHandler(h)
 
 
 async def _announce_ready(app: Any, path: Path) -> None:
@@ -164,10 +205,22 @@ async def run_demo(state: Path, headless: bool, *, stop: asyncio.Event | None = 
                    out: TextIO | None = None) -> None:
     """Run the demo until Ctrl-C (headless), the panel quits (Ctrl+Q), or `stop` is set."""
     out = out or sys.stdout
-    async with Demo(Path(state)) as demo:
+    state = Path(state)
+    state.mkdir(parents=True, exist_ok=True)
+    with _demo_log(state / "demo.log"):
+        await _run(state, headless, stop, out)
+
+
+async def _run(state: Path, headless: bool, stop: asyncio.Event | None, out: TextIO) -> None:
+    async with Demo(state) as demo:
         info = demo.info()
+        log.info("demo started: console %s, verification page %s", info["console"],
+                 info["verification_uri"])
         for note in demo.notes:
-            print(f"note={note}", file=out, flush=True)
+            log.info("note: %s", note.text(str))
+        if headless:  # no panel to show the notes on: they go with the addresses
+            for note in demo.notes:
+                print(f"note={note.text(str)}", file=out, flush=True)
         for key in ("console", "verification_uri", "control_url", "account"):
             print(f"{key}={info[key]}", file=out, flush=True)
         if headless:
@@ -179,7 +232,7 @@ async def run_demo(state: Path, headless: bool, *, stop: asyncio.Event | None = 
         announcer = None
         if ready_file:  # a seam for `make bench`: say when the panel first takes input
             announcer = asyncio.ensure_future(_announce_ready(app, Path(ready_file)))
-        with _logging_to(demo.state_dir / "demo.log"):
+        with _terminal_quiet():
             if stop is None:
                 await app.run_async()
             else:

@@ -4,11 +4,15 @@
 between device, identity provider and mail server. `mfp-sim testbed` runs the same thing as a
 process and writes `testbed.json`, which `mfp-sim device --testbed` and scripts read:
 
-    {"issuer", "ca_file", "control_url", "verification_uri", "client_id", "scopes",
-     "ports": {"idp", "smtp", "smtps", "pop3", "pop3s"}, "maildir_root", "policy", "state_dir"}
+    {"issuer", "ca_file", "control_url", "verification_uri", "authorize_url", "client_id",
+     "scopes", "idp_profile", "policy", "mail_certificate",
+     "ports": {"idp", "smtp", "smtps", "pop3", "pop3s"}, "maildir_root", "state_dir"}
 
 The mail server checks OAuth tokens with the identity provider's own verifier, so a token the
 bench revokes or a user it disables is refused by SMTP and POP3 exactly as Exchange would.
+Both servers share one fault board and one set of counters, so the IdP's control API arms the
+whole fault catalogue (``/control/fault``) and reports what the device did (``/control/stats``);
+the mail server's certificate is a knob of ``/control/config`` (``mail_certificate``).
 Mail lands in `maildir_root/<address>/` (stdlib Maildir), where tests read it directly.
 """
 
@@ -19,20 +23,25 @@ from pathlib import Path
 from typing import Any
 
 from mfp_sim.firmware.device import Device
-from mfp_sim.firmware.providers import Provider, ProviderRegistry, ServerPreset
-from mfp_sim.firmware.settings import Security
+from mfp_sim.firmware.providers import Provider
 from mfp_sim.hwsim.clock import Clock
 
 from .bench_ca import BenchCA
-from .idp import CLIENT_ID, POP_SCOPE, SMTP_SCOPE, IdentityProvider, IdpPolicy
-from .mailserver import MailFaults, MailServer
+from .device_builder import build_device
+from .idp import (
+    CLIENT_ID,
+    POP_SCOPE,
+    SMTP_SCOPE,
+    BenchStats,
+    ExtraKnob,
+    FaultBoard,
+    IdentityProvider,
+    IdpPolicy,
+)
+from .mailserver import CERTIFICATE_CHOICES, CertificateChoice, MailFaults, MailServer
+from .testbed_file import TestbedError, local_provider
 
-__all__ = ["Testbed", "local_provider", "load_testbed", "TestbedError"]
-
-
-class TestbedError(Exception):
-    pass
-
+__all__ = ["Testbed"]
 
 class Testbed:
     __test__ = False  # not a pytest test class, whatever its name
@@ -42,19 +51,44 @@ class Testbed:
         clock: Clock,
         *,
         policy: IdpPolicy | None = None,
+        profile: str | None = None,
         faults: MailFaults | None = None,
         mail: bool = True,
+        mail_certificate: CertificateChoice = "trusted",
     ) -> None:
+        """`profile` (``entra``, ``keycloak``, ``google``, ``generic``) or a whole `policy`."""
+        if policy is not None and profile is not None:
+            raise TestbedError("give the identity provider a profile or a policy, not both")
+        if mail_certificate not in CERTIFICATE_CHOICES:
+            raise TestbedError(f"mail_certificate must be one of {', '.join(CERTIFICATE_CHOICES)}")
         self.state_dir = Path(state_dir)
         self.clock = clock
-        self.policy = policy or IdpPolicy.microsoft()
+        try:
+            start_policy = policy or IdpPolicy.for_profile(profile or "entra")
+        except ValueError as exc:
+            raise TestbedError(str(exc)) from None
         self.ca = BenchCA()
-        self.idp = IdentityProvider(clock=clock, ca=self.ca, policy=self.policy)
+        self.idp = IdentityProvider(clock=clock, ca=self.ca, policy=start_policy)
         self.faults = faults if faults is not None else MailFaults()
         self._with_mail = mail
+        self._mail_certificate: CertificateChoice = mail_certificate
         self._mail: MailServer | None = None
-        self.extra: dict[str, Any] = {}
         self._started: list[Any] = []
+
+    @property
+    def policy(self) -> IdpPolicy:
+        """The identity provider's current profile and knobs (they may change at run time)."""
+        return self.idp.policy
+
+    @property
+    def board(self) -> FaultBoard:
+        """The fault board shared by the identity provider and the mail server."""
+        return self.idp.faults
+
+    @property
+    def stats(self) -> BenchStats:
+        """The counters shared by the identity provider and the mail server."""
+        return self.idp.stats
 
     @property
     def maildir_root(self) -> Path:
@@ -84,10 +118,15 @@ class Testbed:
         if self._with_mail:
             # The verifier needs the issuer, which exists only once the IdP listens.
             mail = MailServer(self.clock, self.ca, self.idp.verifier(), self.maildir_root,
-                              faults=self.faults)
+                              faults=self.faults, board=self.idp.faults, stats=self.idp.stats,
+                              certificate=self._mail_certificate)
             await mail.start()
             self._mail = mail
             self._started.append(mail)
+            self.idp.extra_knobs["mail_certificate"] = ExtraKnob(
+                get=lambda: mail.certificate,
+                prepare=lambda value: _certificate_setter(mail, value),
+                accepts=" or ".join(CERTIFICATE_CHOICES))
         info = self.info()
         tmp = self.json_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
@@ -106,23 +145,26 @@ class Testbed:
             "ca_file": str(self.ca_file.resolve()),
             "control_url": self.idp.control_url,
             "verification_uri": self.idp.verification_uri,
+            "authorize_url": self.idp.authorize_url,
             "client_id": CLIENT_ID,
             "scopes": {"smtp": [SMTP_SCOPE], "pop": [POP_SCOPE]},
+            "idp_profile": self.policy.profile,
             "policy": self.policy.flavour,
+            **({"mail_certificate": self._mail.certificate} if self._mail is not None else {}),
             "ports": ports,
             **mail,
             "state_dir": str(self.state_dir.resolve()),
-            **self.extra,
         }
 
     def provider(self) -> Provider:
         return local_provider(self.info())
 
-    def make_device(self, nvram_dir: Path) -> Device:
-        """A device (not yet started) on this bench's clock that trusts its CA and knows `local`."""
-        registry = ProviderRegistry()
-        registry.add(self.provider())
-        return Device(nvram_dir, clock=self.clock, providers=registry, ca_pems=[self.ca.ca_pem])
+    def make_device(self, nvram_dir: Path, keystore_dir: Path | None = None) -> Device:
+        """A device (not yet started) on this bench's clock that trusts its CA and knows `local`.
+
+        Its key is kept in `keystore_dir`, by default beside the NVRAM folder.
+        """
+        return build_device(nvram_dir, self.clock, testbed=self.info(), keystore_dir=keystore_dir)
 
     async def stop(self) -> None:
         while self._started:
@@ -137,34 +179,8 @@ class Testbed:
         await self.stop()
 
 
-def load_testbed(path: Path) -> dict[str, Any]:
-    try:
-        info = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TestbedError(f"cannot read {path}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise TestbedError(f"{path} is not JSON: {exc}") from exc
-    missing = {"issuer", "ca_file", "client_id", "scopes"} - set(info)
-    if missing:
-        raise TestbedError(f"{path} lacks {sorted(missing)}: is it a testbed.json written by mfp-sim testbed?")
-    return dict(info)
-
-
-def local_provider(info: dict[str, Any]) -> Provider:
-    """The `local` provider record a device uses to talk to this bench."""
-    ports = info.get("ports", {})
-    presets: dict[str, ServerPreset] = {}
-    if "smtp" in ports:
-        presets["smtp"] = ServerPreset("127.0.0.1", int(ports["smtp"]), Security.STARTTLS)
-    if "pop3s" in ports:
-        presets["pop"] = ServerPreset("127.0.0.1", int(ports["pop3s"]), Security.SSL)
-    return Provider(
-        name="local",
-        display_name="Bench identity provider",
-        authority=str(info["issuer"]),
-        authority_kind="oidc",
-        client_id=str(info["client_id"]),
-        scopes={k: tuple(v) for k, v in dict(info["scopes"]).items()},
-        presets=presets,
-        note=f"policy {info.get('policy', 'microsoft')}",
-    )
+def _certificate_setter(mail: MailServer, value: Any) -> Any:
+    if value not in CERTIFICATE_CHOICES:
+        raise ValueError(f"mail_certificate must be one of {', '.join(CERTIFICATE_CHOICES)}; "
+                         f"got {value!r}")
+    return lambda: mail.use_certificate(value)

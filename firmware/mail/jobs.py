@@ -29,12 +29,12 @@ whenever the cut fell in that window, which an MFP user never finds out about.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from mfp_sim.hwsim.clock import Clock
 from mfp_sim.hwsim.errors import HwsimError
@@ -42,27 +42,25 @@ from mfp_sim.hwsim.keystore import KeyStore
 from mfp_sim.hwsim.nvram import Nvram
 
 from ..errors import CommandError, FirmwareError
-from ..events import EventBus
+from ..events import EventBus, JobChanged
+from ..vocabulary import JobKind, JobState
 from .errors import MailFailure
 from .smtp_sender import SmtpSender
 from .task import stop_task
 
 __all__ = [
     "KEEP_FINISHED",
+    "PRUNE_BATCH",
     "MAX_ATTEMPTS",
     "RETRY_BASE",
     "RETRY_CAP",
     "TRANSITIONS",
     "JobInfo",
-    "JobKind",
     "JobQueue",
-    "JobState",
     "retry_delay",
 ]
 
 log = logging.getLogger(__name__)
-
-JobKind = Literal["scan", "ifax", "alert"]
 
 #: First retry after this many seconds of device time; doubled at each further failure.
 RETRY_BASE = 60.0
@@ -72,13 +70,8 @@ RETRY_CAP = 3600.0
 MAX_ATTEMPTS = 8
 #: Finished (sent or failed) jobs kept for `jobs`; older ones are forgotten.
 KEEP_FINISHED = 200
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
+#: Forgotten this many at a time (one NVRAM write), so a busy queue does not prune per job.
+PRUNE_BATCH = 50
 
 
 #: The whole behaviour: (state, trigger) -> new state. Anything else is a bug, and says so.
@@ -101,7 +94,7 @@ class JobInfo:
     """One job as faces show it (and as NVRAM keeps it, without the message)."""
 
     id: str
-    kind: str
+    kind: JobKind
     to: str
     state: JobState
     reason: str
@@ -128,6 +121,7 @@ class JobInfo:
     def from_json(cls, data: dict[str, Any]) -> JobInfo:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["state"] = JobState(known["state"])
+        known["kind"] = JobKind(known["kind"])
         return cls(**known)
 
 
@@ -153,6 +147,12 @@ class JobQueue:
         self._events = events
         self._sender = sender
         self._jobs: dict[str, JobInfo] = {}
+        # Queued jobs by (next attempt, id), and finished jobs by id, both as heaps: the sender
+        # finds the next due job and the oldest finished ones in O(log n) whatever the
+        # backlog. Entries go stale when a job moves; they are skipped when met.
+        self._due: list[tuple[float, int, str]] = []
+        self._finished: list[int] = []
+        self._last_id = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.on_settled: list[Callable[[JobInfo], None]] = []
@@ -170,18 +170,21 @@ class JobQueue:
         return job
 
     def allocate_id(self) -> str:
-        """A new job id, never reused, even across power cuts (the counter is in NVRAM)."""
-        raw = self._nvram.read(self.COUNTER)
-        last = int(raw.decode()) if raw else max((int(k) for k in self._jobs), default=0)
-        new = last + 1
-        self._nvram.write(self.COUNTER, str(new).encode())
-        return str(new)
+        """The id the next job will have (its Message-ID is made from it before it is stored).
+
+        Nothing is written here: the counter goes to NVRAM with the job, in `submit`'s one
+        transaction. So an id is taken for good once a job holds it, and never reused even
+        across power cuts; an id handed out for a scan that never became a job (the feeder
+        jammed, the power went) may be handed out again, since nothing anywhere carries it.
+        """
+        self._last_id += 1
+        return str(self._last_id)
 
     def submit(
         self,
         job_id: str,
         *,
-        kind: str,
+        kind: JobKind,
         to: str,
         sender: str,
         subject: str,
@@ -196,8 +199,11 @@ class JobQueue:
                       created=now, sender=sender, subject=subject, message_id=message_id,
                       pages=pages, format=fmt, updated=now, next_attempt_at=now)
         sealed = self._keys.seal(message, context=self.BODY + job_id)
-        self._nvram.write_many({self.RECORD + job_id: _encode(job), self.BODY + job_id: sealed})
+        counter = str(max(int(job_id), self._last_id)).encode()
+        self._nvram.write_many({self.RECORD + job_id: _encode(job), self.BODY + job_id: sealed,
+                                self.COUNTER: counter})
         self._jobs[job_id] = job
+        self._schedule(job)
         self._publish(job)
         self._wake.set()
         return job
@@ -232,18 +238,25 @@ class JobQueue:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
-            due = self._next_due()
-            if due is not None:
-                await self._attempt(due)
+            first = self._first_queued()
+            if first is not None and first.next_attempt_at <= self._clock.now():
+                await self._attempt(first)
                 continue
-            waits = [j.next_attempt_at for j in self._jobs.values() if j.state is JobState.QUEUED]
-            await self._wait(min(waits) if waits else None)
+            await self._wait(first.next_attempt_at if first is not None else None)
 
-    def _next_due(self) -> JobInfo | None:
-        now = self._clock.now()
-        due = [j for j in self._jobs.values()
-               if j.state is JobState.QUEUED and j.next_attempt_at <= now]
-        return min(due, key=lambda j: (j.next_attempt_at, int(j.id))) if due else None
+    def _schedule(self, job: JobInfo) -> None:
+        if job.state is JobState.QUEUED:
+            heapq.heappush(self._due, (job.next_attempt_at, int(job.id), job.id))
+
+    def _first_queued(self) -> JobInfo | None:
+        """The queued job due first (oldest id first among equals), dropping stale entries."""
+        while self._due:
+            at, _, job_id = self._due[0]
+            job = self._jobs.get(job_id)
+            if job is not None and job.state is JobState.QUEUED and job.next_attempt_at == at:
+                return job
+            heapq.heappop(self._due)
+        return None
 
     async def _wait(self, until: float | None) -> None:
         waiters: list[asyncio.Task[Any]] = [asyncio.ensure_future(self._wake.wait())]
@@ -303,10 +316,13 @@ class JobQueue:
         job = replace(job, state=new_state, updated=self._clock.now(), **changes)
         finished = new_state in (JobState.SENT, JobState.FAILED)
         extra: dict[str, bytes | None] = {self.BODY + job.id: None} if finished else {}
+        if finished:
+            heapq.heappush(self._finished, int(job.id))
+            extra.update(self._prune())  # forgotten in the same transaction
         job = self._write(job, extra)
+        self._schedule(job)
         self._publish(job)
         if finished:
-            self._prune()
             for callback in list(self.on_settled):
                 callback(job)
         return job
@@ -326,16 +342,18 @@ class JobQueue:
             log.warning("job %s: %s", job.id, exc)
             return None
 
-    def _prune(self) -> None:
-        finished = [j for j in self.list() if j.state in (JobState.SENT, JobState.FAILED)]
-        old = finished[:-KEEP_FINISHED] if len(finished) > KEEP_FINISHED else []
-        if old:
-            keys: dict[str, bytes | None] = {}
-            for j in old:
-                keys[self.RECORD + j.id] = None
-                keys[self.BODY + j.id] = None
-                del self._jobs[j.id]
-            self._nvram.write_many(keys)
+    def _prune(self) -> dict[str, bytes | None]:
+        """The keys of the oldest finished jobs to forget, once `PRUNE_BATCH` have piled up
+        beyond `KEEP_FINISHED` (they leave memory now, NVRAM with the caller's write)."""
+        keys: dict[str, bytes | None] = {}
+        if len(self._finished) <= KEEP_FINISHED + PRUNE_BATCH:
+            return keys
+        while len(self._finished) > KEEP_FINISHED:
+            job_id = str(heapq.heappop(self._finished))
+            keys[self.RECORD + job_id] = None
+            keys[self.BODY + job_id] = None
+            self._jobs.pop(job_id, None)
+        return keys
 
     def _load(self) -> None:
         for key, blob in self._nvram.read_prefix(self.RECORD).items():
@@ -346,9 +364,16 @@ class JobQueue:
                 log.warning("%s could not be read (%s); skipped", key, exc)
                 continue
             self._jobs[job.id] = job
+            self._schedule(job)
+            if job.state in (JobState.SENT, JobState.FAILED):
+                self._finished.append(int(job.id))
+        heapq.heapify(self._finished)
+        raw = self._nvram.read(self.COUNTER)
+        stored = int(raw.decode()) if raw and raw.decode().isdigit() else 0
+        self._last_id = max(stored, max((int(k) for k in self._jobs), default=0))
 
     def _publish(self, job: JobInfo) -> None:
-        self._events.publish("job", id=job.id, state=job.state.value, reason=job.reason)
+        self._events.publish(JobChanged(job.id, job.state, job.reason))
 
 
 def _encode(job: JobInfo) -> bytes:

@@ -50,7 +50,7 @@ from mfp_sim.hwsim.nvram import Nvram
 from mfp_sim.hwsim.printer import OutputTray
 
 from ..errors import FirmwareError
-from ..events import EventBus
+from ..events import Alert, EventBus
 from ..pop3 import (
     Pop3AuthError,
     Pop3Client,
@@ -65,6 +65,7 @@ from ..pop3 import (
 from ..settings import AuthMethod, PopSettings
 from ..tokens.store import TokenStore, mask
 from ..trust import TrustStore
+from ..vocabulary import ReceiveKind, Step
 from .errors import (
     MailAuthError,
     MailConnectError,
@@ -138,6 +139,7 @@ class PopPoller:
     def __init__(
         self,
         section: str,
+        kind: ReceiveKind,
         *,
         settings: Callable[[], PopSettings],
         store: TokenStore,
@@ -150,7 +152,7 @@ class PopPoller:
         reception: Reception | None = None,
     ) -> None:
         self.section = section
-        self.kind = "fax" if section == "pop.ifax" else "print"
+        self.kind = kind
         self._settings = settings
         self._token = SessionToken(store, step="token")
         self._trust = trust
@@ -233,8 +235,7 @@ class PopPoller:
                     result.reason = f"Internal error: {type(exc).__name__}: {exc}"
                 if not result.ok:
                     log.warning("%s: %s failed: %s", self.section, result.step, result.reason)
-                    self._events.publish("alert", source=self.section, step=result.step,
-                                         reason=result.reason)
+                    self._events.publish(Alert(self.section, Step(result.step), result.reason))
                     self.printer.wake()  # whatever did reach the spool is printed all the same
             if wait_printed and result.ok:
                 await ticket.wait(PRINT_WAIT)
@@ -353,8 +354,7 @@ class PopPoller:
                 elif sizes.get(number, 0) > MAX_MESSAGE_SIZE:
                     reason = (f"message {number} is {sizes[number]} bytes; the device takes at "
                               f"most {MAX_MESSAGE_SIZE} bytes. It was left on the server")
-                    self._events.publish("alert", source=self.section, step="receive",
-                                         reason=reason)
+                    self._events.publish(Alert(self.section, Step.RECEIVE, reason))
                     self.ledger.record([Handled(uid, "", "too_large", self._clock.now())])
                     result.refused += 1
                     continue

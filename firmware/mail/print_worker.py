@@ -51,8 +51,10 @@ from mfp_sim.hwsim.clock import Clock
 from mfp_sim.hwsim.errors import HwsimError
 from mfp_sim.hwsim.printer import OutputTray, sanitize_name
 
-from ..events import EventBus
+from ..events import Alert, EventBus, Refused
+from ..events import Printed as PrintedEvent
 from ..ifax import Attachment, IfaxError, decode_tiff_f, extract_documents
+from ..vocabulary import ReceiveKind, Step
 from .ledger import ReceiveLedger
 from .spool import ReceiveSpool, SpoolEntry, SpoolError
 from .task import stop_task
@@ -144,7 +146,7 @@ class PrintWorker:
     def __init__(
         self,
         section: str,
-        kind: str,
+        kind: ReceiveKind,
         *,
         spool: ReceiveSpool,
         tray: OutputTray,
@@ -154,7 +156,7 @@ class PrintWorker:
         reception: Reception,
     ) -> None:
         self.section = section
-        self.kind = kind  # fax | print
+        self.kind = kind
         self.spool = spool
         self._tray = tray
         self._ledger = ledger
@@ -246,23 +248,22 @@ class PrintWorker:
             log.exception("%s: printing %s failed", self.section, entry.path.name)
             self._given_up.add(entry.rx_id)
             reason = f"Internal error while printing {entry.rx_id}: {type(exc).__name__}: {exc}"
-            self._events.publish("alert", source=self.section, step="print", reason=reason)
+            self._events.publish(Alert(self.section, Step.PRINT, reason))
             self._finish(Printed(entry.rx_id, "refused", reason=reason))
             return
         printed = job.printed
         if printed.outcome == "refused":
             self.refused += 1
             if not job.refused_before:
-                sender = job.sender or "unknown sender"
-                reason = f"message from {sender} ({job.subject!r}): {printed.reason}"
-                log.warning("%s: %s", self.section, reason)
-                self._events.publish("alert", source=self.section, step="print", reason=reason)
+                refused = Refused(self.section, printed.rx_id, job.sender, job.subject,
+                                  printed.reason)
+                log.warning("%s: %s", self.section, refused.summary())
+                self._events.publish(refused)
         else:
             self.printed += 1
-            names = ",".join(p.name for p in printed.files)
-            self._events.publish(self.kind, source=self.section, id=printed.rx_id,
-                                 sender=job.sender, subject=job.subject, pages=printed.pages,
-                                 files=names)
+            self._events.publish(PrintedEvent(
+                self.section, printed.rx_id, self.kind, job.sender, job.subject, printed.pages,
+                tuple(p.name for p in printed.files)))
         self._finish(printed)
 
     def _finish(self, printed: Printed) -> None:
@@ -297,7 +298,7 @@ class PrintWorker:
         except IfaxError as exc:
             return Printed(rx_id, "refused", reason=f"not a readable message: {exc}")
         try:
-            if self.kind == "fax":
+            if self.kind is ReceiveKind.FAX:
                 return self._print_fax(documents, rx_id)
             return self._print_documents(documents, rx_id)
         except HwsimError as exc:  # the tray could not take it

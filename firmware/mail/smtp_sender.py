@@ -160,6 +160,8 @@ class SmtpSender:
                                  server_text=text, step="connect") from exc
         except SMTPConnectError as exc:
             raise _connect_failure(exc, where, cfg.security is Security.SSL) from exc
+        except SMTPResponseException as exc:  # a greeting that is not SMTP at all
+            raise _malformed(exc, where, "the greeting") from exc
         except ssl.SSLError as exc:
             raise _tls_failure(exc, where) from exc
         except (SMTPServerDisconnected, ConnectionError) as exc:
@@ -174,6 +176,7 @@ class SmtpSender:
         try:
             await smtp.ehlo()
         except SMTPResponseException as exc:
+            _check_reply(exc, f"{cfg.server}:{cfg.port}")
             text = reply_text(exc.code, exc.message)
             raise MailReplyError(f"EHLO refused: {text}", code=exc.code, server_text=text,
                                  step="connect") from exc
@@ -192,6 +195,7 @@ class SmtpSender:
         try:
             await smtp.starttls(tls_context=self._trust.ssl_context())
         except SMTPResponseException as exc:
+            _check_reply(exc, f"{cfg.server}:{cfg.port}")
             text = reply_text(exc.code, exc.message)
             raise MailTlsError(f"STARTTLS refused by {where}: {text}", server_text=text,
                                code=exc.code, temporary=400 <= exc.code < 500) from exc
@@ -203,6 +207,7 @@ class SmtpSender:
         try:
             await smtp.ehlo()  # RFC 3207: forget what was said in clear, ask again
         except SMTPResponseException as exc:
+            _check_reply(exc, f"{cfg.server}:{cfg.port}")
             text = reply_text(exc.code, exc.message)
             raise MailReplyError(f"EHLO after STARTTLS refused: {text}", code=exc.code,
                                  server_text=text, step="tls") from exc
@@ -235,6 +240,7 @@ class SmtpSender:
             else:
                 await smtp.auth_login(cfg.user, cfg.password)
         except SMTPResponseException as exc:
+            _check_reply(exc, f"{cfg.server}:{cfg.port}")
             raise _auth_refused(exc) from exc
         except (SMTPServerDisconnected, SMTPTimeoutError) as exc:
             raise _lost(exc, "AUTH", cfg) from exc
@@ -246,6 +252,7 @@ class SmtpSender:
             await self._auth_xoauth2(smtp, cfg, token)
             return token.account
         except SMTPAuthenticationError as exc:
+            _check_reply(exc, f"{cfg.server}:{cfg.port}")
             if exc.code != 535:
                 raise _auth_refused(exc) from exc
             first = reply_text(exc.code, exc.message)
@@ -259,6 +266,7 @@ class SmtpSender:
         try:
             await self._auth_xoauth2(smtp, cfg, renewed)
         except SMTPResponseException as exc:
+            _check_reply(exc, f"{cfg.server}:{cfg.port}")
             raise _auth_refused(exc, "even with a freshly renewed token") from exc
         return renewed.account
 
@@ -289,6 +297,7 @@ class SmtpSender:
                 before_data()
             reply = await smtp.data(message)
         except SMTPResponseException as exc:
+            _check_reply(exc, f"{cfg.server}:{cfg.port}")
             text = reply_text(exc.code, exc.message)
             raise MailReplyError(f"the server refused the message: {text}", code=exc.code,
                                  server_text=text) from exc
@@ -307,6 +316,30 @@ class SmtpSender:
 
 
 # --------------------------------------------------------------- mapping
+#: The most of a server's unreadable answer a message quotes.
+QUOTE = 80
+
+
+def _check_reply(exc: SMTPResponseException, where: str) -> None:
+    """aiosmtplib reports an answer that is not an SMTP reply as code -1: a broken or hostile
+    server, not a refusal; raise that (temporary: trying again later is right)."""
+    if exc.code < 0:
+        raise _malformed(exc, where, "a command") from exc
+
+
+def _malformed(exc: SMTPResponseException, where: str, during: str) -> MailProtocolError:
+    if "too long" in exc.message.lower():
+        what = "a line longer than SMTP allows"
+    else:
+        text = exc.message.removeprefix("Malformed SMTP response line: ")
+        shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text.strip())
+        shown = shown if len(shown) <= QUOTE else shown[:QUOTE] + "…"
+        what = f'something that is not an SMTP reply ("{shown}")'
+    step = "connect" if during == "the greeting" else "send"
+    return MailProtocolError(f"{where} answered {during} with {what}: is it an SMTP server? "
+                             "Check smtp.server and smtp.port", step=step, temporary=True)
+
+
 def _connect_failure(exc: SMTPConnectError, where: str, implicit_tls: bool) -> MailFailure:
     cause = exc.__cause__
     if isinstance(cause, ssl.SSLError):

@@ -29,6 +29,8 @@ from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from pathlib import Path
 
+from mfp_sim.hwsim.private import private_dir
+
 __all__ = ["ReceiveSpool", "SpoolEntry", "SpoolError", "SpoolWriter"]
 
 _NAME = re.compile(r"(\d{1,12})-([A-Za-z0-9]{1,40})\.eml")
@@ -51,7 +53,7 @@ class SpoolEntry:
 class ReceiveSpool:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)  # 0700, like every folder under the device's
         for leftover in self.folder.glob(".*.part"):  # a session cut short: not stored
             leftover.unlink(missing_ok=True)
         self._seq = max((e.seq for e in self.entries()), default=0)

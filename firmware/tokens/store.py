@@ -29,9 +29,10 @@ from mfp_sim.hwsim.keystore import KeyStore
 from mfp_sim.hwsim.nvram import Nvram
 
 from ..errors import DeviceFlowError, FirmwareError, TokenStateError, TokenUnavailable
-from ..events import EventBus
-from ..providers import Provider, ProviderRegistry, Service
+from ..events import EventBus, TokenChanged
+from ..providers import Provider, ProviderRegistry
 from ..trust import TrustStore
+from ..vocabulary import Service
 from .machine import LABELS, TokenMachine, TokenState
 
 __all__ = ["TokenStore", "FlowPrompt", "TokenStatus", "BearerToken", "mask"]
@@ -412,8 +413,7 @@ class TokenStore:
             self._next_refresh_at = self._access_expires_at - REFRESH_MARGIN
             self._reason = ""
             self._persist()
-            self._events.publish("token", store=self.name, state=self.state.value,
-                                 label=LABELS[self.state], reason="", refreshed=True)
+            self._events.publish(TokenChanged(self.name, self.state, "", refreshed=True))
         else:
             error = str(result.get("error", "unknown_error"))
             description = str(result.get("error_description", "")).split("\r\n")[0].strip()
@@ -489,8 +489,7 @@ class TokenStore:
         self._publish()
 
     def _publish(self) -> None:
-        self._events.publish("token", store=self.name, state=self.state.value,
-                             label=LABELS[self.state], reason=self._reason)
+        self._events.publish(TokenChanged(self.name, self.state, self._reason))
 
     def _record(self) -> dict[str, Any]:
         flow = self._flow

@@ -7,19 +7,16 @@ store like a token area does, so it turns to Retrieved (or says why the flow end
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from mfp_sim.firmware.events import Event
+from mfp_sim.firmware.events import Event, TokenChanged
 from mfp_sim.firmware.tokens.store import FlowPrompt
 
-from ..base import PanelNode
+from ..base import DeviceListener, PanelNode
 from ..widgets.qr import QrCode
 from ..words import TOKEN_LABELS
 
@@ -60,15 +57,11 @@ class ConfirmDialog(PanelNode, ModalScreen[bool]):
         self.dismiss(False)
 
 
-class TokenFlowDialog(PanelNode, ModalScreen[None]):
+class TokenFlowDialog(DeviceListener, ModalScreen[None]):
     """Where to sign in and which code to enter; closes with [Close] (polling goes on)."""
 
     BINDINGS = [Binding("escape", "close", "Close", show=False)]
-
-    class Heard(Message):
-        def __init__(self, event: Event) -> None:
-            super().__init__()
-            self.event = event
+    LISTEN = (TokenChanged,)
 
     def __init__(self, target: str, prompt: FlowPrompt) -> None:
         super().__init__(classes="dialog-screen")
@@ -76,7 +69,6 @@ class TokenFlowDialog(PanelNode, ModalScreen[None]):
         self.prompt = prompt
         self.store = target
         self.state = "waiting"
-        self._unlisten: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         p = self.prompt
@@ -98,23 +90,15 @@ class TokenFlowDialog(PanelNode, ModalScreen[None]):
     def on_mount(self) -> None:
         status = self.api.token_status(self.target)
         self.store = status.store
-        self._unlisten = self.api.listen(self._heard)
         self._show(seq=0)
         self.set_interval(1.0, self._tick)
         self.query_one("#close", Button).focus()
 
-    def on_unmount(self) -> None:
-        if self._unlisten is not None:
-            self._unlisten()
-            self._unlisten = None
+    def wants(self, event: Event) -> bool:
+        return isinstance(event, TokenChanged) and event.store == self.store
 
-    def _heard(self, event: Event) -> None:
-        if event.kind == "token" and event.data.get("store") == self.store:
-            self.post_message(self.Heard(event))
-
-    def on_token_flow_dialog_heard(self, message: Heard) -> None:
-        message.stop()
-        self._show(seq=message.event.seq)
+    def device_event(self, event: Event) -> None:
+        self._show(seq=event.seq)
 
     def _show(self, *, seq: int) -> None:
         status = self.api.token_status(self.target)

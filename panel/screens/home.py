@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
-from textual.screen import Screen
 from textual.widgets import Button
 
-from ..base import PanelScreen
-from ..i18n import N_
+from mfp_sim.firmware.i18n import N_
+
+from ..requests import OpenHomeKey
+from .frame import PanelScreen
 
 __all__ = ["HomeScreen", "HOME_KEYS"]
 
@@ -25,7 +24,7 @@ HOME_KEYS: tuple[tuple[str, str], ...] = (
 
 
 class HomeScreen(PanelScreen):
-    BINDINGS = [Binding(str(i + 1), f"open('{key}')", label, show=False)
+    BINDINGS = [Binding(str(i + 1), f"open('{key}')", label)
                 for i, (key, label) in enumerate(HOME_KEYS)]
 
     def compose_body(self) -> ComposeResult:
@@ -43,21 +42,11 @@ class HomeScreen(PanelScreen):
             self.action_open(event.button.id)
 
     def action_open(self, key: str) -> None:
-        self.app.push_screen(self._screen_for(key))
+        self.panel.open(OpenHomeKey(key))
 
-    def _screen_for(self, key: str) -> Screen[Any]:
-        from .jobs import JobStatusScreen
-        from .login import AdminLoginScreen
-        from .send import InternetFaxScreen, ScanToEmailScreen
-
-        label = dict(HOME_KEYS)[key]
-        if key == "home-scan":
-            return ScanToEmailScreen((label,))
-        if key == "home-ifax":
-            return InternetFaxScreen((label,))
-        if key == "home-jobs":
-            return JobStatusScreen((label,))
-        return AdminLoginScreen()
+    def can_go_back(self) -> bool:
+        """Home has nowhere to go back to (Esc and F2 are not on its key bar)."""
+        return False
 
     def action_back(self) -> None:
         """Home has nowhere to go back to."""

@@ -7,93 +7,65 @@ or a printed document, so a retry, a failure or a received fax shows without a r
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
 from textual.app import ComposeResult
-from textual.message import Message
-from textual.widgets import DataTable, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, TabbedContent, TabPane
 
-from mfp_sim.firmware.events import Event
+from mfp_sim.firmware.events import Event, JobChanged, Printed
+from mfp_sim.firmware.i18n import N_
+from mfp_sim.firmware.mail.jobs import JobInfo
+from mfp_sim.firmware.vocabulary import JobKind, JobState
 
-from ..base import PanelScreen
-from ..i18n import N_
+from ..base import DeviceListener
+from .frame import PanelScreen
 
 __all__ = ["JobStatusScreen"]
 
-_JOB_STATES = {"queued": N_("Queued"), "sending": N_("Sending"), "sent": N_("Sent"), "failed": N_("Failed")}
-_JOB_KINDS = {"scan": N_("Scan to E-mail"), "ifax": N_("Internet Fax"), "alert": N_("E-mail Alert")}
-#: Events after which the tables are read again.
-_REFRESH_ON = frozenset({"job", "fax", "print", "tray"})
+_JOB_STATES = {JobState.QUEUED: N_("Queued"), JobState.SENDING: N_("Sending"),
+               JobState.SENT: N_("Sent"), JobState.FAILED: N_("Failed")}
+_JOB_KINDS = {JobKind.SCAN: N_("Scan to E-mail"), JobKind.IFAX: N_("Internet Fax"),
+              JobKind.ALERT: N_("E-mail Alert")}
 
 
-class JobStatusScreen(PanelScreen):
-    class Heard(Message):
-        def __init__(self, event: Event) -> None:
-            super().__init__()
-            self.event = event
+class JobStatusScreen(DeviceListener, PanelScreen):
+    #: Events after which the tables are read again: a job moved, the tray gained a document.
+    LISTEN = (JobChanged, Printed)
 
     def __init__(self, trail: tuple[str, ...]) -> None:
         super().__init__(trail, id="screen-job-status")
-        self._unlisten: Callable[[], None] | None = None
 
     def compose_body(self) -> ComposeResult:
         with TabbedContent(id="job-tabs"):
             with TabPane(self._("Send Jobs"), id="tab-jobs"):
-                if hasattr(self.api, "jobs"):
-                    yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
-                else:
-                    yield Static(self._("Not available on this firmware."), classes="page-note")
+                yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
             with TabPane(self._("Output Tray"), id="tab-tray"):
-                if hasattr(self.api, "tray"):
-                    yield DataTable(id="tray", cursor_type="row", zebra_stripes=True)
-                else:
-                    yield Static(self._("Not available on this firmware."), classes="page-note")
+                yield DataTable(id="tray", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        if hasattr(self.api, "jobs"):
-            self.query_one("#jobs", DataTable).add_columns(
-                self._("Job"), self._("Type"), self._("Address"), self._("Status"),
-                self._("Attempts"), self._("Time"), self._("Reason"))
-        if hasattr(self.api, "tray"):
-            self.query_one("#tray", DataTable).add_columns(self._("Document"), self._("Size"))
+        self.query_one("#jobs", DataTable).add_columns(
+            self._("Job"), self._("Type"), self._("Address"), self._("Status"),
+            self._("Attempts"), self._("Time"), self._("Reason"))
+        self.query_one("#tray", DataTable).add_columns(self._("Document"), self._("Size"))
         self.reload()
-        self._unlisten = self.api.listen(self._heard)
 
-    def on_unmount(self) -> None:
-        if self._unlisten is not None:
-            self._unlisten()
-            self._unlisten = None
-
-    def _heard(self, event: Event) -> None:
-        if event.kind in _REFRESH_ON:
-            self.post_message(self.Heard(event))
-
-    def on_job_status_screen_heard(self, message: Heard) -> None:
-        message.stop()
+    def device_event(self, event: Event) -> None:
         self.reload()
 
     def reload(self) -> None:
-        if hasattr(self.api, "jobs"):
-            table = self.query_one("#jobs", DataTable)
-            table.clear()
-            for job in reversed(self.api.jobs()):
-                table.add_row(*self._job_row(job), key=str(job.id))
-        if hasattr(self.api, "tray"):
-            table = self.query_one("#tray", DataTable)
-            table.clear()
-            for item in self.api.tray():
-                table.add_row(str(getattr(item, "name", item)), _size(getattr(item, "size", None)))
+        table = self.query_one("#jobs", DataTable)
+        table.clear()
+        for job in reversed(self.api.jobs()):
+            table.add_row(*self._job_row(job), key=job.id)
+        table = self.query_one("#tray", DataTable)
+        table.clear()
+        for item in self.api.tray():
+            table.add_row(item.name, _size(item.size))
 
-    def _job_row(self, job: Any) -> tuple[str, ...]:
-        state = str(getattr(job.state, "value", job.state))
-        kind = str(job.kind)
-        when = time.strftime("%H:%M:%S", time.gmtime(float(job.created)))
-        return (str(job.id), self._(_JOB_KINDS.get(kind, kind)), str(job.to),
-                self._(_JOB_STATES.get(state, state)), str(job.attempts), when, str(job.reason))
+    def _job_row(self, job: JobInfo) -> tuple[str, ...]:
+        when = time.strftime("%H:%M:%S", time.gmtime(job.created))
+        return (job.id, self._(_JOB_KINDS.get(job.kind, job.kind)), job.to,
+                self._(_JOB_STATES.get(job.state, job.state)), str(job.attempts), when, job.reason)
 
 
-def _size(size: Any) -> str:
-    if not isinstance(size, int):
-        return ""
+def _size(size: int) -> str:
     return f"{size / 1024:.1f} KiB" if size >= 1024 else f"{size} B"

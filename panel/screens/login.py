@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ..base import PanelNode
+from ..requests import OpenAdminMenu
 
 __all__ = ["AdminLoginScreen"]
 
@@ -49,12 +50,9 @@ class AdminLoginScreen(PanelNode, ModalScreen[bool]):
         self._try()
 
     def _try(self) -> None:
-        from .menu import MenuScreen
-        from .menus import ADMIN_MENU
-
         field = self.query_one("#admin-password", Input)
         if self.api.check_admin_password(field.value):
-            self.app.switch_screen(MenuScreen(ADMIN_MENU, (ADMIN_MENU.label,)))
+            self.panel.open(OpenAdminMenu())
             return
         field.value = ""
         message = self.query_one("#login-message", Static)

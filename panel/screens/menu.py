@@ -7,13 +7,17 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Button
 
-from ..base import PanelScreen, slug
-from .menus import Menu, Page
+from ..base import slug
+from ..requests import OpenEntry
+from .frame import PanelScreen
+from .menus import Menu
 
 __all__ = ["MenuScreen"]
 
 
 class MenuScreen(PanelScreen):
+    """The keys of one menu; a key asks the panel to open its submenu or page."""
+
     BINDINGS = [
         Binding("down", "app.focus_next", "Next", show=False),
         Binding("up", "app.focus_previous", "Previous", show=False),
@@ -35,8 +39,4 @@ class MenuScreen(PanelScreen):
         for entry in self.menu.entries:
             if event.button.id == f"menu-{slug(entry.label)}":
                 event.stop()
-                trail = self.trail + (entry.label,)
-                if isinstance(entry, Page):
-                    self.app.push_screen(entry.build(trail))
-                else:
-                    self.app.push_screen(MenuScreen(entry, trail))
+                self.panel.open(OpenEntry(entry, self.trail + (entry.label,)))

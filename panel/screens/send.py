@@ -3,40 +3,32 @@
 Each page takes an address and a page count (and, for e-mail, a file format), hands them to
 the device with [Start], and says which job was queued; the job's progress is on the Job
 Status page. The shared SMTP token is shown (read-only) because it decides whether the job
-can authenticate. A firmware without the send command shows that instead of a form.
+can authenticate.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
 from mfp_sim.firmware.errors import FirmwareError
+from mfp_sim.firmware.i18n import N_
 
-from ..base import PanelScreen
-from ..i18n import N_
 from ..widgets.token_area import TokenArea
+from .frame import PanelScreen
 
 __all__ = ["ScanToEmailScreen", "InternetFaxScreen"]
 
 
 class SendScreen(PanelScreen):
-    #: The DeviceApi coroutine this page calls, and the SMTP function whose token it uses.
-    COMMAND: ClassVar[str]
+    #: The SMTP function whose token this page uses.
     FUNCTION: ClassVar[str]
     FORMATS: ClassVar[tuple[tuple[str, str], ...]] = ()
 
-    @property
-    def available(self) -> bool:
-        return hasattr(self.api, self.COMMAND)
-
     def compose_body(self) -> ComposeResult:
-        if not self.available:
-            yield Static(self._("Not available on this firmware."), id="unavailable", classes="page-note")
-            return
         with Vertical(classes="send-form"):
             with Horizontal(classes="field-row"):
                 yield Label(self._("Address"), classes="field-label")
@@ -56,8 +48,7 @@ class SendScreen(PanelScreen):
         yield TokenArea(self.FUNCTION, actions=False)
 
     def on_mount(self) -> None:
-        if self.available:
-            self.query_one("#send-to", Input).focus()
+        self.query_one("#send-to", Input).focus()
 
     async def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "start":
@@ -81,31 +72,29 @@ class SendScreen(PanelScreen):
             return None
         try:
             job_id = await self._submit(to, pages)
-        except (FirmwareError, ValueError) as exc:
+        except FirmwareError as exc:
             message.update(str(exc))
             message.add_class("-error")
             return None
         message.remove_class("-error")
         message.update(self._("Job {job} queued: see Job Status.").format(job=job_id))
-        return str(job_id)
+        return job_id
 
-    async def _submit(self, to: str, pages: int) -> Any:
+    async def _submit(self, to: str, pages: int) -> str:
         raise NotImplementedError
 
 
 class ScanToEmailScreen(SendScreen):
-    COMMAND = "scan_to_email"
     FUNCTION = "scan_to_email"
     FORMATS = (("pdf", N_("PDF")), ("tiff", N_("TIFF")))
 
-    async def _submit(self, to: str, pages: int) -> Any:
+    async def _submit(self, to: str, pages: int) -> str:
         fmt = str(self.query_one("#send-format", Select).value)
         return await self.api.scan_to_email(to, pages=pages, fmt=fmt)
 
 
 class InternetFaxScreen(SendScreen):
-    COMMAND = "ifax_send"
     FUNCTION = "ifax_send"
 
-    async def _submit(self, to: str, pages: int) -> Any:
+    async def _submit(self, to: str, pages: int) -> str:
         return await self.api.ifax_send(to, pages=pages)

@@ -12,12 +12,10 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
-from mfp_sim.firmware.api import SMTP_FUNCTIONS
-
-from ..base import PanelScreen, slug
+from ..base import slug
 from ..widgets.settings_form import SettingsForm
 from ..widgets.token_area import TokenArea
-from ..words import FUNCTION_TITLES
+from .frame import PanelScreen
 
 __all__ = ["SettingsScreen", "ServicesSetupScreen", "SmtpAuthenticationScreen", "SMTP_AUTH_FIELDS"]
 
@@ -43,25 +41,26 @@ class ServicesSetupScreen(PanelScreen):
         super().__init__(trail, id="screen-services-setup")
 
     def compose_body(self) -> ComposeResult:
+        smtp = self.api.contexts.smtp().name
         with TabbedContent(id="services-tabs"):
-            with TabPane("SMTP", id="tab-smtp"):
+            with TabPane("SMTP", id=f"tab-{slug(smtp)}"):
                 with VerticalScroll(classes="form-scroll", can_focus=False):
-                    yield SettingsForm("smtp")
-                yield TokenArea("smtp")
+                    yield SettingsForm(smtp)
+                yield TokenArea(smtp)
 
 
 class SmtpAuthenticationScreen(PanelScreen):
     def __init__(self, trail: tuple[str, ...], function: str) -> None:
-        if function not in SMTP_FUNCTIONS:
-            raise ValueError(f"unknown SMTP function {function!r}: one of {', '.join(SMTP_FUNCTIONS)}")
         super().__init__(trail, id=f"screen-smtp-{slug(function)}")
         self.function = function
 
     def compose_body(self) -> ComposeResult:
-        names = ", ".join(self._(FUNCTION_TITLES[f]) for f in SMTP_FUNCTIONS)
+        contexts = self.api.contexts
+        smtp = contexts.get(self.function)  # the context whose token this function shares
+        names = ", ".join(self._(f.title) for f in smtp.functions)
         yield Static(self._("These settings are common to: {functions}. A token obtained or "
                             "cleared here changes for all of them.").format(functions=names),
                      classes="page-note")
         with VerticalScroll(classes="form-scroll", can_focus=False):
-            yield SettingsForm("smtp", SMTP_AUTH_FIELDS)
+            yield SettingsForm(smtp.name, SMTP_AUTH_FIELDS)
         yield TokenArea(self.function)

@@ -13,7 +13,7 @@ touched here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -22,10 +22,10 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
 from mfp_sim.firmware.errors import FirmwareError, SettingsError
-from mfp_sim.firmware.events import Event
-from mfp_sim.firmware.settings import FIELDS, SettingsErrors
+from mfp_sim.firmware.events import Event, SettingsChanged
+from mfp_sim.firmware.settings import SettingsErrors
 
-from ..base import PanelNode
+from ..base import DeviceListener
 from ..words import choices_of, field_label
 
 __all__ = ["SettingsForm"]
@@ -34,7 +34,7 @@ __all__ = ["SettingsForm"]
 _HINTS = {"port": "1–65535", "timeout": "1–300 s", "check_interval": "1–240 min"}
 
 
-class SettingsForm(PanelNode, Vertical):
+class SettingsForm(DeviceListener, Vertical):
     class Saved(Message):
         """The device accepted the form; `changed` maps each changed key to its new text."""
 
@@ -43,32 +43,33 @@ class SettingsForm(PanelNode, Vertical):
             self.section = section
             self.changed = changed
 
-    class Heard(Message):
-        def __init__(self, event: Event) -> None:
-            super().__init__()
-            self.event = event
+    LISTEN = (SettingsChanged,)
 
     def __init__(self, section: str, fields: Sequence[str] | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="settings-form")
         self.section = section
-        self.fields = tuple(fields or (f.name for f in FIELDS[section]))
-        self._secret = {f.name for f in FIELDS[section] if f.secret}
+        self._table = None if fields is None else tuple(fields)
+        self.fields: tuple[str, ...] = ()
+        self._secret: set[str] = set()
         self._loaded: dict[str, str] = {}
-        self._unlisten: Callable[[], None] | None = None
 
     # --------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
+        table = self.api.settings.section(self.section).fields
+        self.fields = self._table or tuple(f.name for f in table)
+        self._secret = {f.name for f in table if f.secret}
         self._loaded = self._device_texts()
         for name in self.fields:
             with Horizontal(classes="field-row", id=f"row-{name}"):
-                yield Label(self._(field_label(self.section, name)), classes="field-label")
+                yield Label(self._(field_label(self.api.contexts, self.section, name)),
+                            classes="field-label")
                 yield self._editor(name, self._loaded[name])
                 yield Label(_HINTS.get(name, ""), classes="field-hint")
             yield Static("", id=f"error-{name}", classes="field-error")
         with Horizontal(classes="form-buttons"):
             yield Button(self._("Save"), id="save", variant="primary", compact=True)
             yield Button(self._("Cancel"), id="revert", compact=True)
-            if self.section != "device" and hasattr(self.api, "test_connection"):
+            if self.section in self.api.contexts:
                 yield Button(self._("Connection Test"), id="test-connection", compact=True)
         yield Static("", id="form-message")
 
@@ -86,7 +87,7 @@ class SettingsForm(PanelNode, Vertical):
         if name == "provider":
             options = [(p.display_name, p.name) for p in self.api.providers()]
         else:
-            choices = choices_of(self.section, name)
+            choices = choices_of(self.api.contexts, self.section, name)
             if choices is None:
                 return None
             options = [(self._(label), value) for value, label in choices]
@@ -226,18 +227,8 @@ class SettingsForm(PanelNode, Vertical):
         self._say((self._("Connection OK.") + " " + text) if ok else text, error=not ok)
 
     # ------------------------------------------------------- device changes
-    def on_mount(self) -> None:
-        self._unlisten = self.api.listen(self._heard)
+    def wants(self, event: Event) -> bool:
+        return isinstance(event, SettingsChanged) and event.section == self.section
 
-    def on_unmount(self) -> None:
-        if self._unlisten is not None:
-            self._unlisten()
-            self._unlisten = None
-
-    def _heard(self, event: Event) -> None:
-        if event.kind == "settings" and event.data.get("section") == self.section:
-            self.post_message(self.Heard(event))
-
-    def on_settings_form_heard(self, message: Heard) -> None:
-        message.stop()
+    def device_event(self, event: Event) -> None:
         self.load(keep_edits=True)

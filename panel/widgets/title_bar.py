@@ -7,6 +7,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Label
 
 from ..base import PanelNode
+from ..requests import GoHome
 
 __all__ = ["TitleBar"]
 
@@ -40,4 +41,4 @@ class TitleBar(PanelNode, Vertical):
         if event.button.id == "back" and hasattr(screen, "action_back"):
             screen.action_back()
         elif event.button.id == "home":
-            self.panel.go_home()
+            self.panel.open(GoHome())

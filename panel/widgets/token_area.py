@@ -4,11 +4,12 @@ The area is given the name the page knows (a store, or an SMTP function such as
 `ifax_send`); the device maps functions to the one `smtp` store. It listens to the device's
 event stream for that store, and re-reads the status from the device when an event arrives,
 so what it shows never drifts from the device whoever made the change.
+
+[Get Token] with no account set is refused before the confirmation, naming the field as the
+page labels it: there is nothing to confirm yet, and the user must know which field to fill.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,16 +20,17 @@ from textual.widget import Widget
 from textual.widgets import Button, Label
 
 from mfp_sim.firmware.errors import FirmwareError
-from mfp_sim.firmware.events import Event
+from mfp_sim.firmware.events import Event, SettingsChanged, TokenChanged
 from mfp_sim.firmware.tokens.store import TokenStatus
 
-from ..base import PanelNode
-from ..words import TOKEN_LABELS
+from ..base import DeviceListener
+from ..requests import Confirm, ShowTokenCode
+from ..words import TOKEN_LABELS, field_label
 
 __all__ = ["TokenArea"]
 
 
-class TokenArea(PanelNode, Widget):
+class TokenArea(DeviceListener, Widget):
     """One store's token status and its two buttons, kept current from device events."""
 
     BINDINGS = [
@@ -41,12 +43,9 @@ class TokenArea(PanelNode, Widget):
     #: Why the last command from this area was refused (shown until the state changes).
     refusal: reactive[str] = reactive("", init=False)
 
-    class Heard(Message):
-        """A token event for this area's store (posted from the device's listener)."""
-
-        def __init__(self, event: Event) -> None:
-            super().__init__()
-            self.event = event
+    #: Its store's token events; the settings of its section, so a refusal about a field
+    #: the user has since saved goes away.
+    LISTEN = (TokenChanged, SettingsChanged)
 
     class Changed(Message):
         """The state shown here changed; pages (the flow dialog) may react."""
@@ -62,7 +61,6 @@ class TokenArea(PanelNode, Widget):
         self.target = target
         self.actions = actions
         self.store = target
-        self._unlisten: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="token-row"):
@@ -76,21 +74,18 @@ class TokenArea(PanelNode, Widget):
     def on_mount(self) -> None:
         status = self.api.token_status(self.target)
         self.store = status.store
-        self._unlisten = self.api.listen(self._heard)
         self._apply(status, seq=0)
 
-    def on_unmount(self) -> None:
-        if self._unlisten is not None:
-            self._unlisten()
-            self._unlisten = None
+    def wants(self, event: Event) -> bool:
+        if isinstance(event, SettingsChanged):
+            return event.section == self.store
+        return isinstance(event, TokenChanged) and event.store == self.store
 
-    def _heard(self, event: Event) -> None:
-        if event.kind == "token" and event.data.get("store") == self.store:
-            self.post_message(self.Heard(event))
-
-    def on_token_area_heard(self, message: Heard) -> None:
-        message.stop()
-        self._apply(self.api.token_status(self.target), seq=message.event.seq)
+    def device_event(self, event: Event) -> None:
+        if isinstance(event, SettingsChanged):
+            self.refusal = ""
+            return
+        self._apply(self.api.token_status(self.target), seq=event.seq)
 
     def _apply(self, status: TokenStatus, *, seq: int) -> None:
         changed = status.state.value != self.state
@@ -108,7 +103,9 @@ class TokenArea(PanelNode, Widget):
         label.update(self._(TOKEN_LABELS[self.state]))
         for state in TOKEN_LABELS:
             label.set_class(state == self.state, f"-{state}")
-        self.query_one("#token-reason", Label).update(self.refusal or self.reason)
+        reason = self.query_one("#token-reason", Label)
+        reason.update(self.refusal or self.reason)
+        reason.set_class(bool(self.refusal), "-refused")
 
     def watch_refusal(self) -> None:
         if self.is_mounted:
@@ -129,40 +126,49 @@ class TokenArea(PanelNode, Widget):
             self.action_clear_token()
 
     def action_get_token(self) -> None:
-        from ..screens.dialogs import ConfirmDialog
-
         if not self.actions:
             return
         if self.state == "waiting":  # the code is still valid: show it again, no new flow
             self.run_worker(self._start_flow(), group="token", exclusive=True)
             return
+        missing = self.missing_account()
+        if missing:
+            self.refusal = missing
+            return
         status = self.api.token_status(self.target)
         question = self._("Get a token for {account} from {provider}?").format(
             account=status.account or "—", provider=self._provider_title(status.provider))
-        self.app.push_screen(ConfirmDialog(self._("Get Token"), question), self._confirmed_get)
+        self.panel.open(Confirm(self._("Get Token"), question), self._confirmed_get)
+
+    def missing_account(self) -> str:
+        """Why [Get Token] cannot start yet, in the page's words ("" when it can).
+
+        The store's section is the mail context of the same name, whose `account` field the
+        page shows under its own label (`Account Name`, or what the context calls it).
+        """
+        if self.api.get(f"{self.store}.account").strip():
+            return ""
+        label = self._(field_label(self.api.contexts, self.store, "account"))
+        return self._("Set “{field}” first: the e-mail address to sign in with.").format(field=label)
 
     def _confirmed_get(self, ok: bool | None) -> None:
         if ok:
             self.run_worker(self._start_flow(), group="token", exclusive=True)
 
     async def _start_flow(self) -> None:
-        from ..screens.dialogs import TokenFlowDialog
-
         try:
             prompt = await self.api.get_token(self.target)
         except FirmwareError as exc:
             self.refusal = str(exc)
             return
         self.refusal = ""
-        await self.app.push_screen(TokenFlowDialog(self.target, prompt))
+        self.panel.open(ShowTokenCode(self.target, prompt))
 
     def action_clear_token(self) -> None:
-        from ..screens.dialogs import ConfirmDialog
-
         if not self.actions:
             return
         question = self._("Delete the token? The status becomes “Not retrieved”.")
-        self.app.push_screen(ConfirmDialog(self._("Clear"), question), self._confirmed_clear)
+        self.panel.open(Confirm(self._("Clear"), question), self._confirmed_clear)
 
     def _confirmed_clear(self, ok: bool | None) -> None:
         if ok:

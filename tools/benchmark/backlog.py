@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import workers
-from .drive import ALICE, BOB, BenchDevice, scan_message
+from .drive import ALICE, BOB, SMTP_STORE, BenchDevice, scan_message
 from .figures import Figure
 from .measure import median, until
 
@@ -42,7 +42,7 @@ async def submit(spec: dict[str, Any]) -> dict[str, Any]:
     await bench.start()
     durable, turn = [], []
     try:
-        await bench.configure("smtp", server="127.0.0.1", port=str(closed.getsockname()[1]),
+        await bench.configure(SMTP_STORE, server="127.0.0.1", port=str(closed.getsockname()[1]),
                               security="off", auth="none", sender_address=ALICE)
         for i in range(count):
             t0 = time.perf_counter()

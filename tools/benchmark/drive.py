@@ -1,8 +1,9 @@
 """Every call the benchmark makes into the firmware, in one place.
 
 Other work changes the firmware's APIs over time; the benchmark should follow with an edit
-here and nowhere else. It uses the narrowest surface that does the job: `Device(...)`,
-`device.api` (set, get_token, check_mail, wait_printed, job, token_status),
+here and nowhere else. It uses the narrowest surface that does the job: the tools' one device
+builder (`build_device`), the context table's names, `device.api` (set, get, get_token,
+clear_token, refresh_token, check_mail, wait_printed, job, tray, token_status),
 `device.jobs.allocate_id/submit` (the queue's entry: Scan to E-mail without the scanning and
 PDF encoding, which are not the mail path), the message composers, and the NVRAM file's size.
 
@@ -18,26 +19,27 @@ from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
 
-from mfp_sim.firmware.device import Device
+from mfp_sim.firmware.contexts import EMAIL_PRINT, IFAX, SMTP
 from mfp_sim.firmware.ifax import compose_ifax_message, encode_tiff_f
 from mfp_sim.firmware.mail.outgoing import compose_scan
-from mfp_sim.firmware.providers import ProviderRegistry
 from mfp_sim.firmware.settings import SmtpSettings
-from mfp_sim.firmware.trust import TrustStore
+from mfp_sim.firmware.vocabulary import JobKind
 from mfp_sim.hwsim.clock import VirtualClock
 from mfp_sim.hwsim.scanner import Scanner
-from mfp_sim.tools.testbed import local_provider
+from mfp_sim.tools.device_builder import build_device
 
 from .measure import Span, stopwatch, until
 
-__all__ = ["ALICE", "BOB", "CAROL", "BenchDevice", "fax_message",
-           "scan_message", "STORE_ACCOUNTS"]
+__all__ = ["ALICE", "BOB", "CAROL", "FAX_STORE", "PRINT_STORE", "SMTP_STORE", "STORE_ACCOUNTS",
+           "BenchDevice", "fax_message", "scan_message"]
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
 CAROL = "carol@example.test"
+#: The token stores the benchmark uses, by the context table's names.
+SMTP_STORE, FAX_STORE, PRINT_STORE = SMTP.name, IFAX.name, EMAIL_PRINT.name
 #: Which bench user each token store signs in as.
-STORE_ACCOUNTS = {"smtp": ALICE, "pop.ifax": BOB, "pop.emailprint": CAROL}
+STORE_ACCOUNTS = {SMTP_STORE: ALICE, FAX_STORE: BOB, PRINT_STORE: CAROL}
 
 Approver = Callable[[str, str], None]
 
@@ -48,12 +50,8 @@ class BenchDevice:
     def __init__(self, nvram_dir: Path, info: dict[str, Any] | None,
                  clock: VirtualClock | None = None) -> None:
         self.clock = clock if clock is not None else VirtualClock()
-        registry = ProviderRegistry()
-        pems: list[bytes] = []
-        if info is not None:  # trust the bench CA and know provider `local`, as --testbed does
-            registry.add(local_provider(info))
-            pems.append(TrustStore.read_ca_file(Path(info["ca_file"])))
-        self.device = Device(Path(nvram_dir), clock=self.clock, providers=registry, ca_pems=pems)
+        # With testbed.json: trusts the bench CA and knows provider `local`, as --testbed does.
+        self.device = build_device(Path(nvram_dir), self.clock, testbed=info)
 
     async def start(self) -> None:
         await self.device.start()
@@ -109,8 +107,8 @@ class BenchDevice:
         """Queue a composed message as a Scan to E-mail job; returns once it is in NVRAM."""
         jobs = self.device.jobs
         job_id = jobs.allocate_id()
-        sender = self.device.api.get("smtp.sender_address")
-        jobs.submit(job_id, kind="scan", to=to, sender=sender, subject=subject,
+        sender = self.device.api.get(f"{SMTP_STORE}.sender_address")
+        jobs.submit(job_id, kind=JobKind.SCAN, to=to, sender=sender, subject=subject,
                     message_id=message_id, message=message, pages=pages, fmt="pdf")
         return job_id
 

@@ -1,6 +1,6 @@
 """A POP poll that finds nothing new, with a long history: the cost of a routine check.
 
-E-mail Print (`pop.emailprint`) with `leave_copy` on: the mailbox holds `history` small
+E-mail Print (its POP setting) with `leave_copy` on: the mailbox holds `history` small
 messages (a one-page PDF attachment each) that the device took, printed and left on the
 server, so its ledger knows every UIDL and its Message-ID index holds every message (the 30-day
 duplicate window), and its tray holds every print. The set-up poll that builds this history
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from . import workers
-from .drive import CAROL, BenchDevice
+from .drive import CAROL, PRINT_STORE, BenchDevice
 from .figures import Figure
 from .floor import pop_list
 from .measure import median, process_cpu, stopwatch
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["device_polls", "floor_polls", "measure", "print_message"]
 
-STORE = "pop.emailprint"
+STORE = PRINT_STORE
 
 
 def print_message(i: int, pdf: bytes) -> bytes:

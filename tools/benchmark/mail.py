@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import workers
-from .drive import ALICE, BOB, BenchDevice, fax_message, scan_message
+from .drive import ALICE, BOB, FAX_STORE, SMTP_STORE, BenchDevice, fax_message, scan_message
 from .figures import Figure
 from .floor import dot_stuff, pop_drain, smtp_send, xoauth2
 from .measure import median, paired_ratios, process_cpu, stopwatch, until
@@ -65,8 +65,8 @@ async def send_device(spec: dict[str, Any]) -> dict[str, Any]:
     bench = BenchDevice(Path(spec["dir"]), info)
     await bench.start()
     try:
-        await bench.use_bench("smtp", sender_address=ALICE)
-        await bench.get_token("smtp", Control(info).approve)
+        await bench.use_bench(SMTP_STORE, sender_address=ALICE)
+        await bench.get_token(SMTP_STORE, Control(info).approve)
         ids: list[str] = []
         settled = 0
 
@@ -126,18 +126,18 @@ async def drain_device(spec: dict[str, Any]) -> dict[str, Any]:
     bench = BenchDevice(Path(spec["dir"]), info)
     await bench.start()
     try:
-        await bench.use_bench("pop.ifax")
-        await bench.get_token("pop.ifax", Control(info).approve)
+        await bench.use_bench(FAX_STORE)
+        await bench.get_token(FAX_STORE, Control(info).approve)
         server0 = process_cpu(spec["server_pid"])
         with stopwatch() as span:
-            result = await bench.check_mail("pop.ifax")
+            result = await bench.check_mail(FAX_STORE)
         server = process_cpu(spec["server_pid"]) - server0
         if not (result["ok"] and result["spooled"] == count and result["deleted"] == count):
             raise BenchError(f"device drain incomplete: {result}")
         printed = None
         if spec.get("print"):  # printing follows from the spool, as a print engine follows
             with stopwatch() as printing:
-                if not await bench.wait_printed("pop.ifax", 60 + count):
+                if not await bench.wait_printed(FAX_STORE, 60 + count):
                     raise BenchError("printing did not catch up")
             printed = printing.wall
     finally:

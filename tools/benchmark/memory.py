@@ -1,7 +1,7 @@
 """Memory per idle device holding 3 retrieved tokens, many devices in one process.
 
 One client process builds devices on one shared virtual clock, each with its own NVRAM, and
-gets the three tokens of each (smtp, pop.ifax, pop.emailprint) from the bench IdP in its own
+gets the three tokens of each (SMTP, Internet Fax and E-mail Print) from the bench IdP in its own
 process. The first device is a warm-up: what the first one costs once (imports, the first
 TLS and msal structures, worker threads) is not a per-device cost. Then:
 

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mfp_sim.firmware.events import Event
+from mfp_sim.firmware.events import TokenChanged
 from mfp_sim.hwsim.clock import VirtualClock
 from mfp_sim.tools.testbed import Testbed
 
@@ -98,11 +98,11 @@ async def _event_to_screen(rounds: int) -> list[float]:
             app = PanelApp(device.api, console_address="tcp:127.0.0.1:2323")
             heard: dict[int, float] = {}
 
-            def note(event: Event) -> None:
-                if event.kind == "token" and event.data.get("store") == "smtp":
+            def note(event: TokenChanged) -> None:
+                if event.store == "smtp":
                     heard[event.seq] = time.perf_counter()
 
-            unlisten = device.api.listen(note)
+            unlisten = device.api.listen(note, TokenChanged)
             async with app.run_test(size=(100, 30)) as pilot:
                 await app.ready.wait()
                 await app.push_screen(SmtpAuthenticationScreen(("scan_to_email",), "scan_to_email"))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import workers
-from .drive import BenchDevice
+from .drive import SMTP_STORE, BenchDevice
 from .figures import Figure
 from .measure import median, stopwatch
 from .servers import Control
@@ -35,15 +35,15 @@ async def first_token(spec: dict[str, Any]) -> dict[str, Any]:
     bench = BenchDevice(Path(spec["dir"]), info)
     await bench.start()
     try:
-        await bench.use_bench("smtp")
-        first = await bench.get_token("smtp", approve)
+        await bench.use_bench(SMTP_STORE)
+        first = await bench.get_token(SMTP_STORE, approve)
         warm, refresh = [], []
         for _ in range(int(spec["warm_rounds"])):
-            await bench.clear_token("smtp")
-            warm.append((await bench.get_token("smtp", approve)).wall)
+            await bench.clear_token(SMTP_STORE)
+            warm.append((await bench.get_token(SMTP_STORE, approve)).wall)
         for _ in range(int(spec["warm_rounds"])):
             with stopwatch() as span:
-                await bench.refresh_token("smtp")
+                await bench.refresh_token(SMTP_STORE)
             refresh.append(span.wall)
     finally:
         await bench.stop()

@@ -14,7 +14,7 @@ from pathlib import Path
 from mfp_sim.hwsim.clock import RealClock
 from mfp_sim.tools.bench_ca import BenchCA
 
-from .policy import IdpPolicy
+from .policy import PROFILES, IdpPolicy
 from .server import IdentityProvider
 
 
@@ -22,18 +22,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mfp_sim.tools.idp", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 lets the OS choose (default)")
-    parser.add_argument("--policy", choices=["microsoft", "google"], default="microsoft")
+    parser.add_argument("--profile", choices=list(PROFILES), default="entra",
+                        help="which provider to imitate (default: entra)")
     parser.add_argument("--ca-out", type=Path, default=Path("bench-ca.pem"),
                         help="where to write the bench CA certificate (default: bench-ca.pem)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    asyncio.run(_serve(args.host, args.port, args.policy, args.ca_out))
+    asyncio.run(_serve(args.host, args.port, args.profile, args.ca_out))
 
 
-async def _serve(host: str, port: int, flavour: str, ca_out: Path) -> None:
+async def _serve(host: str, port: int, profile: str, ca_out: Path) -> None:
     ca = BenchCA()
     ca.write_ca(ca_out)
-    policy = IdpPolicy.google() if flavour == "google" else IdpPolicy.microsoft()
+    policy = IdpPolicy.for_profile(profile)
     async with IdentityProvider(clock=RealClock(), ca=ca, policy=policy, host=host,
                                 port=port) as idp:
         print(f"issuer            {idp.issuer}", flush=True)

@@ -7,7 +7,8 @@
     └── ControlError              a control request that cannot be carried out (.status, .error)
         ├── BadControlRequest     400: bad JSON, missing field, count not a positive integer
         ├── UnknownUser           404: not a bench user
-        └── UnknownUserCode       404: no pending device authorization has that user code
+        ├── UnknownUserCode       404: no pending device authorization has that user code
+        └── UnknownFault          404: no catalogue entry has that name
 
 Errors on the OAuth endpoints themselves are not Python exceptions the caller sees: they are
 authlib ``OAuth2Error`` objects turned into the JSON bodies a real provider sends
@@ -24,6 +25,7 @@ __all__ = [
     "IdpError",
     "RejectionCode",
     "TokenRejected",
+    "UnknownFault",
     "UnknownUser",
     "UnknownUserCode",
 ]
@@ -78,3 +80,8 @@ class UnknownUser(ControlError):
 class UnknownUserCode(ControlError):
     status = 404
     error = "unknown_user_code"
+
+
+class UnknownFault(ControlError):
+    status = 404
+    error = "unknown_fault"

@@ -1,64 +1,53 @@
-"""The OAuth grant logic: authlib's device-code and refresh-token grants, taught Entra's ways.
+"""The OAuth grant logic: authlib's grants, taught each profile's ways.
 
 Framework-free on purpose: `BenchAuthorizationServer` takes a plain `HttpRequest` and gives back
 an `OAuthResponse`; `server.py` is the only place that knows aiohttp. What authlib does as is:
 client authentication (public client, method ``none``), grant-type dispatch, scope checks on
-refresh, the device-code state checks and RFC error bodies. What is ours:
+refresh, the device-code state checks, the authorization-code and PKCE checks (authcode.py) and
+RFC error bodies. What is ours:
 
-- Entra/Google error names and AADSTS descriptions (authlib's defaults are RFC 8628 names);
-- the device authorization response's ``message`` and policy lifetimes;
-- user codes (policy alphabet, unique among live codes);
-- an ``id_token`` (authlib's core grants issue none) and ``scope`` in the token response;
-- refresh-token rotation with reuse detection over token families.
+- each profile's error names and descriptions (wording.py), and Entra's error-body fields;
+- the device authorization answer's shape per profile (``message``, ``verification_url``, ...);
+- user codes (policy alphabet, length and grouping; unique among live codes);
+- access-token lifetimes (fixed or drawn from a seeded range), ``scope`` and an ``id_token``
+  in the token response (authlib's core grants issue none);
+- refresh-token rotation per profile (``none``, ``keep_old``, ``strict`` with reuse detection).
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Request
-from authlib.oauth2.rfc6749.errors import (
-    InvalidClientError,
-    InvalidGrantError,
-    InvalidRequestError,
-    InvalidScopeError,
-    OAuth2Error,
-    UnauthorizedClientError,
-)
+from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6749.grants import RefreshTokenGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import scope_to_list
-from authlib.oauth2.rfc8628 import (
-    DEVICE_CODE_GRANT_TYPE,
-    AuthorizationPendingError,
-    DeviceAuthorizationEndpoint,
-    DeviceCodeGrant,
-    ExpiredTokenError,
-    SlowDownError,
-)
+from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint, DeviceCodeGrant
 
+from .authcode import BenchAuthorizationCodeGrant, BenchClient, BenchCodeChallenge
 from .policy import IdpPolicy
 from .state import DeviceAuthorization, IdpState, RefreshToken
-from .tokens import CLIENT_ID, OIDC_SCOPES, POP_SCOPE, SMTP_SCOPE, TokenMinter
+from .tokens import OIDC_SCOPES, POP_SCOPE, SMTP_SCOPE, TokenMinter
 from .verifier import token_prefix
+from .wording import entra_error_body, wording
 
 __all__ = [
     "SUPPORTED_SCOPES",
     "BenchAuthorizationServer",
-    "BenchClient",
     "HttpRequest",
     "OAuthResponse",
+    "ProviderError",
 ]
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_SCOPES = [SMTP_SCOPE, POP_SCOPE, *OIDC_SCOPES, "email"]
-_AADSTS = re.compile(r"^AADSTS(\d+):")
 _SECRETS = ("access_token", "refresh_token", "id_token")
 
 
@@ -66,7 +55,7 @@ class _MaskIssuedTokens(logging.Filter):
     """authlib's grants log each issued token dict in full at DEBUG (``Issue token %r to %r``).
 
     Tokens must never reach a log whole, so the dict is replaced by one with short prefixes.
-    Installed on the two authlib loggers whose grants the bench uses.
+    Installed on the authlib loggers whose grants the bench uses.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -79,7 +68,8 @@ class _MaskIssuedTokens(logging.Filter):
         return True
 
 
-for _name in ("authlib.oauth2.rfc8628.device_code", "authlib.oauth2.rfc6749.grants.refresh_token"):
+for _name in ("authlib.oauth2.rfc8628.device_code", "authlib.oauth2.rfc6749.grants.refresh_token",
+              "authlib.oauth2.rfc6749.grants.authorization_code"):
     logging.getLogger(_name).addFilter(_MaskIssuedTokens())
 
 
@@ -91,6 +81,7 @@ class HttpRequest:
     url: str
     headers: Mapping[str, str]
     form: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,12 +92,13 @@ class OAuthResponse:
 
 
 class _FormRequest(OAuth2Request):  # type: ignore[misc]
-    """authlib's request with the form it reads through ``request.form`` (refresh grant)."""
+    """authlib's request: parameters from the form (POST) or the query string (GET)."""
 
     def __init__(self, req: HttpRequest) -> None:
         super().__init__(req.method, req.url, headers=dict(req.headers))
         self._form = dict(req.form)
-        self.payload = BasicOAuth2Payload(self._form)
+        self._args = dict(req.query)
+        self.payload = BasicOAuth2Payload(self._form if req.method == "POST" else self._args)
 
     @property
     def form(self) -> dict[str, str]:
@@ -114,38 +106,7 @@ class _FormRequest(OAuth2Request):  # type: ignore[misc]
 
     @property
     def args(self) -> dict[str, str]:
-        return {}
-
-
-@dataclass(frozen=True)
-class BenchClient(ClientMixin):  # type: ignore[misc]
-    """The device: a public client that may use the device-code and refresh grants only."""
-
-    client_id: str = CLIENT_ID
-
-    def get_client_id(self) -> str:
-        return self.client_id
-
-    def get_default_redirect_uri(self) -> None:
-        return None
-
-    def get_allowed_scope(self, scope: str) -> str:
-        return " ".join(s for s in scope_to_list(scope) or [] if s in SUPPORTED_SCOPES)
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return False
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        return False
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method == "none"
-
-    def check_response_type(self, response_type: str) -> bool:
-        return False
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in (DEVICE_CODE_GRANT_TYPE, "refresh_token")
+        return self._args
 
 
 def _safe(text: str, limit: int = 80) -> str:
@@ -153,8 +114,8 @@ def _safe(text: str, limit: int = 80) -> str:
     return "".join(ch for ch in text[:limit] if 0x20 <= ord(ch) <= 0x7E and ch not in '"\\')
 
 
-class _ProviderError(OAuth2Error):  # type: ignore[misc]
-    """An error whose name the policy chooses (``authorization_declined`` vs ``access_denied``)."""
+class ProviderError(OAuth2Error):  # type: ignore[misc]
+    """An OAuth error whose name and text the profile chooses (wording.py)."""
 
     def __init__(self, error: str, description: str, status_code: int = 400) -> None:
         super().__init__(description=description, status_code=status_code, error=error)
@@ -168,13 +129,20 @@ class BenchDeviceAuthorizationEndpoint(DeviceAuthorizationEndpoint):  # type: ig
 
     def create_endpoint_response(self, request: OAuth2Request) -> tuple[int, dict[str, Any],
                                                                         list[tuple[str, str]]]:
-        self.EXPIRES_IN = int(self.server.policy.device_code_lifetime)
-        self.INTERVAL = self.server.policy.poll_interval
+        policy = self.server.policy
+        self.EXPIRES_IN = int(policy.device_code_lifetime)
+        self.INTERVAL = policy.poll_interval
         status, data, headers = super().create_endpoint_response(request)
-        data["message"] = (
-            f"To sign in, use a web browser to open the page {data['verification_uri']} "
-            f"and enter the code {data['user_code']} to authenticate."
-        )
+        complete = data.pop("verification_uri_complete", None)
+        if policy.verification_uri_complete and complete:
+            data["verification_uri_complete"] = complete
+        if policy.device_message:
+            data["message"] = (
+                f"To sign in, use a web browser to open the page {data['verification_uri']} "
+                f"and enter the code {data['user_code']} to authenticate."
+            )
+        if policy.verification_url_field:
+            data["verification_url"] = data.pop("verification_uri")
         log.info("device authorization: user code %s, device code %s, scope %r",
                  data["user_code"], token_prefix(data["device_code"]), request.payload.scope)
         return status, data, headers
@@ -199,46 +167,30 @@ class BenchDeviceCodeGrant(DeviceCodeGrant):  # type: ignore[misc]
     def query_device_credential(self, device_code: str) -> DeviceAuthorization:
         device = self.server.state.devices.get(device_code)
         if device is None:
-            policy = self.server.policy
-            raise _ProviderError(
-                policy.unknown_device_code_error,
-                self.server.describe("AADSTS70000: The provided value for the input parameter "
-                                     "'device_code' is not valid: this server never issued it.",
-                                     "Invalid device code."),
-            )
+            raise self.server.refuse("unknown_device_code")
         return device
 
     def validate_device_credential(self, credential: DeviceAuthorization) -> str:
-        """authlib's checks in Entra's order, with Entra's names and the bench's poll rules."""
+        """authlib's checks in Entra's order, with the profile's names and the poll rules."""
         server, state, policy = self.server, self.server.state, self.server.policy
         if credential.status == "redeemed":
-            raise InvalidGrantError(server.describe(
-                "AADSTS54005: The device code was already redeemed; start a new device flow.",
-                "The device code was already redeemed."))
+            raise server.refuse("code_redeemed")
         if credential.is_expired():
-            raise ExpiredTokenError(server.describe(
-                "AADSTS70020: The provided value for the input parameter 'device_code' is not "
-                "valid. This device code has expired.", "The device code has expired."))
+            raise server.refuse("code_expired")
         if credential.status == "declined":
-            raise _ProviderError(policy.declined_error, server.describe(
-                "AADSTS70000: The user declined the sign-in on the verification page.",
-                "The user denied the request."))
+            raise server.refuse("declined")
         if credential.status == "approved":
             assert credential.username is not None
             if state.is_disabled(credential.username):
-                raise InvalidGrantError(server.disabled_description())
+                raise server.refuse("user_disabled")
             return credential.username
         now = server.clock_now()
         too_fast = (policy.enforce_interval and credential.last_poll is not None
                     and now - credential.last_poll < policy.poll_interval)
         credential.last_poll = now
         if state.take_slow_down() or too_fast:
-            raise SlowDownError(server.describe(
-                "AADSTS70000: Polling too fast; add 5 seconds to the interval.",
-                "Polling too frequently."))
-        raise AuthorizationPendingError(server.describe(
-            "AADSTS70016: OAuth 2.0 device flow error. Authorization is pending. Continue "
-            "polling.", "Precondition Required"))
+            raise server.refuse("slow_down")
+        raise server.refuse("pending")
 
     def query_user_grant(self, user_code: str) -> None:  # pragma: no cover - not reached
         raise NotImplementedError("validate_device_credential reads the record directly")
@@ -262,66 +214,83 @@ class BenchRefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
         server, state = self.server, self.server.state
         record = state.refresh_tokens.get(refresh_token)
         if record is None:
-            raise InvalidGrantError(server.describe(
-                "AADSTS9002313: Invalid request. The refresh token is malformed or was not "
-                "issued by this server.", "Bad Request"))
+            raise server.refuse("unknown_refresh_token")
         family = record.family
         if family.ended == "revoked":
-            raise InvalidGrantError(server.describe(
-                "AADSTS50173: The provided grant has expired due to it being revoked, a fresh "
-                "auth token is needed. The user might have changed or reset their password.",
-                "Token has been expired or revoked."))
+            raise server.refuse("revoked")
         if record.spent or family.ended == "reused":
             if family.ended is None:
                 family.ended = "reused"
                 log.warning("refresh token %s reused: revoking grant family %s of %s",
                             token_prefix(refresh_token), family.family_id, family.username)
-            raise InvalidGrantError(server.describe(
-                "AADSTS70000: The provided grant has been revoked: a refresh token was used "
-                "twice, so every token from that sign-in is revoked. Sign in again.",
-                "Token has been expired or revoked."))
+            raise server.refuse("reused")
         if record.is_expired():
-            raise InvalidGrantError(server.describe(
-                "AADSTS700082: The refresh token has expired due to inactivity. The token was "
-                f"inactive for {server.policy.refresh_token_lifetime / 86400:g} days.",
-                "Token has been expired or revoked."))
+            days = server.policy.refresh_token_lifetime / 86400
+            raise server.refuse("refresh_expired", issued=_entra_time(record.issued_at),
+                                days=f"{days:g} days")
         if state.is_disabled(family.username):
-            raise InvalidGrantError(server.disabled_description())
+            raise server.refuse("user_disabled")
         return record
 
     def authenticate_user(self, refresh_token: RefreshToken) -> str:
         return refresh_token.family.username
 
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
-        refresh_token.spent = True
+        """Only ``strict`` rotation spends the presented token; Entra's stays valid."""
+        if self.server.policy.refresh_rotation == "strict":
+            refresh_token.spent = True
+
+
+#: Google's device-flow poll answers are not 400s (428 Precondition Required, 403 Forbidden).
+_GOOGLE_STATUS = {"pending": 428, "slow_down": 403, "declined": 403}
+
+
+def _entra_time(when: float) -> str:
+    """Entra's issue-time format in AADSTS texts: ``2027-01-15T08:00:00.0000000Z``."""
+    moment = datetime.datetime.fromtimestamp(when, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
 class BenchAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     """authlib's authorization server bound to one IdP's state, clock, key and policy."""
 
-    def __init__(self, state: IdpState, minter: TokenMinter, policy: IdpPolicy,
-                 verification_uri: str) -> None:
+    def __init__(self, state: IdpState, minter: TokenMinter, base_url: str) -> None:
         super().__init__(scopes_supported=SUPPORTED_SCOPES)
         self.state = state
         self.minter = minter
-        self.policy = policy
-        self.verification_uri = verification_uri
-        self.client = BenchClient()
+        self.base_url = base_url
+        self.client = BenchClient(state)
         self.register_token_generator("default", self._generate_token)
         self.register_grant(BenchDeviceCodeGrant)
         self.register_grant(BenchRefreshTokenGrant)
+        self.register_grant(BenchAuthorizationCodeGrant, [BenchCodeChallenge(required=True)])
         self.register_endpoint(BenchDeviceAuthorizationEndpoint)
+        # Per-call context: set by the entry points, read by hooks authlib calls synchronously.
+        self._device_flow = False
+        self._wrong_issuer = False
+        self._correlation_id: str | None = None
+        self._nonce: str | None = None
+
+    @property
+    def policy(self) -> IdpPolicy:
+        return self.state.policy
+
+    @property
+    def verification_uri(self) -> str:
+        return self.base_url + self.policy.verification_path
 
     def clock_now(self) -> float:
         return self.state.now()
 
     # ---- provider wording -------------------------------------------------------------------
-    def describe(self, microsoft: str, google: str) -> str:
-        return microsoft if self.policy.flavour == "microsoft" else google
-
-    def disabled_description(self) -> str:
-        return self.describe("AADSTS50057: The user account is disabled.",
-                             "Account has been disabled.")
+    def refuse(self, situation: str, status: int = 400, **fill: Any) -> ProviderError:
+        profile = self.policy.profile
+        error, description = wording(situation, profile, **fill)
+        if error == "invalid_client" and status == 400:
+            status = 401  # RFC 6749 §5.2 (Keycloak, Google)
+        if profile == "google":  # Google sends the HTTP reason phrase as the description
+            status = _GOOGLE_STATUS.get(situation, status)
+        return ProviderError(error, description, status)
 
     # ---- authlib hooks ----------------------------------------------------------------------
     def query_client(self, client_id: str) -> BenchClient | None:
@@ -332,16 +301,9 @@ class BenchAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         """Entra names an unknown application ``unauthorized_client`` with AADSTS700016."""
         client_id = request.payload.client_id
         if not client_id:
-            raise InvalidRequestError(self.describe(
-                "AADSTS900144: The request body must contain the following parameter: "
-                "'client_id'.", "Missing required parameter: client_id"))
+            raise self.refuse("missing_client_id")
         if self.query_client(client_id) is None:
-            if self.policy.flavour == "microsoft":
-                raise UnauthorizedClientError(
-                    f"AADSTS700016: Application with identifier '{_safe(client_id)}' was not "
-                    "found in the directory 'bench'. This can happen if the application has "
-                    "not been installed by the administrator of the tenant.")
-            raise InvalidClientError(status_code=401, description="The OAuth client was not found.")
+            raise self.refuse("unknown_client", client_id=_safe(client_id))
         client: BenchClient = super().authenticate_client(request, methods, endpoint)
         return client
 
@@ -349,14 +311,11 @@ class BenchAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         scopes = scope_to_list(scope) or []
         prefix = self.policy.refused_scope_prefix
         refused = [s for s in scopes if prefix and s.startswith(prefix)]
-        if refused:
-            raise InvalidScopeError(f"Invalid device flow scope: {_safe(refused[0], 120)}")
+        if refused and self._device_flow:
+            raise self.refuse("refused_scope", scope=_safe(refused[0], 120))
         unknown = [s for s in scopes if s not in SUPPORTED_SCOPES]
         if unknown:
-            raise InvalidScopeError(self.describe(
-                f"AADSTS70011: The provided value for the input parameter 'scope' is not "
-                f"valid. The scope '{_safe(unknown[0], 120)}' does not exist.",
-                f"Some requested scopes were invalid: {_safe(unknown[0], 120)}"))
+            raise self.refuse("unknown_scope", scope=_safe(unknown[0], 120))
 
     def _generate_token(self, grant_type: str, client: BenchClient, user: str | None = None,
                         scope: str | None = None, expires_in: int | None = None,
@@ -365,19 +324,23 @@ class BenchAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         now, policy = self.clock_now(), self.policy
         scopes = scope_to_list(scope) or []
         resource_scopes = [s for s in scopes if s not in OIDC_SCOPES]
-        lifetime = float(expires_in) if expires_in else policy.access_token_lifetime
+        lifetime = float(expires_in) if expires_in else self.state.access_token_lifetime()
         granted = resource_scopes + [s for s in OIDC_SCOPES if s in scopes]
         token: dict[str, Any] = {
             "token_type": "Bearer",
             "scope": " ".join(granted),
             "expires_in": int(lifetime),
-            "ext_expires_in": int(lifetime),
             "access_token": self.minter.access_token(user, resource_scopes, now, lifetime),
         }
-        if include_refresh_token and "offline_access" in granted:
+        if policy.profile == "entra":
+            token["ext_expires_in"] = int(lifetime)
+        rotate = grant_type != "refresh_token" or policy.refresh_rotation != "none"
+        if include_refresh_token and rotate and "offline_access" in granted:
             token["refresh_token"] = secrets.token_urlsafe(48)
         if "openid" in granted:
-            token["id_token"] = self.minter.id_token(user, now, policy.id_token_lifetime)
+            issuer = f"{self.base_url}/other-tenant" if self._wrong_issuer else None
+            token["id_token"] = self.minter.id_token(user, now, policy.id_token_lifetime,
+                                                     nonce=self._nonce, issuer=issuer)
         return token
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
@@ -405,18 +368,51 @@ class BenchAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def handle_response(self, status: int, body: Any,
                         headers: list[tuple[str, str]]) -> OAuthResponse:
-        body = dict(body) if body else {}
-        match = _AADSTS.match(str(body.get("error_description", "")))
-        if "error" in body and match:
-            body["error_codes"] = [int(match.group(1))]
+        body = dict(body) if isinstance(body, Mapping) else {}
+        if self.policy.profile == "entra" and "error" in body:
+            body = entra_error_body(body, self.clock_now(), self._correlation_id)
         return OAuthResponse(status, body, list(headers))
 
+    def remember_nonce(self, nonce: str | None) -> None:
+        """The sign-in's nonce, for the ID token of the code being redeemed (OIDC §3.1.3.6)."""
+        self._nonce = nonce
+
     # ---- entry points for the HTTP face -----------------------------------------------------
+    def _begin(self, request: HttpRequest, *, device_flow: bool = False,
+               wrong_issuer: bool = False) -> None:
+        self._device_flow = device_flow
+        self._wrong_issuer = wrong_issuer
+        self._nonce = None
+        self._correlation_id = {k.lower(): v for k, v in request.headers.items()}.get(
+            "client-request-id")
+
     def device_authorization(self, request: HttpRequest) -> OAuthResponse:
-        response: OAuthResponse = self.create_endpoint_response(
-            DeviceAuthorizationEndpoint.ENDPOINT_NAME, request)
+        self._begin(request, device_flow=True)
+        try:
+            response: OAuthResponse = self.create_endpoint_response(
+                DeviceAuthorizationEndpoint.ENDPOINT_NAME, request)
+        finally:
+            self._device_flow = False
         return response
 
-    def token(self, request: HttpRequest) -> OAuthResponse:
-        response: OAuthResponse = self.create_token_response(request)
+    def token(self, request: HttpRequest, *, wrong_issuer: bool = False) -> OAuthResponse:
+        self._begin(request, wrong_issuer=wrong_issuer)
+        try:
+            response: OAuthResponse = self.create_token_response(request)
+        finally:
+            self._wrong_issuer = False
         return response
+
+    def authorization_response(self, request: HttpRequest, grant: Any,
+                               user: str | None) -> OAuthResponse:
+        """The redirect after the person allowed (`user`) or denied (None) on the sign-in page."""
+        self._begin(request)
+        response: OAuthResponse = self.create_authorization_response(
+            grant.request, grant_user=user, grant=grant)
+        return response
+
+    def refusal(self, request: HttpRequest, error: OAuth2Error) -> OAuthResponse:
+        """`error` answered to `request` in the current profile's body shape."""
+        self._begin(request)
+        status, body, headers = error()
+        return self.handle_response(status, body, headers)

@@ -17,7 +17,7 @@ from mfp_sim.tools.bench_users import find_user
 from .errors import ControlError
 from .state import IdpState, normalize_user_code
 
-__all__ = ["add_routes", "render_form", "render_result"]
+__all__ = ["add_routes", "page", "render_form", "render_result"]
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ input[type=text],input[type=password]{width:100%;padding:.4em;font-size:1em}
 """
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
+def page(title: str, body: str, status: int = 200) -> web.Response:
     doc = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
            f"<body>{body}</body></html>")
@@ -54,12 +54,12 @@ to allow the device to send and receive mail on your behalf.</p>{err}
 <div class="buttons"><button type="submit" name="action" value="approve">Approve</button>
 <button type="submit" name="action" value="decline">Decline</button></div>
 </form>"""
-    return _page("Enter code - bench identity provider", body, status)
+    return page("Enter code - bench identity provider", body, status)
 
 
 def render_result(title: str, text: str) -> web.Response:
     body = f'<h1>{html.escape(title)}</h1><p class="ok">{html.escape(text)}</p>'
-    return _page(title, body)
+    return page(title, body)
 
 
 def add_routes(app: web.Application, path: str, state: IdpState) -> None:

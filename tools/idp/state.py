@@ -10,20 +10,27 @@ Device authorization life (one table, read top to bottom)::
        │  └────deny────▶ declined
        └──clock passes expires_at──▶ (expired: any poll answers expired_token)
 
-Refresh tokens belong to a *family* (one per completed device flow). Each use spends the token
-and issues the next one in the family; presenting a spent token again revokes the whole family
-(reuse means two holders: one of them stole it). ``revoke(username)`` revokes every family of
-the user, as Entra's "revoke sessions" does.
+Refresh tokens belong to a *family* (one per completed sign-in). What a refresh does to the
+presented token is the profile's ``refresh_rotation`` (grants.py): Entra keeps it valid, Keycloak
+spends it and ends the family when a spent one comes back (reuse means two holders: one of them
+stole it). ``revoke(username)`` ends every family of the user, as Entra's "revoke sessions" does.
+
+Authorization codes (browser sign-in, RFC 6749 §4.1 with PKCE) live ``auth_code_lifetime``
+seconds and are used once.
+
+The policy (profile and knobs) is held here and may be replaced while the IdP runs
+(`set_policy`, ``POST /control/config``); every decision reads the current one.
 """
 
 from __future__ import annotations
 
+import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from authlib.oauth2.rfc6749 import TokenMixin
+from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, TokenMixin
 from authlib.oauth2.rfc8628 import DeviceCredentialMixin
 
 from mfp_sim.tools.bench_users import BENCH_USERS, BenchUser, find_user
@@ -32,6 +39,7 @@ from .errors import BadControlRequest, UnknownUser, UnknownUserCode
 from .policy import IdpPolicy
 
 __all__ = [
+    "AuthorizationCode",
     "DeviceAuthorization",
     "DeviceStatus",
     "GrantFamily",
@@ -45,9 +53,8 @@ FamilyEnd = Literal["revoked", "reused"]
 
 
 def normalize_user_code(text: str) -> str:
-    """What a person typed → the canonical ``XXXX-XXXX`` (case, spaces and dashes forgiven)."""
-    letters = "".join(ch for ch in text.upper() if ch.isalnum())
-    return f"{letters[:4]}-{letters[4:]}" if len(letters) == 8 else letters
+    """What a person typed, reduced for comparison: case, spaces and dashes forgiven."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())
 
 
 @dataclass
@@ -120,6 +127,35 @@ class RefreshToken(TokenMixin):  # type: ignore[misc]
 
 
 @dataclass
+class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
+    """One authorization code: bound to its client, redirect URI and PKCE challenge."""
+
+    code: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    username: str
+    code_challenge: str
+    code_challenge_method: str
+    issued_at: float
+    expires_at: float
+    nonce: str | None = None
+
+    # authlib's AuthorizationCodeMixin
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.issued_at)
+
+
+@dataclass
 class IdpState:
     """All mutable state of one IdP instance; `now` is the injected clock's ``now``."""
 
@@ -129,18 +165,44 @@ class IdpState:
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     families: dict[str, GrantFamily] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)
+    auth_codes: dict[str, AuthorizationCode] = field(default_factory=dict)
     #: Polls still to be answered ``slow_down`` (set by `slow_down()`).
     slow_down_left: int = 0
+    #: Draws access-token lifetimes when the policy gives a range (seeded: reproducible).
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.policy.lifetime_seed)
+
+    # ---- policy -----------------------------------------------------------------------------
+    def set_policy(self, policy: IdpPolicy) -> None:
+        """Switch profile or knobs at run time; a new seed restarts the lifetime draws."""
+        reseed = policy.lifetime_seed != self.policy.lifetime_seed
+        self.policy = policy
+        if reseed:
+            self.rng = random.Random(policy.lifetime_seed)
+
+    def access_token_lifetime(self) -> float:
+        """The next access token's lifetime: fixed, or drawn from the range (whole seconds)."""
+        policy = self.policy
+        if policy.access_token_lifetime is not None:
+            return policy.access_token_lifetime
+        return float(round(self.rng.uniform(policy.access_token_lifetime_min,
+                                            policy.access_token_lifetime_max)))
 
     # ---- device authorizations -------------------------------------------------------------
     def new_user_code(self) -> str:
-        alphabet = self.policy.user_code_alphabet
-        taken = {d.user_code for d in self.devices.values()}
+        policy = self.policy
+        taken = {normalize_user_code(d.user_code) for d in self.devices.values()}
         while True:
-            letters = "".join(secrets.choice(alphabet) for _ in range(8))
-            code = f"{letters[:4]}-{letters[4:]}"
-            if code not in taken:
-                return code
+            chars = "".join(secrets.choice(policy.user_code_alphabet)
+                            for _ in range(policy.user_code_length))
+            if chars in taken:
+                continue
+            group = policy.user_code_group
+            if group:
+                return "-".join(chars[i:i + group] for i in range(0, len(chars), group))
+            return chars
 
     def add_device(self, device_code: str, user_code: str, client_id: str, scope: str) -> None:
         now = self.now()
@@ -151,7 +213,8 @@ class IdpState:
 
     def by_user_code(self, user_code: str) -> DeviceAuthorization | None:
         wanted = normalize_user_code(user_code)
-        return next((d for d in self.devices.values() if d.user_code == wanted), None)
+        return next((d for d in self.devices.values()
+                     if normalize_user_code(d.user_code) == wanted), None)
 
     def pending_codes(self) -> list[str]:
         """User codes a person could still approve: pending and not expired, oldest first."""
@@ -161,7 +224,7 @@ class IdpState:
     def _decidable(self, user_code: str) -> DeviceAuthorization:
         if not isinstance(user_code, str) or not user_code.strip():
             raise BadControlRequest("user_code is required: the code shown on the device, "
-                                    "like BCDF-GHJK")
+                                    "like BCDF-GHJK or GH5LFQ7WZ")
         device = self.by_user_code(user_code)
         if device is None:
             raise UnknownUserCode(f"no device authorization has user code {user_code!r}; "
@@ -246,4 +309,17 @@ class IdpState:
         record = RefreshToken(token=token, family=family, scope=scope, issued_at=now,
                               expires_at=now + self.policy.refresh_token_lifetime, now=self.now)
         self.refresh_tokens[token] = record
+        return record
+
+    # ---- authorization codes ----------------------------------------------------------------
+    def add_auth_code(self, record: AuthorizationCode) -> None:
+        now = self.now()
+        for code in [c for c, r in self.auth_codes.items() if r.expires_at <= now]:
+            del self.auth_codes[code]  # keep the table bounded
+        self.auth_codes[record.code] = record
+
+    def live_auth_code(self, code: str, client_id: str) -> AuthorizationCode | None:
+        record = self.auth_codes.get(code)
+        if record is None or record.client_id != client_id or record.expires_at <= self.now():
+            return None
         return record

@@ -95,11 +95,12 @@ class TokenMinter:
         return self.key.sign(claims)
 
     def id_token(self, username: str, now: float, lifetime: float,
-                 nonce: str | None = None) -> str:
+                 nonce: str | None = None, issuer: str | None = None) -> str:
+        """`issuer` other than ours only for the ``wrong_issuer`` fault."""
         user = find_user(username)
         upn = user.username if user else username
         claims: dict[str, Any] = {
-            "iss": self.issuer,
+            "iss": issuer or self.issuer,
             "aud": CLIENT_ID,
             "sub": subject_of(upn),
             "oid": subject_of(upn),

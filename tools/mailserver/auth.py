@@ -19,7 +19,7 @@ from typing import Protocol
 
 from mfp_sim.hwsim.clock import Clock
 from mfp_sim.tools.bench_users import find_user
-from mfp_sim.tools.idp import POP_SCOPE, SMTP_SCOPE, TokenRejected
+from mfp_sim.tools.idp import POP_SCOPE, SMTP_SCOPE, BenchStats, TokenRejected
 
 __all__ = [
     "POP_SCOPE",
@@ -79,19 +79,28 @@ class AuthEvent:
     mechanism: str  # "PLAIN" | "LOGIN" | "USER" | "XOAUTH2"
     username: str  # as the client gave it
     ok: bool
-    reason: str  # "ok", "bad_password", "locked", "user_mismatch", "malformed", or a TokenRejected code
+    #: "ok", "bad_password", "locked", "user_mismatch", "malformed", a TokenRejected code,
+    #: or "fault:<name>" when a catalogue fault answered instead.
+    reason: str
 
 
 class AuthLog:
-    """The attempts seen by one mail server, oldest first."""
+    """The attempts seen by one mail server, oldest first; each is also counted in `stats`."""
 
-    def __init__(self, clock: Clock) -> None:
+    #: Oldest events are dropped past this many (a long soak must not grow memory).
+    LIMIT = 10_000
+
+    def __init__(self, clock: Clock, stats: BenchStats | None = None) -> None:
         self._clock = clock
+        self.stats = stats if stats is not None else BenchStats(clock.now)
         self.events: list[AuthEvent] = []
 
     def record(self, protocol: str, mechanism: str, username: str, ok: bool, reason: str) -> None:
         event = AuthEvent(self._clock.now(), protocol, mechanism, username, ok, reason)
         self.events.append(event)
+        if len(self.events) > self.LIMIT:
+            del self.events[: len(self.events) - self.LIMIT]
+        self.stats.mail_auth(protocol, mechanism, username, ok, reason)
         log.info(
             "%s AUTH %s user=%s -> %s (%s)",
             protocol,

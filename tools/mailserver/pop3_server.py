@@ -24,6 +24,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from mfp_sim.hwsim.clock import Clock
+from mfp_sim.tools.idp import FaultBoard
 
 from .auth import (
     POP_SCOPE,
@@ -34,8 +35,9 @@ from .auth import (
     check_password,
     mask_secret,
 )
-from .faults import MailFaults
+from .faults import MailAnswer, MailFaults
 from .maildir import InvalidAddress, MailStore, StoredMessage, normalise_address
+from .pop3_replies import Pop3Reply
 from .xoauth2 import MalformedXoauth2, decode_base64, error_challenge, parse_xoauth2
 
 __all__ = ["COMMANDS", "MAX_COMMAND_LINE", "MAX_LINE", "Pop3Reply", "Pop3Service", "Pop3State"]
@@ -46,44 +48,6 @@ log = logging.getLogger("mfp_sim.tools.mailserver.pop3")
 MAX_COMMAND_LINE = 255
 #: The longest line read at all (AUTH with an initial response, SASL answers).
 MAX_LINE = 64 * 1024
-
-
-class Pop3Reply:
-    """Reply texts; Exchange Online's wording where known."""
-
-    GREETING = "+OK The Microsoft Exchange POP3 service is ready. [bWZwLXNpbSBiZW5jaA==]"
-    OK = "+OK"
-    CAPA = "+OK Capability list follows"
-    LOGGED_ON = "+OK User successfully logged on."
-    AUTHENTICATED = "+OK User successfully authenticated."
-    LOGON_FAILED = "-ERR Logon failure: unknown user name or bad password."
-    AUTH_FAILED = "-ERR Authentication failure: unknown user name or bad password."
-    LOCKED = (
-        "-ERR [AUTH] Account locked: too many failed sign-in attempts. "
-        "Try again in {minutes} minute(s)."
-    )
-    IN_USE = "-ERR [IN-USE] Mailbox is locked by another POP3 session."
-    PLAINTEXT_REFUSED = (
-        "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."
-    )
-    NEED_USER = "-ERR USER command must come first."
-    BAD_MECHANISM = "-ERR Unrecognized authentication type."
-    AUTH_CANCELLED = "-ERR Authentication canceled by client."
-    BAD_BASE64 = "-ERR Authentication failure: invalid base64 data."
-    BEGIN_TLS = "+OK Begin TLS negotiation."
-    NO_TLS = "-ERR TLS is not available."
-    WRONG_STATE = "-ERR Command is not valid in this state."
-    UNKNOWN_COMMAND = "-ERR Unknown command."
-    BAD_ARGUMENTS = "-ERR Protocol error: invalid arguments."
-    LINE_TOO_LONG = "-ERR Command line too long (RFC 2449 allows 255 octets)."
-    NO_SUCH_MESSAGE = "-ERR The specified message is out of range."
-    ALREADY_DELETED = "-ERR The specified message has been deleted."
-    DELETED = "+OK Message marked for deletion."
-    SIGN_OFF = "+OK Microsoft Exchange Server POP3 server signing off."
-    NOT_ALL_REMOVED = "-ERR Some deleted messages were not removed."
-    IDLE = "-ERR Connection is closed: idle too long."
-    STORE_FAILED = "-ERR [SYS/TEMP] The mailbox could not be opened."
-    MESSAGE_GONE = "-ERR [SYS/TEMP] The message is no longer available."
 
 
 class Pop3State(enum.Enum):
@@ -123,6 +87,7 @@ class Pop3Service:
     faults: MailFaults
     auth_log: AuthLog
     tls_context: ssl.SSLContext
+    board: FaultBoard
     idle_timeout: float = 600.0
     _servers: list[asyncio.Server] = field(default_factory=list)
     _sessions: set[asyncio.Task[None]] = field(default_factory=set)
@@ -134,6 +99,7 @@ class Pop3Service:
             task = asyncio.current_task()
             assert task is not None
             self._sessions.add(task)
+            self.auth_log.stats.mail_session("pop3")
             try:
                 await Pop3Session(self, reader, writer, tls=implicit_tls).run()
             finally:
@@ -356,9 +322,10 @@ class Pop3Session:
         """Judge a password login; returns the reply line."""
         faults, lockout, auth_log = self.svc.faults, self.svc.lockout, self.svc.auth_log
         log.info("%r login %s %s password=%s", self.peer, mechanism, user, mask_secret(secret))
-        if faults.pop_login_requires_tls and not self.tls:
-            auth_log.record("pop3", mechanism, user, False, "plaintext_refused")
-            return Pop3Reply.PLAINTEXT_REFUSED
+        refused = self.refusal(mechanism, user, "pop.user_pass" if mechanism == "USER"
+                               else "pop.auth_sasl")
+        if refused is not None:
+            return refused
         if faults.pop_login_refusal is not None:
             auth_log.record("pop3", mechanism, user, False, "refused_by_fault")
             return f"-ERR {faults.pop_login_refusal}"
@@ -377,23 +344,47 @@ class Pop3Session:
         auth_log.record("pop3", mechanism, canonical, True, "ok")
         return self.open_mailbox(canonical, success)
 
+    def refusal(self, mechanism: str, user: str, phase: str | None) -> str | None:
+        """The reply of a fault or switch that refuses this login before it is judged."""
+        svc = self.svc
+        armed = svc.board.take("pop.login_before_tls", user) if not self.tls else None
+        if armed is None and not self.tls and svc.faults.pop_login_requires_tls:
+            svc.auth_log.record("pop3", mechanism, user, False, "plaintext_refused")
+            return Pop3Reply.PLAINTEXT_REFUSED
+        if armed is None:
+            armed = svc.board.take("pop.login", user)
+        if armed is None and phase is not None:
+            armed = svc.board.take(phase, user)
+        if armed is None:
+            return None
+        svc.auth_log.record("pop3", mechanism, user, False, f"fault:{armed.entry.name}")
+        answer: MailAnswer = armed.entry.answer
+        assert answer.pop is not None
+        return answer.pop
+
     async def xoauth2_login(self, blob: bytes) -> str:
         auth_log = self.svc.auth_log
-        if self.svc.faults.pop_login_requires_tls and not self.tls:
-            auth_log.record("pop3", "XOAUTH2", "", False, "plaintext_refused")
-            return Pop3Reply.PLAINTEXT_REFUSED
         try:
             response = parse_xoauth2(blob)
         except MalformedXoauth2:
+            refused = self.refusal("XOAUTH2", "", "pop.auth_sasl")
+            if refused is not None:
+                return refused
             auth_log.record("pop3", "XOAUTH2", "", False, "malformed")
             return Pop3Reply.AUTH_FAILED
+        refused = self.refusal("XOAUTH2", response.user, None)
+        if refused is not None:
+            return refused
         reason: str | None = None
+        armed = self.svc.board.take("pop.auth_sasl", response.user)
         try:
             token_user = self.svc.verifier.verify(response.token, POP_SCOPE)
             if token_user.strip().lower() != response.user.strip().lower():
                 reason = "user_mismatch"
         except TokenRejected as exc:
             reason = str(exc.code)
+        if armed is not None:
+            reason = f"fault:{armed.entry.name}"
         if reason is not None:
             auth_log.record("pop3", "XOAUTH2", response.user, False, reason)
             # Exchange's two steps: a challenge, the client's (empty) answer, then -ERR.
@@ -409,6 +400,10 @@ class Pop3Session:
         return self.open_mailbox(response.user.strip().lower(), Pop3Reply.AUTHENTICATED)
 
     def open_mailbox(self, address: str, success: str) -> str:
+        armed = self.svc.board.take("pop.mailbox", address)
+        if armed is not None:
+            log.info("%r fault %s: mailbox %s refused", self.peer, armed.entry.name, address)
+            return Pop3Reply.IN_USE
         try:
             if not self.svc.store.try_lock(address):
                 return Pop3Reply.IN_USE

@@ -4,21 +4,26 @@ It runs in the caller's event loop (a test's, or the testbed's), shares the benc
 the identity provider and the device, and checks OAuth tokens with the verifier it is given.
 aiosmtpd's `Controller` runs its own thread and cannot take port 0, so the SMTP listeners are
 made here with `loop.create_server`.
+
+Faults come from a `FaultBoard` (its own, or the one the bench shares with the identity
+provider, so one control API arms both); sessions and AUTH attempts are counted in a
+`BenchStats` shared the same way. The certificate shown is `certificate` (certs.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
 from mfp_sim.hwsim.clock import Clock
+from mfp_sim.tools.idp import BenchStats, FaultBoard
 
 from .auth import AuthLog, LoginLockout, TokenVerifier
-from .faults import MailFaults
+from .certs import CertificateChoice, IssuingCA, ServerCertificates
+from .faults import CATALOGUE, MailFaults
 from .maildir import MailStore
 from .pop3_server import Pop3Service
 from .smtp_server import SMTP_HOSTNAME, BenchSMTP, BenchSmtpHandler
@@ -28,10 +33,8 @@ __all__ = ["MailServer", "ServerTls"]
 log = logging.getLogger("mfp_sim.tools.mailserver")
 
 
-class ServerTls(Protocol):
-    """Where the server gets its certificate (`BenchCA` fits)."""
-
-    def server_context(self) -> ssl.SSLContext: ...
+class ServerTls(IssuingCA, Protocol):
+    """Where the server gets its certificates (`BenchCA` fits)."""
 
 
 class MailServer:
@@ -46,6 +49,9 @@ class MailServer:
         host: str = "127.0.0.1",
         *,
         faults: MailFaults | None = None,
+        board: FaultBoard | None = None,
+        stats: BenchStats | None = None,
+        certificate: CertificateChoice = "trusted",
         lockout_threshold: int = 5,
         lockout_seconds: float = 900.0,
         pop_idle_timeout: float = 600.0,
@@ -55,11 +61,16 @@ class MailServer:
         self.host = host
         self.store = MailStore(Path(maildir_root))
         self.faults = faults if faults is not None else MailFaults()
-        self.auth_log = AuthLog(clock)
+        self.board = board if board is not None else FaultBoard()
+        self.board.register(CATALOGUE)
+        self.auth_log = AuthLog(clock, stats)
+        self.stats = self.auth_log.stats
         self.lockout = LoginLockout(clock, lockout_threshold, lockout_seconds)
-        self._tls = ca.server_context()
+        self.certificates = ServerCertificates(ca, certificate)
+        self._tls = self.certificates.context
         self._smtp_idle_timeout = smtp_idle_timeout
-        self._handler = BenchSmtpHandler(clock, self.store, verifier, self.faults, self.auth_log)
+        self._handler = BenchSmtpHandler(clock, self.store, verifier, self.faults, self.auth_log,
+                                         self.board)
         self._pop = Pop3Service(
             clock=clock,
             store=self.store,
@@ -68,6 +79,7 @@ class MailServer:
             faults=self.faults,
             auth_log=self.auth_log,
             tls_context=self._tls,
+            board=self.board,
             idle_timeout=pop_idle_timeout,
         )
         self._smtp_servers: list[asyncio.Server] = []
@@ -143,6 +155,15 @@ class MailServer:
         await self.stop()
 
     # -- conveniences for tests and the bench console ---------------------------------------
+    @property
+    def certificate(self) -> CertificateChoice:
+        return self.certificates.choice
+
+    def use_certificate(self, choice: str) -> None:
+        """Show another certificate from the next TLS handshake on (certs.py)."""
+        self.certificates.use(choice)
+        log.info("mail server now shows the %s certificate", choice)
+
     def deliver(self, address: str, content: bytes) -> str:
         """Put a message straight into `address`'s Maildir (no SMTP); returns its key."""
         return self.store.deliver(address, content)

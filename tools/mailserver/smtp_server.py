@@ -19,8 +19,10 @@ limit; a failed XOAUTH2 must send the JSON challenge itself and return `handled=
 from __future__ import annotations
 
 import collections
+import datetime
 import email.utils
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +30,10 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Se
 
 from mfp_sim.hwsim.clock import Clock
 from mfp_sim.tools.bench_users import find_user
+from mfp_sim.tools.idp import ArmedFault, FaultBoard
 
 from .auth import SMTP_SCOPE, AuthLog, TokenRejected, TokenVerifier, check_password
-from .faults import MailFaults
+from .faults import MailAnswer, MailFaults, SmtpText
 from .maildir import InvalidAddress, MailStore, normalise_address
 from .xoauth2 import MalformedXoauth2, decode_base64, error_challenge, parse_xoauth2
 
@@ -59,12 +62,10 @@ class SmtpReply:
     """Reply texts, as Exchange Online words them where known."""
 
     AUTH_OK = "235 2.7.0 Authentication successful"
-    AUTH_FAILED = "535 5.7.3 Authentication unsuccessful"
-    AUTH_DISABLED = (
-        "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
-        "Tenant. Visit https://aka.ms/smtp_auth_disabled for more information."
-    )
-    BASIC_AUTH_DISABLED = "550 5.7.30 Basic authentication is not supported for Client Submission."
+    AUTH_FAILED = SmtpText.AUTH_FAILED
+    #: {stamp}: "<host> <ISO time> <id>", as Exchange appends it (`BenchSmtpHandler.stamp`).
+    AUTH_DISABLED = SmtpText.AUTH_DISABLED_TENANT
+    BASIC_AUTH_DISABLED = SmtpText.BASIC_AUTH_RETIRED
     BAD_BASE64 = "501 5.5.2 Cannot decode base64"
     SENDER_OK = "250 2.1.0 Sender OK"
     NOT_AUTHENTICATED = "530 5.7.57 Client not authenticated to send mail."
@@ -96,12 +97,42 @@ class BenchSmtpHandler:
         verifier: TokenVerifier,
         faults: MailFaults,
         attempts: AuthLog,
+        board: FaultBoard,
     ) -> None:
         self.clock = clock
         self.store = store
         self.verifier = verifier
         self.faults = faults
         self.attempts = attempts
+        self.board = board
+
+    # -- the fault catalogue --------------------------------------------------------------------
+    def stamp(self) -> str:
+        """What Exchange appends to a 5.7.139: host, time (bench clock) and a request id."""
+        moment = datetime.datetime.fromtimestamp(self.clock.now(), tz=datetime.UTC)
+        return f"{SMTP_HOSTNAME} {moment.strftime('%Y-%m-%dT%H:%M:%S.000Z')} {secrets.token_hex(8).upper()}"
+
+    def reply(self, armed: ArmedFault) -> str:
+        answer: MailAnswer = armed.entry.answer
+        assert answer.smtp is not None
+        return answer.smtp.format(stamp=self.stamp())
+
+    def refuse_auth(self, mechanism: str, username: str) -> AuthResult | None:
+        """A catalogue fault or a switch that refuses this AUTH outright, or None."""
+        armed = self.board.take("smtp.auth", username)
+        if armed is None and mechanism != "XOAUTH2":
+            armed = self.board.take("smtp.auth_basic", username)
+        if armed is not None:
+            self.attempts.record("smtp", mechanism, username, False, f"fault:{armed.entry.name}")
+            return AuthResult(success=False, handled=False, message=self.reply(armed))
+        if self.faults.smtp_auth_disabled:
+            self.attempts.record("smtp", mechanism, username, False, "auth_disabled")
+            message = SmtpReply.AUTH_DISABLED.format(stamp=self.stamp())
+            return AuthResult(success=False, handled=False, message=message)
+        if self.faults.smtp_basic_auth_disabled and mechanism != "XOAUTH2":
+            self.attempts.record("smtp", mechanism, username, False, "basic_auth_disabled")
+            return AuthResult(success=False, handled=False, message=SmtpReply.BASIC_AUTH_DISABLED)
+        return None
 
     # -- EHLO: the STARTTLS fault ------------------------------------------------------------
     async def handle_EHLO(
@@ -118,12 +149,9 @@ class BenchSmtpHandler:
     ) -> AuthResult:
         assert isinstance(auth_data, LoginPassword)
         username = auth_data.login.decode("utf-8", "replace")
-        if self.faults.smtp_auth_disabled:
-            self.attempts.record("smtp", mechanism, username, False, "auth_disabled")
-            return AuthResult(success=False, handled=False, message=SmtpReply.AUTH_DISABLED)
-        if self.faults.smtp_basic_auth_disabled:
-            self.attempts.record("smtp", mechanism, username, False, "basic_auth_disabled")
-            return AuthResult(success=False, handled=False, message=SmtpReply.BASIC_AUTH_DISABLED)
+        refused = self.refuse_auth(mechanism, username)
+        if refused is not None:
+            return refused
         canonical = check_password(username, auth_data.password.decode("utf-8", "replace"))
         if canonical is None:
             self.attempts.record("smtp", mechanism, username, False, "bad_password")
@@ -133,9 +161,6 @@ class BenchSmtpHandler:
 
     # -- AUTH XOAUTH2 ---------------------------------------------------------------------------
     async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
-        if self.faults.smtp_auth_disabled:
-            self.attempts.record("smtp", "XOAUTH2", "", False, "auth_disabled")
-            return AuthResult(success=False, handled=False, message=SmtpReply.AUTH_DISABLED)
         if len(args) == 1:
             answer = await server.challenge_auth("", encode_to_b64=False)
             if answer is MISSING:  # "*" or bad base64: aiosmtpd has replied already
@@ -150,9 +175,17 @@ class BenchSmtpHandler:
         try:
             response = parse_xoauth2(blob)
         except MalformedXoauth2:
+            refused = self.refuse_auth("XOAUTH2", "")
+            if refused is not None:
+                return refused
             self.attempts.record("smtp", "XOAUTH2", "", False, "malformed")
             return AuthResult(success=False, handled=False, message=SmtpReply.AUTH_FAILED)
-        reason = self._check_token(response.user, response.token)
+        refused = self.refuse_auth("XOAUTH2", response.user)
+        if refused is not None:
+            return refused
+        armed = self.board.take("smtp.auth_xoauth2", response.user)
+        reason = (f"fault:{armed.entry.name}" if armed is not None
+                  else self._check_token(response.user, response.token))
         if reason is not None:
             self.attempts.record("smtp", "XOAUTH2", response.user, False, reason)
             # Exchange's two-step failure: challenge, the client's empty line, then 535.
@@ -180,9 +213,13 @@ class BenchSmtpHandler:
     ) -> str:
         if self.faults.smtp_auth_required and not session.authenticated:
             return SmtpReply.NOT_AUTHENTICATED
+        login: bytes = getattr(session.auth_data, "login", b"") if session.authenticated else b""
+        user = login.decode("utf-8", "replace")
+        if session.authenticated:
+            armed = self.board.take("smtp.mail_from", user)
+            if armed is not None:
+                return self.reply(armed)
         if self.faults.smtp_enforce_send_as and session.authenticated:
-            login: bytes = getattr(session.auth_data, "login", b"")
-            user = login.decode("utf-8", "replace")
             if user.lower() != address.lower():
                 return SmtpReply.SEND_AS_DENIED.format(user=user, sender=address)
         envelope.mail_from = address
@@ -248,11 +285,22 @@ class BenchSMTP(SMTP):
         self._faults = handler.faults
 
     def connection_made(self, transport: Any) -> None:
+        handler: BenchSmtpHandler = self.event_handler
+        handler.attempts.stats.mail_session("smtp")
+        armed = handler.board.take("smtp.connect")
+        if armed is not None:  # refuse instead of the greeting, as a server going down does
+            self._refused = True
+            transport.write(handler.reply(armed).encode("ascii") + b"\r\n")
+            transport.close()
+            return
+        self._refused = False
         self._live.add(self)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
         self._live.discard(self)
+        if getattr(self, "_refused", False):
+            return
         super().connection_lost(error)
 
     async def smtp_STARTTLS(self, arg: str) -> None:

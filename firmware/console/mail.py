@@ -1,42 +1,17 @@
 """Console commands for the mail functions: send, follow jobs, test connections, receive.
 
-Registered on the device's `Shell` with `Shell.register`; they speak the shell's language
-(`key=value` lines, then `OK` or `ERR <reason>`) and call only the command API. The table
-`MAIL_COMMANDS` is the reference docs/shell.md follows.
+They speak the console's language (`key=value` lines, then `OK` or `ERR <reason>`) and call
+only the command API.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
-
 from ..errors import CommandError
-from ..shell import Command, Reply
-from .jobs import JobInfo
-
-if TYPE_CHECKING:
-    from ..shell import Shell
+from ..mail.jobs import JobInfo
+from ..vocabulary import JobState
+from .command import Command, Reply, Session, iso, options
 
 __all__ = ["MAIL_COMMANDS"]
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _options(args: list[str], allowed: dict[str, str], usage: str) -> dict[str, str]:
-    """`key=value` words, each key allowed and given once."""
-    values: dict[str, str] = {}
-    for word in args:
-        key, sep, value = word.partition("=")
-        key = key.lower()
-        if not sep or key not in allowed:
-            wanted = ", ".join(f"{k}=<{v}>" for k, v in allowed.items())
-            raise CommandError(f"{word!r} is not understood: {usage} (arguments: {wanted})")
-        if key in values:
-            raise CommandError(f"{key}= given twice: {usage}")
-        values[key] = value
-    return values
 
 
 def _pages(text: str | None) -> int:
@@ -59,58 +34,58 @@ SCAN_USAGE = "scan to=<address> [pages=N] [format=pdf|tiff]"
 IFAX_USAGE = "ifax send to=<address> [pages=N]"
 
 
-async def _scan(shell: Shell, args: list[str], rest: str) -> Reply:
-    values = _options(args, {"to": "address", "pages": "1..999", "format": "pdf|tiff"},
+async def _scan(session: Session, args: list[str], rest: str) -> Reply:
+    values = options(args, {"to": "address", "pages": "1..999", "format": "pdf|tiff"},
                       SCAN_USAGE)
     fmt = values.get("format", "pdf").lower()
     if fmt not in ("pdf", "tiff"):
         raise CommandError(f"format={fmt!r} is not allowed: pdf or tiff")
-    job_id = await shell.api.scan_to_email(_require_to(values, SCAN_USAGE),
+    job_id = await session.api.scan_to_email(_require_to(values, SCAN_USAGE),
                                            _pages(values.get("pages")), fmt)
     return [f"job={job_id}", "OK"]
 
 
-async def _ifax(shell: Shell, args: list[str], rest: str) -> Reply:
+async def _ifax(session: Session, args: list[str], rest: str) -> Reply:
     if not args or args[0].lower() != "send":
         raise CommandError(f"usage: {IFAX_USAGE}")
-    values = _options(args[1:], {"to": "address", "pages": "1..999"}, IFAX_USAGE)
-    job_id = await shell.api.ifax_send(_require_to(values, IFAX_USAGE),
+    values = options(args[1:], {"to": "address", "pages": "1..999"}, IFAX_USAGE)
+    job_id = await session.api.ifax_send(_require_to(values, IFAX_USAGE),
                                        _pages(values.get("pages")))
     return [f"job={job_id}", "OK"]
 
 
 def _job_lines(job: JobInfo) -> Reply:
     lines = [f"id={job.id}", f"kind={job.kind}", f"to={job.to}", f"state={job.state.value}",
-             f"reason={job.reason}", f"attempts={job.attempts}", f"created={_iso(job.created)}",
+             f"reason={job.reason}", f"attempts={job.attempts}", f"created={iso(job.created)}",
              f"message_id={job.message_id}", f"pages={job.pages}"]
-    if job.state.value == "queued" and job.attempts:
-        lines.append(f"next_attempt={_iso(job.next_attempt_at)}")
+    if job.state is JobState.QUEUED and job.attempts:
+        lines.append(f"next_attempt={iso(job.next_attempt_at)}")
     return lines
 
 
-async def _job(shell: Shell, args: list[str], rest: str) -> Reply:
+async def _job(session: Session, args: list[str], rest: str) -> Reply:
     if len(args) != 1:
         raise CommandError("usage: job <id> (see jobs for the list)")
-    return _job_lines(shell.api.job(args[0])) + ["OK"]
+    return _job_lines(session.api.job(args[0])) + ["OK"]
 
 
-async def _jobs(shell: Shell, args: list[str], rest: str) -> Reply:
+async def _jobs(session: Session, args: list[str], rest: str) -> Reply:
     if args:
         raise CommandError("usage: jobs (no arguments; job <id> shows one)")
     return [f"{j.id}={j.state.value} kind:{j.kind} to:{j.to} attempts:{j.attempts}"
-            for j in shell.api.jobs()] + ["OK"]
+            for j in session.api.jobs()] + ["OK"]
 
 
-async def _tray(shell: Shell, args: list[str], rest: str) -> Reply:
+async def _tray(session: Session, args: list[str], rest: str) -> Reply:
     if args:
         raise CommandError("usage: tray (no arguments)")
-    return [f"{item.seq}={item.name} size:{item.size}" for item in shell.api.tray()] + ["OK"]
+    return [f"{item.seq}={item.name} size:{item.size}" for item in session.api.tray()] + ["OK"]
 
 
-async def _test(shell: Shell, args: list[str], rest: str) -> Reply:
+async def _test(session: Session, args: list[str], rest: str) -> Reply:
     if len(args) != 1:
-        raise CommandError("usage: test smtp|pop.ifax|pop.emailprint")
-    report = await shell.api.test_connection(args[0])
+        raise CommandError(session.fill("usage: test {contexts}"))
+    report = await session.api.test_connection(args[0])
     lines = [f"ok={'yes' if report.ok else 'no'}", f"step={report.step}",
              f"message={report.message}"]
     if report.detail:
@@ -119,10 +94,10 @@ async def _test(shell: Shell, args: list[str], rest: str) -> Reply:
     return lines + (["OK"] if report.ok else [f"ERR {report.step}: {report.message}"])
 
 
-async def _mail(shell: Shell, args: list[str], rest: str) -> Reply:
+async def _mail(session: Session, args: list[str], rest: str) -> Reply:
     if len(args) != 2 or args[0].lower() != "check":
-        raise CommandError("usage: mail check pop.ifax|pop.emailprint")
-    result = await shell.api.check_mail(args[1])
+        raise CommandError(session.fill("usage: mail check {receivers}"))
+    result = await session.api.check_mail(args[1])
     lines = [f"on_server={result.on_server}", f"received={result.received}",
              f"spooled={result.spooled}", f"printed={result.printed}",
              f"duplicates={result.duplicates}", f"refused={result.refused}",
@@ -139,8 +114,8 @@ MAIL_COMMANDS: tuple[Command, ...] = (
     Command("ifax", IFAX_USAGE, "Internet Fax: scan pages and queue the fax; prints job=<id>", _ifax),
     Command("job", "job <id>", "one send job: state, reason, attempts", _job),
     Command("jobs", "jobs", "every send job, oldest first", _jobs),
-    Command("test", "test smtp|pop.ifax|pop.emailprint",
+    Command("test", "test {contexts}",
             "connection test: connect, TLS, sign in; the first failing step", _test),
-    Command("mail", "mail check pop.ifax|pop.emailprint", "poll a POP mailbox now", _mail),
+    Command("mail", "mail check {receivers}", "poll a POP mailbox now", _mail),
     Command("tray", "tray", "what the printer has output, oldest first", _tray),
 )

@@ -1,13 +1,13 @@
-"""The panel's languages, through gettext catalogs.
+"""The device's languages, through gettext catalogs: the words its panel and web page show.
 
-The source of each translation is a `.po` file under `panel/locale/<lang>/LC_MESSAGES/`, kept
+The source of each translation is a `.po` file under `firmware/locale/<lang>/LC_MESSAGES/`, kept
 by hand (the Italian one uses the words of the Sharp manual page). The `.mo` that gettext reads
 is not kept in git: it is compiled here with Babel the first time a language is asked for, and
 again whenever the `.po` is newer, so a clean checkout, an edited `.po` and an installed wheel
 all behave the same. When the package folder is read-only the compiled catalog stays in memory.
 
-Catalogs are per panel (`Catalog`), not a process-wide `gettext.install()`: several devices,
-each with its own panel language, can live in one process.
+Catalogs are per face (`Catalog`), not a process-wide `gettext.install()`: several devices,
+each with its own language, can live in one process.
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ import os
 import tempfile
 from functools import cache
 from pathlib import Path
-
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
 __all__ = ["Catalog", "DOMAIN", "LANGUAGES", "LOCALE_DIR", "N_", "compile_catalog", "po_path"]
 
@@ -43,7 +40,14 @@ def po_path(language: str) -> Path:
 
 
 def compile_catalog(language: str) -> bytes:
-    """The `.mo` bytes for `language`, compiled from its `.po` with Babel (fuzzy entries left out)."""
+    """The `.mo` bytes for `language`, compiled from its `.po` with Babel (fuzzy entries left out).
+
+    Babel is imported here, not at the top: a headless device that never shows Italian text
+    (the console speaks English) does not pay for it at start-up.
+    """
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     with po_path(language).open("rb") as po:
         catalog = read_po(po, locale=language, domain=DOMAIN)
     out = io.BytesIO()
@@ -91,7 +95,7 @@ def _translations(language: str) -> gettext.NullTranslations:
 
 
 class Catalog:
-    """One panel's language: `gettext(msgid)` gives the text to show."""
+    """One face's language: `gettext(msgid)` gives the text to show."""
 
     def __init__(self, language: str = "en") -> None:
         self.language = language if language in LANGUAGES else "en"

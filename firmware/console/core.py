@@ -1,0 +1,74 @@
+"""Console commands about the device itself: help, settings, providers, the clock."""
+
+from __future__ import annotations
+
+from ..errors import CommandError
+from .command import Command, Reply, Session, iso, need
+
+__all__ = ["CORE_COMMANDS"]
+
+
+async def _help(session: Session, args: list[str], rest: str) -> Reply:
+    commands = session.commands
+    if args:
+        cmd = commands.get(args[0].lower())
+        if cmd is None:
+            raise CommandError(f"no command {args[0]!r}: type help for the list")
+        return [f"usage={session.fill(cmd.usage)}", f"summary={session.fill(cmd.summary)}", "OK"]
+    return [f"{c.name}={session.fill(c.usage)}  -- {session.fill(c.summary)}"
+            for c in commands.values()] + ["OK"]
+
+
+async def _get(session: Session, args: list[str], rest: str) -> Reply:
+    need(args, 1, "get <key>")
+    return [f"{args[0]}={session.api.get(args[0])}", "OK"]
+
+
+async def _set(session: Session, args: list[str], rest: str) -> Reply:
+    need(args, 1, "set <key> <value>")
+    value = " ".join(args[1:])
+    changed = await session.api.set(args[0], value)
+    return [f"{k}={v}" for k, v in changed.items()] + ["OK"]
+
+
+async def _settings(session: Session, args: list[str], rest: str) -> Reply:
+    sections = [args[0]] if args else list(session.api.contexts.sections)
+    lines: Reply = []
+    for section in sections:
+        lines += [f"{k}={v}" for k, v in session.api.settings_items(section)]
+    return lines + ["OK"]
+
+
+async def _providers(session: Session, args: list[str], rest: str) -> Reply:
+    lines = []
+    for p in session.api.providers():
+        client = "yes" if p.client_id else "no"
+        lines.append(f"{p.name}=authority:{p.authority} client_id_set:{client} {p.note}".strip())
+    return lines + ["OK"]
+
+
+async def _clock(session: Session, args: list[str], rest: str) -> Reply:
+    api = session.api
+    if args and args[0].lower() == "advance":
+        need(args, 2, "clock advance <seconds>")
+        try:
+            seconds = float(args[1])
+        except ValueError:
+            raise CommandError(f"{args[1]!r} is not a number of seconds") from None
+        await api.advance_clock(seconds)
+    elif args:
+        raise CommandError("usage: clock | clock advance <seconds>")
+    now = api.now()
+    return [f"now={now:.3f}", f"iso={iso(now)}", f"kind={'virtual' if api.clock.virtual else 'real'}",
+            "OK"]
+
+
+CORE_COMMANDS: tuple[Command, ...] = (
+    Command("help", "help [command]", "list commands, or show one", _help),
+    Command("get", "get <key>", "show one setting (secrets masked)", _get),
+    Command("set", "set <key> <value>", "change one setting; prints every key that changed", _set),
+    Command("settings", "settings [section]", "show all settings, or one section", _settings),
+    Command("providers", "providers", "the OAuth providers this device knows", _providers),
+    Command("clock", "clock | clock advance <seconds>", "device time; advance a virtual clock",
+            _clock),
+)

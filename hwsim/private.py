@@ -1,0 +1,82 @@
+"""Files and folders only the device's own user can open: 0600 and 0700, whatever the umask.
+
+The device folder holds recipients, subjects, sealed tokens and received mail; on a shared
+machine none of it is for other users, so nothing in it may depend on the umask of whoever
+started the device. Modes are given at creation and set exactly afterwards (a umask can only
+take bits away, but a very strict one would leave the owner unable to write). A folder or file
+made by an older version with wider modes is tightened when it is opened again.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+__all__ = ["PRIVATE_DIR", "PRIVATE_FILE", "open_private", "private_dir", "tighten",
+           "write_private"]
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def tighten(path: Path, mode: int) -> None:
+    """Give an existing file or folder exactly `mode`, if it has another."""
+    if stat.S_IMODE(os.stat(path).st_mode) != mode:
+        os.chmod(path, mode)
+
+
+def private_dir(path: Path) -> Path:
+    """Make `path` (and any missing folder above it) 0700; tighten it if it exists.
+
+    Folders above `path` that already exist are left as they are: they are not the device's.
+    """
+    path = Path(path)
+    missing: list[Path] = []
+    probe = path
+    while not os.path.lexists(probe) and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, PRIVATE_DIR)
+        except FileExistsError:  # made meanwhile by another thread or process
+            pass
+        else:
+            tighten(folder, PRIVATE_DIR)
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path} exists and is not a folder")
+    tighten(path, PRIVATE_DIR)
+    return path
+
+
+def open_private(path: Path, flags: int) -> int:
+    """`os.open` that creates the file 0600 (and tightens an existing one); returns the fd."""
+    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) != PRIVATE_FILE:
+            os.fchmod(fd, PRIVATE_FILE)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_private(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Replace `path` with `data`, atomically (temporary file, rename), mode 0600.
+
+    With `sync` (the default) the data is on disk before the rename; a file rebuilt at every
+    start (the trust bundle) can skip that.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
