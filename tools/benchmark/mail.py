@@ -176,10 +176,10 @@ async def drain_floor(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ orchestration
-def _rounds(run: BenchRun, kind: str, spec: Callable[[str, int], dict[str, Any]],
+def _rounds(rounds: int, kind: str, spec: Callable[[str, int], dict[str, Any]],
             before: Callable[[], None], after: Callable[[], None]) -> dict[str, list[dict[str, Any]]]:
     results: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
-    for r in range(run.sizes.rounds):
+    for r in range(rounds):
         order = SIDES[r % len(SIDES):] + SIDES[:r % len(SIDES)]
         for side in order:
             before()
@@ -247,9 +247,10 @@ def measure_send(run: BenchRun) -> list[Figure]:
         if got != jobs:
             raise BenchError(f"the server holds {got} messages after a send round of {jobs}")
 
-    res = _rounds(run, "send", spec, lambda: servers.empty(BOB), delivered)
+    rounds = run.sizes.send_rounds
+    res = _rounds(rounds, "send", spec, lambda: servers.empty(BOB), delivered)
     label = f"Scan to E-mail ({jobs} jobs × {pages}-page PDF, {len(message) / 1024:.0f} KiB)"
-    return _figures("send", label, "job", res, run.sizes.rounds)
+    return _figures("send", label, "job", res, rounds)
 
 
 def measure_drain(run: BenchRun) -> list[Figure]:
@@ -272,9 +273,10 @@ def measure_drain(run: BenchRun) -> list[Figure]:
         if left:
             raise BenchError(f"{left} messages left on the server after a drain")
 
-    res = _rounds(run, "drain", spec, fill, drained)
+    rounds = run.sizes.drain_rounds
+    res = _rounds(rounds, "drain", spec, fill, drained)
     label = f"POP drain ({count} Internet Faxes, {len(messages[0]) / 1024:.0f} KiB)"
-    figures = _figures("drain", label, "message", res, run.sizes.rounds)
+    figures = _figures("drain", label, "message", res, rounds)
     printed = res["device"][0]["print_wall"]
     figures.append(Figure("drain.print", "printing caught up after the drain (TIFF-F decode, "
                           "PNG, fsync)", printed, "s", f"{count / printed:.1f} faxes/s; round 1"))

@@ -26,8 +26,9 @@ __all__ = ["SECTIONS", "SIZES", "BenchRun", "Sizes", "main"]
 
 @dataclass(frozen=True)
 class Sizes:
-    rounds: int  # paired rounds, send and drain
+    send_rounds: int  # paired rounds of Scan to E-mail
     jobs: int  # Scan to E-mail jobs per round and side
+    drain_rounds: int  # paired rounds of POP drain
     faxes: int  # Internet Faxes per drain round and side
     token_runs: int  # fresh device processes for the first Get Token
     warm_rounds: int  # warm Get Token and refresh rounds per such process
@@ -42,14 +43,14 @@ class Sizes:
 
 
 SIZES: dict[str, Sizes] = {
-    "full": Sizes(rounds=7, jobs=200, faxes=500, token_runs=7, warm_rounds=10, starts=7,
+    "full": Sizes(send_rounds=11, jobs=100, drain_rounds=9, faxes=500, token_runs=7, warm_rounds=10, starts=7,
                   devices=20, traced=5, backlog=5000, history=5000, polls=9, panel_starts=5,
                   panel_changes=15),
-    "quick": Sizes(rounds=3, jobs=50, faxes=100, token_runs=3, warm_rounds=5, starts=3,
+    "quick": Sizes(send_rounds=3, jobs=50, drain_rounds=3, faxes=100, token_runs=3, warm_rounds=5, starts=3,
                    devices=6, traced=2, backlog=1000, history=1000, polls=5, panel_starts=2,
                    panel_changes=5),
     # Checks the plumbing only (the test suite runs it): the figures mean nothing.
-    "smoke": Sizes(rounds=1, jobs=2, faxes=3, token_runs=1, warm_rounds=1, starts=1,
+    "smoke": Sizes(send_rounds=1, jobs=2, drain_rounds=1, faxes=3, token_runs=1, warm_rounds=1, starts=1,
                    devices=1, traced=1, backlog=20, history=10, polls=2, panel_starts=1,
                    panel_changes=1),
 }
