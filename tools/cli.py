@@ -214,7 +214,7 @@ Exit status 0 when every step passed (docs/shell.md: Scenario files).
 
 _BENCH_EPILOG = """\
 examples:
-  mfp-sim bench              the full measurement (what `make bench` runs; minutes)
+  mfp-sim bench              the full measurement (`make bench`; ten minutes)
   mfp-sim bench --quick      fewer repetitions, for a first look
   mfp-sim bench --only send drain --json out.json
                              two sections; every figure also as JSON
