@@ -12,29 +12,38 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from mfp_sim.hwsim.clock import Clock, VirtualClock
 from mfp_sim.hwsim.errors import HwsimError
+from mfp_sim.hwsim.network import NetworkLink
 from mfp_sim.hwsim.printer import OutputTray, TrayItem
 from mfp_sim.hwsim.scanner import MAX_PAGES, Scanner
 
+from .access import PasswordGuard
+from .certinfo import CertificateInfo, check_ca, describe, load_certificates
 from .contexts import Contexts, MailContext
-from .errors import CommandError, SettingsError
+from .errors import CommandError, ConfirmationNeeded, SettingsError
 from .events import Event, EventBus, Subscription
 from .mail.connection_test import ConnectionReport, check_pop, check_smtp
 from .mail.jobs import JobInfo, JobQueue
 from .mail.outgoing import Outgoing, compose_fax, compose_scan
-from .mail.pop_poller import PollResult, PopPoller
 from .mail.smtp_sender import SmtpSender
 from .providers import Provider, ProviderRegistry
-from .settings import SmtpSettings, parse_address
+from .receive.journal import JournalEntry, ReceiveJournal
+from .receive.memory import FaxMemory, MemoryUse
+from .receive.results import PollResult
+from .receive.unit import ReceptionUnit
+from .settings import DEVICE, SettingsErrors, SmtpSettings, parse_address
 from .settings_store import SettingsStore
+from .tokens.machine import TokenState
 from .tokens.store import FlowPrompt, TokenStatus, TokenStore
+from .trust import TrustError, TrustStore
 from .vocabulary import JobKind
 
-__all__ = ["DeviceApi", "SCAN_FORMATS"]
+__all__ = ["DeviceApi", "DeviceControl", "DeviceParts", "SCAN_FORMATS", "PASSWORD_CHANGE"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,38 @@ E = TypeVar("E", bound=Event)
 SCAN_FORMATS = ("pdf", "tiff")
 #: The longest a virtual clock may be advanced in one command (ten years).
 MAX_ADVANCE = 10 * 365 * 86400
+#: Why a plain settings change of the administrator password is refused, on every face.
+PASSWORD_CHANGE = ("changing the administrator password needs the current one: on the console "
+                   "`password <current> <new>`; on the panel, Device Settings asks for the "
+                   "current password")
+_ADMIN_PASSWORD = "admin_password"
+
+
+@dataclass(frozen=True)
+class DeviceParts:
+    """The firmware parts the API works on; new ones after every boot (power cycle, reset)."""
+
+    settings: SettingsStore
+    stores: Mapping[str, TokenStore]
+    sender: SmtpSender
+    jobs: JobQueue
+    receivers: Mapping[str, ReceptionUnit]
+    fax_memory: FaxMemory
+    journal: ReceiveJournal
+    trust: TrustStore
+
+
+class DeviceControl(Protocol):
+    """What only the device as a whole can do: restart itself, from power or after a reset."""
+
+    async def power_cycle(self) -> None: ...
+
+    async def reset(self, sections: Sequence[str] | None) -> list[str]: ...
+
+    def save_trust(self) -> None: ...
+
+#: The most CAs an administrator may import (each is kept in NVRAM and in every TLS context).
+MAX_IMPORTED_CAS = 20
 
 
 class DeviceApi:
@@ -52,27 +93,35 @@ class DeviceApi:
         *,
         clock: Clock,
         contexts: Contexts,
-        settings: SettingsStore,
-        stores: Mapping[str, TokenStore],
         providers: ProviderRegistry,
         events: EventBus,
         scanner: Scanner,
         tray: OutputTray,
-        sender: SmtpSender,
-        jobs: JobQueue,
-        pollers: Mapping[str, PopPoller],
+        network: NetworkLink,
+        control: DeviceControl,
+        parts: DeviceParts,
     ) -> None:
         self.clock = clock
         self.contexts = contexts
-        self.settings = settings
         self.events = events
-        self._stores = stores
+        self.guard = PasswordGuard()
         self._providers = providers
         self._scanner = scanner
         self._tray = tray
-        self._sender = sender
-        self._jobs = jobs
-        self._pollers = pollers
+        self._network = network
+        self._control = control
+        self.attach(parts)
+
+    def attach(self, parts: DeviceParts) -> None:
+        """Work on these parts from now on (the device booted again); faces keep this object."""
+        self.settings = parts.settings
+        self._stores = parts.stores
+        self._sender = parts.sender
+        self._jobs = parts.jobs
+        self._receivers = parts.receivers
+        self._fax_memory = parts.fax_memory
+        self._journal = parts.journal
+        self._trust = parts.trust
 
     # ----------------------------------------------------------- settings
     def settings_items(self, section: str) -> list[tuple[str, str]]:
@@ -81,18 +130,85 @@ class DeviceApi:
     def get(self, key: str) -> str:
         return self.settings.get_text(key)
 
-    async def set(self, key: str, value: str) -> dict[str, str]:
-        return await self.settings.set_text(key, value)
+    async def set(self, key: str, value: str, *, confirm: bool = False) -> dict[str, str]:
+        """Change one setting; every key that changed with its new text (see `update`)."""
+        section, name = self.settings.split_key(key)
+        return await self.update(section.name, {name: value}, confirm=confirm)
 
-    async def update(self, section: str, texts: dict[str, str]) -> dict[str, str]:
+    async def update(self, section: str, texts: dict[str, str], *, confirm: bool = False,
+                     current_password: str | None = None) -> dict[str, str]:
+        """Apply a form of field texts, all or nothing; every changed key with its new text.
+
+        The administrator password changes only with the current one (`current_password`,
+        checked by the guard). Moving a context that holds a token to another server or port
+        raises `ConfirmationNeeded` unless `confirm`: the token would be sent there.
+        """
+        if section == DEVICE.name and _ADMIN_PASSWORD in texts:
+            if current_password is None:
+                raise SettingsErrors([SettingsError(f"{DEVICE.name}.{_ADMIN_PASSWORD}",
+                                                    PASSWORD_CHANGE)])
+            await self.guard.check(current_password, self.settings.device().admin_password,
+                                   what="current administrator password")
+        if not confirm:
+            self._check_token_target(section, texts)
         return await self.settings.update(section, texts)
 
+    async def change_admin_password(self, current: str, new: str) -> None:
+        """The administrator password, changed only by whoever knows the current one."""
+        await self.update(DEVICE.name, {_ADMIN_PASSWORD: new}, current_password=current)
+
+    def _check_token_target(self, section: str, texts: Mapping[str, str]) -> None:
+        if section not in self.contexts or not ({"server", "port"} & set(texts)):
+            return
+        status = self._stores[section].status()
+        if status.state is not TokenState.RETRIEVED:
+            return
+        old, new = self.settings.preview(section, texts)
+        if (old.provider, old.account) != (new.provider, new.account):
+            return  # the token becomes invalid with this change: it is never sent anywhere
+        if (old.server, old.port) == (new.server, new.port):
+            return
+        raise ConfirmationNeeded(
+            f"{section} holds a token for {status.account or 'its account'}: with this change "
+            f"the device would send that token to {new.server}:{new.port} instead of "
+            f"{old.server or '(no server)'}:{old.port}")
+
     def check_admin_password(self, password: str) -> bool:
+        """A plain check, without the attempt limit (see `verify_admin_password`)."""
         expected = self.settings.device().admin_password
         return hmac.compare_digest(password.encode(), expected.encode())
 
+    async def verify_admin_password(self, password: str) -> None:
+        """Return when it is the administrator password; else `LoginRefused`, after the
+        guard's delay, and nothing at all while the guard is locked."""
+        await self.guard.check(password, self.settings.device().admin_password,
+                               what="administrator password")
+
     def providers(self) -> list[Provider]:
         return [self._providers.get(n) for n in self._providers.names()]
+
+    # ------------------------------------------------------------- device
+    @property
+    def network_up(self) -> bool:
+        return self._network.up
+
+    def set_network(self, up: bool) -> bool:
+        """Plug or pull the network cable (`NetworkChanged` follows); True if it changed."""
+        return self._network.set_up(up)
+
+    async def power_cycle(self) -> None:
+        """Cut the power now and switch on again (for power-cut tests); returns once started."""
+        await self._control.power_cycle()
+
+    async def factory_reset(self) -> list[str]:
+        """Every setting to its factory value, every token and send job gone, in one NVRAM
+        transaction; the device restarts. Returns the NVRAM keys deleted."""
+        return await self._control.reset(None)
+
+    async def reset_section(self, section: str) -> list[str]:
+        """One section to its factory values (and its context's token gone), one transaction."""
+        self.settings.section(section)
+        return await self._control.reset([section])
 
     # ------------------------------------------------------------- tokens
     def store_names(self) -> tuple[str, ...]:
@@ -183,8 +299,8 @@ class DeviceApi:
         return job.id
 
     # ------------------------------------------------------------ receive
-    def _poller(self, store: str) -> PopPoller:
-        return self._pollers[self.contexts.receiver(store).name]
+    def _receiver(self, store: str) -> ReceptionUnit:
+        return self._receivers[self.contexts.receiver(store).name]
 
     async def check_mail(self, store: str, *, wait_printed: bool = True) -> PollResult:
         """Poll a POP mailbox now.
@@ -193,11 +309,23 @@ class DeviceApi:
         (bounded) for the print worker to print it. `wait_printed=False` returns once the
         mailbox is drained (messages stored for good and deleted): see `wait_printed`.
         """
-        return await self._poller(store).check_now(wait_printed=wait_printed)
+        return await self._receiver(store).check_now(wait_printed=wait_printed)
 
     async def wait_printed(self, store: str, timeout: float) -> bool:
         """Wait until everything `store` received is printed (or refused); False on timeout."""
-        return await self._poller(store).wait_printed(timeout)
+        return await self._receiver(store).wait_printed(timeout)
+
+    def mail_log(self, store: str | None = None, count: int = 20) -> list[JournalEntry]:
+        """The last `count` receive outcomes (of one POP setting, or all), newest last."""
+        source = None if store is None else self.contexts.receiver(store).name
+        size = self._journal.size
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= size:
+            raise CommandError(f"count {count!r} is not allowed: a whole number from 1 to {size}")
+        return self._journal.recent(source, count)
+
+    def fax_memory(self) -> MemoryUse:
+        """What the fax memory holds (all POP settings); `.full` is the panel's "memory full"."""
+        return self._fax_memory.use()
 
     async def test_connection(self, store: str) -> ConnectionReport:
         """[Connection Test] of the SMTP screen (or any SMTP function's) or a POP screen."""
@@ -205,7 +333,29 @@ class DeviceApi:
         token = self._stores[context.name]
         if context.receive is None:
             return await check_smtp(self._sender, token)
-        return await check_pop(self._pollers[context.name], token)
+        return await check_pop(self._receivers[context.name], token)
+
+    # --------------------------------------------------------------- trust
+    def imported_cas(self) -> list[CertificateInfo]:
+        """The CAs the administrator imported (the public roots are not listed)."""
+        return [describe(cert) for pem in self._trust.imported
+                for cert in load_certificates(pem, "imported CA")]
+
+    def import_ca(self, pem: bytes, origin: str = "the file") -> list[CertificateInfo]:
+        """Trust one more CA (what `--ca FILE` does at start), kept in NVRAM.
+
+        Refused with the reason when it is not a PEM CA certificate valid now, or when the
+        device already holds `MAX_IMPORTED_CAS`.
+        """
+        infos = check_ca(pem, origin, self.clock.now())
+        if pem.strip() + b"\n" not in self._trust.imported and \
+                len(self._trust.imported) >= MAX_IMPORTED_CAS:
+            raise TrustError(f"the device holds {MAX_IMPORTED_CAS} imported CAs already: "
+                             "no more can be added")
+        self._trust.add(pem)
+        self._control.save_trust()
+        log.info("CA imported: %s", ", ".join(i.subject for i in infos))
+        return infos
 
     # -------------------------------------------------------------- clock
     def now(self) -> float:

@@ -8,6 +8,7 @@
      │    ├── DeviceFlowError  the identity provider refused; `.error` is its OAuth `error` code
      │    └── TokenUnavailable no usable token (not retrieved, invalid, or refresh failing)
      ├── CommandError          a console/API command that is malformed or unknown
+     │    └── ConfirmationNeeded  the command would do something the administrator must confirm
      └── MailError             (see firmware.mail.errors for the SMTP/POP tree)
 """
 
@@ -51,6 +52,11 @@ class TokenUnavailable(TokenError):
 
 class CommandError(FirmwareError):
     pass
+
+
+class ConfirmationNeeded(CommandError):
+    """The change is allowed, but only when the administrator confirms it (the message says
+    what would happen); each face asks in its own way (the console: `--confirm`)."""
 
 
 class MailError(FirmwareError):

@@ -13,10 +13,12 @@ subscriber counts how many it missed. Listeners are called synchronously, in pub
      ├── TokenChanged     a token store's state or reason changed, or its token was refreshed
      ├── SettingsChanged  a settings section was saved (the keys that changed)
      ├── JobChanged       a send job moved (queued, sending, sent, failed)
+     ├── Received         a received message is stored for good in the fax memory (spool)
      ├── Printed          a received message was printed (Internet Fax or E-mail Print)
      ├── Refused          a received message was not printed, and why
-     └── Alert            something the administrator must look at: a mail session that failed
-                          (`step` says which stage), or printing that broke
+     ├── Alert            something the administrator must look at: a mail session that failed
+     │                    (`step` says which stage), or printing that broke
+     └── NetworkChanged   the network link went down (cable out) or came back up
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from .tokens.machine import TokenState
 from .vocabulary import JobState, ReceiveKind, Step
 
 __all__ = [
-    "EVENT_KINDS", "Alert", "Event", "EventBus", "JobChanged", "Printed", "Refused",
-    "SettingsChanged", "Subscription", "TokenChanged",
+    "EVENT_KINDS", "Alert", "Event", "EventBus", "JobChanged", "NetworkChanged", "Printed",
+    "Received", "Refused", "SettingsChanged", "Subscription", "TokenChanged",
 ]
 
 E = TypeVar("E", bound="Event")
@@ -84,6 +86,19 @@ class JobChanged(Event):
 
 
 @dataclass(frozen=True)
+class Received(Event):
+    """Stored in the spool and recorded: from now on the server may delete it."""
+
+    kind: ClassVar[str] = "received"
+    source: str  # the POP context that received it
+    id: str
+    receive: ReceiveKind
+    sender: str
+    subject: str
+    size: int  # bytes
+
+
+@dataclass(frozen=True)
 class Printed(Event):
     kind: ClassVar[str] = "printed"
     source: str  # the POP context that received it
@@ -117,9 +132,16 @@ class Alert(Event):
     reason: str
 
 
+@dataclass(frozen=True)
+class NetworkChanged(Event):
+    kind: ClassVar[str] = "network"
+    up: bool
+
+
 #: Every kind of event, by its console name (`events on token job`).
 EVENT_KINDS: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (TokenChanged, SettingsChanged, JobChanged, Printed, Refused, Alert)
+    cls.kind: cls for cls in (TokenChanged, SettingsChanged, JobChanged, Received, Printed,
+                              Refused, Alert, NetworkChanged)
 }
 
 _seq = itertools.count(1)

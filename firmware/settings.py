@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -98,12 +99,31 @@ def parse_address(key: str, text: str) -> str:
     return _address(key, text, required=True)
 
 
+#: Unicode categories a text setting may not hold: controls (NUL, LF, U+0085 NEL…),
+#: invisible format characters (U+200B, U+202E…), and line and paragraph separators (U+2028,
+#: U+2029). A header field carrying one would break every message (RFC 5322 headers are one
+#: line of printable text; Python's e-mail package refuses them at send time), and a person
+#: reading the value could not see it.
+_UNPRINTABLE = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co"}
+_NAMED = {0x85: "NEXT LINE", 0x2028: "LINE SEPARATOR", 0x2029: "PARAGRAPH SEPARATOR"}
+
+
+def _unprintable(key: str, text: str, allowed: str) -> None:
+    for i, c in enumerate(text):
+        if unicodedata.category(c) in _UNPRINTABLE:
+            name = _NAMED.get(ord(c)) or unicodedata.name(c, "a control character")
+            raise SettingsError(key, f"U+{ord(c):04X} ({name}) at position {i + 1} is not "
+                                     f"allowed: {allowed}")
+
+
 def _text(limit: int) -> Callable[[str, str], str]:
+    allowed = (f"up to {limit} characters of one-line printable text (letters, digits, spaces, "
+               "punctuation; no control, format or line-separator characters)")
+
     def parse(key: str, text: str) -> str:
         if len(text) > limit:
             raise SettingsError(key, f"too long: at most {limit} characters")
-        if any(ord(c) < 32 or ord(c) == 127 for c in text):
-            raise SettingsError(key, "control characters are not allowed")
+        _unprintable(key, text, allowed)
         return text
     return parse
 
@@ -139,8 +159,10 @@ def _provider(key: str, text: str) -> str:
 
 
 def _admin_password(key: str, text: str) -> str:
-    if not 4 <= len(text) <= 64 or any(ord(c) < 32 for c in text):
-        raise SettingsError(key, "the administrator password must be 4 to 64 printable characters")
+    allowed = "the administrator password must be 4 to 64 printable characters"
+    if not 4 <= len(text) <= 64:
+        raise SettingsError(key, allowed)
+    _unprintable(key, text, allowed)
     return text
 
 

@@ -66,6 +66,10 @@ class SettingsStore:
     def _key(section: Section[Any]) -> str:
         return f"settings.{section.name}"
 
+    def record_keys(self, sections: list[str]) -> list[str]:
+        """The NVRAM keys of these sections' records (a reset deletes them: factory values)."""
+        return [self._key(self.section(name)) for name in sections]
+
     def on_change(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
@@ -122,11 +126,7 @@ class SettingsStore:
         provider's presets, unless the same update sets them explicitly.
         """
         section = self.section(name)
-        current = self._values[name]
-        texts = dict(texts)
-        if "provider" in texts and name in self._contexts:
-            self._fill_presets(name, texts)
-        new = section.replace(current, texts)
+        current, new = self.preview(name, texts)
         changed = {f.name for f in section.fields if getattr(new, f.name) != getattr(current, f.name)}
         if not changed:
             return {}
@@ -136,6 +136,15 @@ class SettingsStore:
         for listener in list(self._listeners):
             await listener(name, changed)
         return shown
+
+    def preview(self, name: str, texts: Mapping[str, str]) -> tuple[Any, Any]:
+        """(current, what `update` would make of it), or `SettingsErrors`; nothing is stored."""
+        section = self.section(name)
+        current = self._values[name]
+        texts = dict(texts)
+        if "provider" in texts and name in self._contexts:
+            self._fill_presets(name, texts)
+        return current, section.replace(current, texts)
 
     def _fill_presets(self, name: str, texts: dict[str, str]) -> None:
         provider = texts["provider"].strip().lower()

@@ -5,6 +5,10 @@ administrator imported (the bench CA, a company CA). Every TLS client on the dev
 HTTPS, SMTP, POP3) verifies against it. msal talks through `requests`, and this environment
 sets REQUESTS_CA_BUNDLE, which would silently replace `verify=`: the session made here ignores
 the environment (`trust_env = False`).
+
+Every client also connects through here, so the device's network link (`hwsim.network`) is
+checked in one place: `check_link(where)` before a mail client opens its socket, and the HTTP
+session's every request, so a pulled cable fails them all as it would on the device.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import certifi
 import requests
 from cryptography import x509
 
+from mfp_sim.hwsim.network import NetworkLink
 from mfp_sim.hwsim.private import private_dir, write_private
 
 from .errors import FirmwareError
@@ -38,9 +44,26 @@ def _check_pem(pem: bytes, origin: str) -> bytes:
     return pem.strip() + b"\n"
 
 
+class _LinkedSession(requests.Session):
+    """A requests session whose every request first needs the network link up."""
+
+    def __init__(self, link: NetworkLink) -> None:
+        super().__init__()
+        self._link = link
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        try:
+            self._link.check(str(request.url or ""))
+        except OSError as exc:
+            raise requests.exceptions.ConnectionError(exc, request=request) from exc
+        return super().send(request, **kwargs)
+
+
 class TrustStore:
-    def __init__(self, directory: Path, imported: Iterable[bytes] = ()) -> None:
+    def __init__(self, directory: Path, imported: Iterable[bytes] = (),
+                 link: NetworkLink | None = None) -> None:
         self._dir = Path(directory)
+        self.link = link if link is not None else NetworkLink()
         self.version = 0  # bumped when the trusted set changes: sessions made before are stale
         self._imported: list[bytes] = []
         for i, pem in enumerate(imported):
@@ -81,8 +104,12 @@ class TrustStore:
             self._ctx = ssl.create_default_context(cafile=str(self.bundle_path))
         return self._ctx
 
+    def check_link(self, where: str) -> None:
+        """Raise `hwsim.network.LinkDown` (an OSError) when the network cable is out."""
+        self.link.check(where)
+
     def http_session(self) -> requests.Session:
-        session = requests.Session()
+        session = _LinkedSession(self.link)
         session.trust_env = False
         session.verify = str(self.bundle_path)
         return session

@@ -60,3 +60,4 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     REFUSED = "refused"
     TOO_LARGE = "too_large"
+    VANISHED = "vanished"  # removed from the server by another client during the poll

@@ -8,6 +8,7 @@ Map:
     keystore   the per-device key that encrypts secrets at rest (AES-GCM), kept apart.
     private    files 0600 and folders 0700 whatever the umask.
     uart       the console: a line transport over TCP (pyserial `socket://`) or a pty.
+    network    the network link: a cable that can be pulled (new connections then fail).
     scanner    the document feeder: produces page images.
     printer    the output tray: printed pages land as `<job-id>-<name>.<ext>` files.
 """

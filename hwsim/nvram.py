@@ -29,6 +29,11 @@ At power-on `PRAGMA integrity_check` runs before anything is written. A file tha
 is not used: the device does not start (`NvramDamaged` says what failed and how to recover),
 and a copy is kept under `<nvram>/damaged/` for inspection. Every file is 0600 and the folder
 0700 (`private`); SQLite gives its -wal and -shm files the mode of the database file.
+
+`cut()` is the power failing: from that instant nothing more is read or written through this
+handle (a write attempted after it raises `NvramError`); what the file holds is what the last
+committed transaction left. (Closing the SQLite connection may still checkpoint the WAL into
+the file: that copies committed transactions only, which a power-on recovery would replay.)
 """
 
 from __future__ import annotations
@@ -86,6 +91,7 @@ class Nvram:
             raise NvramDamaged(self._refusal(problems))
         self._lock = threading.Lock()
         self._reclaiming = True  # look once after power-on, then after each delete
+        self._off = False  # after cut() or close(): nothing more is read or written
 
     # -- opening -------------------------------------------------------------------------
 
@@ -160,13 +166,19 @@ class Nvram:
 
     # -- reading and writing -----------------------------------------------------------------
 
+    def _check_on(self) -> None:
+        if self._off:
+            raise NvramError("non-volatile memory is off (power cut)")
+
     def read(self, key: str) -> bytes | None:
         with self._lock:
+            self._check_on()
             row = self._db.execute("SELECT value FROM nv WHERE key = ?", (key,)).fetchone()
         return None if row is None else bytes(row[0])
 
     def read_prefix(self, prefix: str) -> dict[str, bytes]:
         with self._lock:
+            self._check_on()
             rows = self._db.execute(
                 "SELECT key, value FROM nv WHERE key >= ? AND key < ?", (prefix, prefix + "\uffff")
             ).fetchall()
@@ -178,6 +190,7 @@ class Nvram:
     def write_many(self, values: Mapping[str, bytes | None]) -> None:
         """Write (or delete, for None) several keys in one atomic transaction."""
         with self._lock:
+            self._check_on()
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 for key, value in values.items():
@@ -200,9 +213,13 @@ class Nvram:
     def delete(self, keys: Iterable[str]) -> None:
         self.write_many(dict.fromkeys(keys))
 
-    def keys(self) -> list[str]:
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every key (starting with `prefix`), in order."""
         with self._lock:
-            return [r[0] for r in self._db.execute("SELECT key FROM nv ORDER BY key")]
+            self._check_on()
+            rows = self._db.execute("SELECT key FROM nv WHERE key >= ? AND key < ? ORDER BY key",
+                                    (prefix, prefix + "\uffff"))
+            return [r[0] for r in rows]
 
     # -- upkeep ------------------------------------------------------------------------------
 
@@ -229,6 +246,7 @@ class Nvram:
         if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
             raise ValueError(f"checkpoint mode {mode!r}: use PASSIVE, FULL, RESTART or TRUNCATE")
         with self._lock:
+            self._check_on()
             try:
                 row = self._db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
             except sqlite3.Error as exc:
@@ -241,4 +259,9 @@ class Nvram:
 
     def close(self) -> None:
         with self._lock:
+            self._off = True
             self._db.close()
+
+    def cut(self) -> None:
+        """The power fails now: an open transaction is lost, nothing more is written."""
+        self.close()

@@ -11,6 +11,11 @@ has under their exact names and writes only the missing ones, so it never comes 
 The tray orders its contents by a counter (the order in which it first saw each file), not by
 file times: the device's clock may be virtual, and two files written in the same tick must
 still come out in the order they were printed.
+
+The tray alone reads its own file names: `has(job_id)` says whether a job has output in the
+tray (from an index kept in memory: the folder is read at power-on, and each file printed
+since is added), so a caller never parses `<job-id>-…` names; `sync(paths)` makes printed
+files durable (the files, then the folder) before a caller forgets the job's input.
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ class OutputTray:
             raise TrayError(f"output tray folder {self.folder} cannot be created: {exc}") from exc
         self._seen: dict[str, int] = {}
         self._counter = 0
+        self._jobs: set[str] = set()  # job ids with output here (see `has`)
         # Files already in the folder come first, in name order.
         self._scan()
 
@@ -96,7 +102,9 @@ class OutputTray:
             done = self._existing(stem, extension)
             if done is not None:
                 return done
-        return self._write(stem, extension, bytes(data))
+        path = self._write(stem, extension, bytes(data))
+        self._jobs.add(sanitize_name(job_id, default="job"))
+        return path
 
     def print_pages(
         self, job_id: str, name: str, images: Sequence[Image.Image], *, keep_existing: bool = False
@@ -110,23 +118,46 @@ class OutputTray:
             raise TrayError("nothing to print: no pages")
         paths: list[Path] = []
         for number, image in enumerate(images, start=1):
-            base = f"{sanitize_name(name)[: _MAX_NAME - 6]}-p{number}"
-            if keep_existing:
-                done = self._existing(f"{sanitize_name(job_id, default='job')}-{base}", "png")
-                if done is not None:
-                    paths.append(done)
-                    continue
-            buffer = io.BytesIO()
-            dpi = image.info.get("dpi")
-            try:
-                if dpi:
-                    image.save(buffer, format="PNG", dpi=dpi)
-                else:
-                    image.save(buffer, format="PNG")
-            except (OSError, ValueError) as exc:
-                raise TrayError(f"page {number} cannot be printed: {exc}") from exc
-            paths.append(self.print_document(job_id, base, buffer.getvalue(), "png"))
+            done = self.printed_page(job_id, name, number) if keep_existing else None
+            paths.append(done if done is not None else self.print_page(job_id, name, number,
+                                                                         image))
         return paths
+
+    def printed_page(self, job_id: str, name: str, number: int) -> Path | None:
+        """Page `number` of a job, if it is in the tray already (printed before a power cut)."""
+        return self._existing(f"{sanitize_name(job_id, default='job')}-{_page(name, number)}",
+                              "png")
+
+    def print_page(self, job_id: str, name: str, number: int, image: Image.Image) -> Path:
+        """Store one page as `<job-id>-<name>-p<number>.png` (a long job, a page at a time)."""
+        buffer = io.BytesIO()
+        dpi = image.info.get("dpi")
+        try:
+            if dpi:
+                image.save(buffer, format="PNG", dpi=dpi)
+            else:
+                image.save(buffer, format="PNG")
+        except (OSError, ValueError) as exc:
+            raise TrayError(f"page {number} cannot be printed: {exc}") from exc
+        return self.print_document(job_id, _page(name, number), buffer.getvalue(), "png")
+
+    def has(self, job_id: str) -> bool:
+        """True when the tray holds output of `job_id` (printed by this tray, or found at
+        power-on); the memory index answers, the folder is not read.
+
+        Read back from the folder, `a-b-name.png` counts for jobs `a` and `a-b` (a job id may
+        hold a '-'); the device's receive ids hold none.
+        """
+        return sanitize_name(job_id, default="job") in self._jobs
+
+    def sync(self, paths: Sequence[Path]) -> None:
+        """Make printed files durable: each file, then the tray folder (one fsync each)."""
+        try:
+            for path in paths:
+                _fsync(path)
+            _fsync(self.folder)
+        except OSError as exc:
+            raise TrayError(f"output tray {self.folder} cannot be synced: {exc}") from exc
 
     def list(self) -> builtins.list[TrayItem]:
         """The documents in the tray, oldest first."""
@@ -158,6 +189,7 @@ class OutputTray:
             if name not in self._seen:
                 self._counter += 1
                 self._seen[name] = self._counter
+                self._jobs.update(_job_ids(name))
             present[name] = self._seen[name]
         return present
 
@@ -194,3 +226,21 @@ class OutputTray:
         if candidate.parent != self.folder or candidate.name.startswith("."):
             raise TrayError(f"refusing to write outside the tray: {candidate.name!r}")
         return candidate
+
+
+def _page(name: str, number: int) -> str:
+    return f"{sanitize_name(name)[: _MAX_NAME - 6]}-p{number}"
+
+
+def _job_ids(name: str) -> builtins.list[str]:
+    """The job ids a file `<job-id>-<name>.<ext>` may belong to (a job id may hold a '-')."""
+    stem = name.rsplit(".", 1)[0]
+    return [stem[:i] for i, c in enumerate(stem) if c == "-" and i]
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -38,7 +38,7 @@ async def setup_smtp(device: Device, bench: Testbed, clock: VirtualClock, *, aut
     if auth in ("plain", "login"):
         lines += [f"set smtp.user {account}", f"set smtp.password {account.split('@')[0]}-pass-1"]
     if security == "ssl":
-        lines += ["set smtp.security ssl", f"set smtp.port {bench.mail.smtps_port}"]
+        lines += ["set smtp.security ssl", f"set smtp.port {bench.mail.smtps_port} --confirm"]
     for line in lines:
         reply = await sh(device, line)
         assert reply["_ok"], (line, reply["_err"])

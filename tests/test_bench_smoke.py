@@ -17,6 +17,7 @@ import pytest
 from mfp_sim.tools.benchmark.figures import GOALS, Figure
 from mfp_sim.tools.benchmark.floor import dot_stuff
 from mfp_sim.tools.benchmark.runner import SECTIONS
+from mfp_sim.tools.browser import browser_problem
 
 MFP_SIM = [str(Path(sys.executable).parent / "mfp-sim")]
 
@@ -30,7 +31,10 @@ def test_smoke_run_writes_every_figure_with_its_goal(tmp_path: Path) -> None:
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert isinstance(figures, list)
     by_key = {f["key"]: f for f in figures}
-    assert set(GOALS) <= set(by_key), f"figures without a measurement: {set(GOALS) - set(by_key)}"
+    wanted = set(GOALS)
+    if browser_problem():  # no Chromium here: the web section says so and measures nothing
+        wanted = {k for k in wanted if not k.startswith("web.")}
+    assert wanted <= set(by_key), f"figures without a measurement: {wanted - set(by_key)}"
     for f in figures:
         assert {"name", "value", "unit", "goal", "met"} <= set(f), f
         assert isinstance(f["value"], float) and math.isfinite(f["value"]) and f["value"] >= 0, f

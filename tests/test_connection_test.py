@@ -44,7 +44,7 @@ async def test_pop_ok_counts_waiting_messages(device, bench, clock):
 
 async def test_smtp_refused_port(device, bench, clock):
     await setup_smtp(device, bench, clock)
-    assert (await sh(device, f"set smtp.port {closed_port()}"))["_ok"]
+    assert (await sh(device, f"set smtp.port {closed_port()} --confirm"))["_ok"]
     reply = await sh(device, "test smtp")
     assert reply["step"] == "connect" and "refused" in reply["message"]
     assert reply["_err"].startswith("connect: connection to 127.0.0.1:")
@@ -53,7 +53,7 @@ async def test_smtp_refused_port(device, bench, clock):
 async def test_smtp_untrusted_certificate(make_device, bench, clock):
     device = await make_device("stranger", trust_bench=False)
     for line in ("set smtp.provider local", "set smtp.security ssl",
-                 f"set smtp.port {bench.mail.smtps_port}"):
+                 f"set smtp.port {bench.mail.smtps_port} --confirm"):
         assert (await sh(device, line))["_ok"]
     report = await device.api.test_connection("smtp")
     assert (report.ok, report.step) == (False, "tls")
@@ -75,7 +75,7 @@ async def test_smtp_starttls_not_offered(device, bench, clock):
     scripted = ScriptedSmtp()
     await scripted.start()
     try:
-        assert (await sh(device, f"set smtp.port {scripted.port}"))["_ok"]
+        assert (await sh(device, f"set smtp.port {scripted.port} --confirm"))["_ok"]
         report = await device.api.test_connection("smtp")
     finally:
         await scripted.stop()
@@ -113,7 +113,7 @@ async def test_pop_refusal_text_reaches_the_admin_unchanged(device, bench, clock
 
 async def test_pop_tls_on_a_plain_port_is_a_tls_failure(device, bench, clock):
     await setup_pop(device, bench, clock, "pop.ifax", auth="plain")
-    assert (await sh(device, f"set pop.ifax.port {bench.mail.pop3_port}"))["_ok"]  # ssl on 110
+    assert (await sh(device, f"set pop.ifax.port {bench.mail.pop3_port} --confirm"))["_ok"]  # ssl on 110
     assert (await sh(device, "set pop.ifax.timeout 2"))["_ok"]
     report = await device.api.test_connection("pop.ifax")
     assert (report.ok, report.step) == (False, "tls"), report
@@ -122,7 +122,7 @@ async def test_pop_tls_on_a_plain_port_is_a_tls_failure(device, bench, clock):
 
 async def test_pop_stls_works_on_the_plain_port(device, bench, clock):
     await setup_pop(device, bench, clock, "pop.ifax", auth="plain")
-    for line in (f"set pop.ifax.port {bench.mail.pop3_port}", "set pop.ifax.security starttls"):
+    for line in (f"set pop.ifax.port {bench.mail.pop3_port} --confirm", "set pop.ifax.security starttls"):
         assert (await sh(device, line))["_ok"]
     report = await device.api.test_connection("pop.ifax")
     assert report.ok and "TLS (starttls)" in report.message

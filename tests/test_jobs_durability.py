@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from mfp_sim.firmware.mail.jobs import JobInfo, JobState
+from mfp_sim.firmware.receive.drain import Drain
 from mfp_sim.hwsim.nvram import Nvram
 
 from .conftest import BOB, sh, wait_for
@@ -47,13 +48,13 @@ def stored_job(directory: Path, job_id: str) -> JobInfo:
 async def test_job_waiting_for_a_retry_survives_a_restart(make_device, bench, clock, tmp_path):
     a = await make_device("dev")
     await setup_smtp(a, bench, clock)
-    assert (await sh(a, f"set smtp.port {closed_port()}"))["_ok"]
+    assert (await sh(a, f"set smtp.port {closed_port()} --confirm"))["_ok"]
     job_id = (await sh(a, f"scan to={BOB}"))["job"]
     await wait_job(a, job_id, "queued", attempts=1)
     await a.stop()  # power off while the job waits for its retry
 
     b = await make_device("dev2", nvram_dir=tmp_path / "dev")
-    assert (await sh(b, f"set smtp.port {bench.mail.smtp_port}"))["_ok"]  # the admin fixes it
+    assert (await sh(b, f"set smtp.port {bench.mail.smtp_port} --confirm"))["_ok"]  # the admin fixes it
     assert (await sh(b, f"job {job_id}"))["state"] == "queued"
     await clock.advance(60)
     job = await wait_job(b, job_id)
@@ -73,7 +74,7 @@ async def test_power_cut_before_data_sends_once(make_device, bench, clock, tmp_p
     try:
         a = await make_device("dev")
         await setup_smtp(a, bench, clock)
-        assert (await sh(a, f"set smtp.port {silent.sockets[0].getsockname()[1]}"))["_ok"]
+        assert (await sh(a, f"set smtp.port {silent.sockets[0].getsockname()[1]} --confirm"))["_ok"]
         job_id = (await sh(a, f"scan to={BOB}"))["job"]
         await wait_job(a, job_id, "sending")
         await a.stop()  # the power goes while the device waits for the greeting
@@ -85,7 +86,7 @@ async def test_power_cut_before_data_sends_once(make_device, bench, clock, tmp_p
     assert (record.state, record.data_started) == (JobState.SENDING, False), record
 
     b = await make_device("dev2", nvram_dir=tmp_path / "dev")
-    assert (await sh(b, f"set smtp.port {bench.mail.smtp_port}"))["_ok"]
+    assert (await sh(b, f"set smtp.port {bench.mail.smtp_port} --confirm"))["_ok"]
     await clock.advance(0)
     job = await wait_job(b, job_id)
     assert job.state is JobState.SENT and not job.maybe_duplicate
@@ -141,7 +142,8 @@ async def test_sent_jobs_stay_sent_after_a_restart(make_device, bench, clock, tm
 
 
 async def test_receiver_power_cut_before_quit_neither_loses_nor_reprints(make_device, bench,
-                                                                         clock, tmp_path):
+                                                                         clock, tmp_path,
+                                                                         monkeypatch):
     """Stored in the spool, recorded or not, but the power went before QUIT: nothing was
     deleted, and the next power-on prints each message once."""
     a = await make_device("sender")
@@ -150,8 +152,6 @@ async def test_receiver_power_cut_before_quit_neither_loses_nor_reprints(make_de
         await wait_job(a, (await sh(a, f"ifax send to={BOB}"))["job"])
     b = await make_device("rx")
     await setup_pop(b, bench, clock, "pop.ifax")
-    poller = b.pollers["pop.ifax"]
-    real_commit = poller._commit
     calls = 0
 
     async def commit_then_lose_power(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -159,7 +159,7 @@ async def test_receiver_power_cut_before_quit_neither_loses_nor_reprints(make_de
         calls += 1
         await asyncio.Event().wait()  # spooled all three; the power goes before the ledger
 
-    poller._commit = commit_then_lose_power  # type: ignore[method-assign]
+    monkeypatch.setattr(Drain, "commit", commit_then_lose_power)
     task = asyncio.ensure_future(b.api.check_mail("pop.ifax"))
     await wait_for(lambda: calls == 1, what="spooling done")
     task.cancel()
@@ -167,7 +167,7 @@ async def test_receiver_power_cut_before_quit_neither_loses_nor_reprints(make_de
     # Stored for good, not yet printed (the worker waits for the ledger), nothing deleted.
     assert len(list((tmp_path / "rx" / "spool" / "pop.ifax").glob("*.eml"))) == 3
     assert len(tray_names(b)) == 0 and len(maildir(bench, BOB)) == 3
-    poller._commit = real_commit  # type: ignore[method-assign]
+    monkeypatch.undo()
     await wait_for(lambda: not bench.mail.store.is_locked(BOB), what="POP session gone")
 
     c = await make_device("rx2", nvram_dir=tmp_path / "rx")

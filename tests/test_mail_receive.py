@@ -110,8 +110,10 @@ async def test_polls_every_check_interval_on_the_device_clock(device, bench, clo
     await setup_pop(device, bench, clock, "pop.ifax")
     assert (await sh(device, "set pop.ifax.check_interval 2"))["_ok"]
     assert (await sh(device, "set pop.ifax.enabled on"))["_ok"]
+    phase = device.receivers["pop.ifax"].poller.phase(120)  # this device's own, fixed
+    assert 0 < phase < 12
     bench.mail.deliver(BOB, fax_message(1))
-    await clock.advance(119)
+    await clock.advance(119 + phase)
     await wait_for(lambda: True)
     assert tray_names(device) == []  # not a second early
     await clock.advance(1)
@@ -125,6 +127,19 @@ async def test_polls_every_check_interval_on_the_device_clock(device, bench, clo
     bench.mail.deliver(BOB, fax_message(3))
     await clock.advance(600)
     assert len(tray_names(device)) == 2 and len(maildir(bench, BOB)) == 1
+
+
+async def test_devices_and_settings_do_not_poll_in_step(make_device, bench, clock, tmp_path):
+    """A fleet powered on at once: each device and setting has its own phase, the same at
+    every power-on (derived from the device), so their checks are spread, not in step."""
+    devices = [await make_device(f"mfp{n}") for n in range(8)]
+    phases = {(d.serial, name): d.receivers[name].poller.phase(3600)
+              for d in devices for name in d.receivers}
+    assert len(set(phases.values())) == len(phases) == 16
+    assert all(0 <= p < 300 for p in phases.values()) and max(phases.values()) > 150
+    await devices[0].stop()  # one device per NVRAM folder: power it off, then on again
+    again = await make_device("mfp0-again", nvram_dir=tmp_path / "mfp0")
+    assert again.receivers["pop.ifax"].poller.phase(3600) == phases[("mfp0", "pop.ifax")]
 
 
 async def test_leave_copy_keeps_mail_and_never_prints_twice(device, bench, clock):
@@ -220,7 +235,7 @@ async def test_pop_xoauth2_refused_token_is_renewed_once(device, bench, clock, t
     verifier = RefusingVerifier(bench.idp.verifier())
     async with MailServer(clock, bench.ca, verifier, tmp_path / "cae") as mail:
         await setup_pop(device, bench, clock, "pop.ifax")
-        assert (await sh(device, f"set pop.ifax.port {mail.pop3s_port}"))["_ok"]
+        assert (await sh(device, f"set pop.ifax.port {mail.pop3s_port} --confirm"))["_ok"]
         verifier.refuse((await device.stores["pop.ifax"].access_token()).access_token)
         mail.deliver(BOB, fax_message(1))
         result = await device.api.check_mail("pop.ifax")
@@ -235,7 +250,7 @@ async def test_failures_are_told_apart_with_the_servers_words(make_device, bench
     await setup_pop(device, bench, clock, "pop.ifax", auth=auth)
     refusal = "Login to your account via a web browser to verify your account"
     if case == "refused_port":
-        assert (await sh(device, f"set pop.ifax.port {closed_port()}"))["_ok"]
+        assert (await sh(device, f"set pop.ifax.port {closed_port()} --confirm"))["_ok"]
     elif case == "login_refused":
         bench.faults.pop_login_refusal = refusal
     elif case == "token_expired":
@@ -270,7 +285,7 @@ async def test_in_use_mailbox_is_a_temporary_refusal(device, bench, clock):
 async def test_hostile_pop_server_gives_a_clear_reason_and_no_crash(device, bench, clock,
                                                                     hostility):
     async with HostilePop3Server(hostility) as hostile:
-        for line in ("set pop.ifax.server 127.0.0.1", f"set pop.ifax.port {hostile.port}",
+        for line in ("set pop.ifax.server 127.0.0.1 --confirm", f"set pop.ifax.port {hostile.port} --confirm",
                      "set pop.ifax.security off", "set pop.ifax.auth plain",
                      f"set pop.ifax.user {BOB}", "set pop.ifax.password bob-pass-1",
                      "set pop.ifax.timeout 1"):
@@ -304,7 +319,7 @@ async def _powered_on(bench: Testbed, clock: VirtualClock, nvram_dir: Path) -> t
 async def test_spool_survives_a_power_cut_and_prints_once(make_device, bench, clock, tmp_path):
     a = await make_device("rx")
     await setup_pop(a, bench, clock, "pop.ifax")
-    await a.pollers["pop.ifax"].printer.stop()  # the printer is off: faxes stay in memory
+    await a.receivers["pop.ifax"].printer.stop()  # the printer is off: faxes stay in memory
     bench.mail.deliver(BOB, fax_message(1))
     bench.mail.deliver(BOB, fax_message(2, pages=2))
     result = await a.api.check_mail("pop.ifax", wait_printed=False)
@@ -326,7 +341,7 @@ async def test_spool_survives_a_power_cut_and_prints_once(make_device, bench, cl
         assert list(_spool(b).iterdir()) == []
         again = await b.api.check_mail("pop.ifax")  # nothing left anywhere, nothing reprinted
         assert (again.on_server, again.received, again.printed) == (0, 0, 0)
-        assert len(tray_names(b)) == 3 and b.pollers["pop.ifax"].printer.printed == 2
+        assert len(tray_names(b)) == 3 and b.receivers["pop.ifax"].printer.printed == 2
     finally:
         await b.stop()
 
@@ -335,7 +350,7 @@ async def test_power_cut_mid_print_prints_only_the_missing_pages(make_device, be
                                                                  tmp_path):
     a = await make_device("rx")
     await setup_pop(a, bench, clock, "pop.ifax")
-    printer = a.pollers["pop.ifax"].printer
+    printer = a.receivers["pop.ifax"].printer
     await printer.stop()
     bench.mail.deliver(BOB, fax_message(1, pages=3))
     assert (await a.api.check_mail("pop.ifax", wait_printed=False)).spooled == 1
@@ -365,7 +380,7 @@ async def test_refused_at_print_time_alerts_once_and_is_not_retried(make_device,
                                                                     tmp_path):
     a = await make_device("rx")
     await setup_pop(a, bench, clock, "pop.ifax", leave_copy=True)
-    printer = a.pollers["pop.ifax"].printer
+    printer = a.receivers["pop.ifax"].printer
     await printer.stop()
     bench.mail.deliver(BOB, print_message(1))  # a PNG is not a fax
     assert (await a.api.check_mail("pop.ifax", wait_printed=False)).spooled == 1

@@ -103,7 +103,7 @@ async def test_535_refreshes_the_token_once_and_retries(device, bench, clock, tm
     verifier = RefusingVerifier(bench.idp.verifier())
     async with MailServer(clock, bench.ca, verifier, tmp_path / "cae") as mail:
         await setup_smtp(device, bench, clock)
-        assert (await sh(device, f"set smtp.port {mail.smtp_port}"))["_ok"]
+        assert (await sh(device, f"set smtp.port {mail.smtp_port} --confirm"))["_ok"]
         first = (await device.stores["smtp"].access_token()).access_token
         verifier.refuse(first)  # e.g. the server's clock runs ahead, or it dropped the session
         job = await wait_job(device, (await sh(device, f"scan to={BOB}"))["job"])
@@ -119,7 +119,7 @@ async def test_revoked_at_the_idp_token_becomes_invalid_and_job_fails(device, be
     verifier = RefusingVerifier(bench.idp.verifier())
     async with MailServer(clock, bench.ca, verifier, tmp_path / "cae") as mail:
         await setup_smtp(device, bench, clock)
-        assert (await sh(device, f"set smtp.port {mail.smtp_port}"))["_ok"]
+        assert (await sh(device, f"set smtp.port {mail.smtp_port} --confirm"))["_ok"]
         assert bench.idp.revoke(ALICE) == 1
         verifier.refuse((await device.stores["smtp"].access_token()).access_token)
         job = await wait_job(device, (await sh(device, f"scan to={BOB}"))["job"])
@@ -160,7 +160,7 @@ async def test_server_without_starttls_is_refused_and_nothing_goes_out_in_clear(
     scripted = ScriptedSmtp()  # its EHLO offers no STARTTLS
     await scripted.start()
     try:
-        assert (await sh(device, f"set smtp.port {scripted.port}"))["_ok"]
+        assert (await sh(device, f"set smtp.port {scripted.port} --confirm"))["_ok"]
         job = await wait_job(device, (await sh(device, f"scan to={BOB}"))["job"])
         assert (job.state.value, job.attempts) == ("failed", 1)
         assert "does not offer STARTTLS" in job.reason and "nothing was sent in clear" in job.reason
@@ -183,7 +183,7 @@ async def test_4xx_is_retried_with_exponential_backoff_on_the_device_clock(devic
     scripted = ScriptedSmtp({"MAIL": lambda n: busy if n <= 2 else "250 2.1.0 Sender OK"})
     await scripted.start()
     try:
-        for line in ("set smtp.server 127.0.0.1", f"set smtp.port {scripted.port}",
+        for line in ("set smtp.server 127.0.0.1 --confirm", f"set smtp.port {scripted.port} --confirm",
                      "set smtp.security off", "set smtp.auth none",
                      f"set smtp.sender_address {ALICE}"):
             assert (await sh(device, line))["_ok"]
@@ -209,7 +209,7 @@ async def test_4xx_is_retried_with_exponential_backoff_on_the_device_clock(devic
 
 async def test_connection_refused_is_retried_then_given_up(device, bench, clock):
     await setup_smtp(device, bench, clock)
-    assert (await sh(device, f"set smtp.port {closed_port()}"))["_ok"]
+    assert (await sh(device, f"set smtp.port {closed_port()} --confirm"))["_ok"]
     job_id = (await sh(device, f"scan to={BOB}"))["job"]
     for attempt in range(1, MAX_ATTEMPTS):
         job = await wait_job(device, job_id, "queued", attempts=attempt)
@@ -303,7 +303,7 @@ async def test_untrusted_certificate_fails_the_job(make_device, bench, clock):
     ("mail check smtp", "unknown POP setting 'smtp'"),
 ])
 async def test_bad_arguments_say_what_is_allowed(device, line, error):
-    assert (await sh(device, "set smtp.server 127.0.0.1"))["_ok"]
+    assert (await sh(device, "set smtp.server 127.0.0.1 --confirm"))["_ok"]
     assert (await sh(device, f"set smtp.sender_address {ALICE}"))["_ok"]
     reply = await sh(device, line)
     assert not reply["_ok"] and error in reply["_err"], reply["_err"]

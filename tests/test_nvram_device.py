@@ -61,7 +61,7 @@ async def test_everything_under_the_device_folder_is_private_whatever_the_umask(
     await setup_pop(dev, bench, clock, "pop.ifax")
     job = await wait_job(dev, (await sh(dev, f"scan to={ALICE}"))["job"])  # a job in NVRAM
     assert job.state.value == "sent", job.reason
-    printer = dev.pollers["pop.ifax"].printer
+    printer = dev.receivers["pop.ifax"].printer
     await printer.stop()  # received faxes stay in the spool for now
     bench.mail.deliver(BOB, fax_message(1))
     assert (await dev.api.check_mail("pop.ifax", wait_printed=False)).spooled == 1

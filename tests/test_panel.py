@@ -138,6 +138,35 @@ async def open_page_back_to_ifax(pilot, app: PanelApp) -> None:
 
 
 # ------------------------------------------------------------------ forms
+async def test_a_new_admin_password_needs_the_current_one(device):
+    device.api.guard.delay = 0
+    app = make_panel(device)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_page(pilot, "device")
+        screen = app.screen
+        form = screen.query_one(SettingsForm)
+        new = screen.query_one("#field-admin_password", Input)
+        new.value = "N3w-secret"
+        new.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: form.error_text("admin_password") != "", what="the refusal")
+        assert "needs the current one" in form.error_text("admin_password")
+        assert device.api.check_admin_password("admin")
+        current = screen.query_one("#field-current_password", Input)
+        current.value = "wrong"
+        current.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: form.error_text("current_password") != "", what="the refusal")
+        assert form.error_text("current_password").startswith(
+            "the current administrator password is not correct")
+        assert app.focused is current  # the refusal put the cursor there
+        current.value = "admin"
+        await pilot.press("enter")
+        await until(pilot, lambda: device.api.check_admin_password("N3w-secret"), what="the save")
+        assert form.error_text("current_password") == ""
+        assert screen.query_one("#field-current_password", Input).value == ""
+
+
 async def test_bad_port_is_refused_next_to_the_field_and_nothing_is_saved(device):
     app = make_panel(device)
     async with app.run_test(size=SIZE) as pilot:

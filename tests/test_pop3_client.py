@@ -27,6 +27,7 @@ import pytest
 import trustme
 from joserfc.jwk import RSAKey
 
+from mfp_sim.firmware.mail.errors import MailFailure
 from mfp_sim.firmware.pop3 import (
     Pop3AuthError,
     Pop3Client,
@@ -40,6 +41,7 @@ from mfp_sim.firmware.pop3 import (
     Security,
 )
 from mfp_sim.firmware.pop3 import client as pop3_client
+from mfp_sim.firmware.vocabulary import Step
 from mfp_sim.hwsim.clock import VirtualClock
 from mfp_sim.tools.bench_ca import BenchCA
 from mfp_sim.tools.idp import CLIENT_ID, POP_SCOPE, SMTP_SCOPE, IdentityProvider
@@ -259,6 +261,35 @@ async def test_silent_server_times_out_within_bound() -> None:
     assert 0.25 <= elapsed < 3
 
 
+async def test_errors_carry_their_step_and_whether_to_try_again(mail: MailServer,
+                                                                ca: BenchCA) -> None:
+    """One tree: every POP3 error is a MailFailure that says where it happened and whether the
+    next poll may succeed; nothing above the client translates it."""
+    refused = Pop3Client("127.0.0.1", free_port(), security=Security.OFF, timeout=5)
+    with pytest.raises(Pop3ConnectError) as connect:
+        await refused.connect()
+    assert (connect.value.step, connect.value.temporary) == (Step.CONNECT, True)
+    assert "nothing listens on that port" in connect.value.reason
+    with pytest.raises(Pop3TlsError) as tls:
+        await client(mail, BenchCA()).connect()
+    assert (tls.value.step, tls.value.temporary) == (Step.TLS, False)
+    async with client(mail, ca) as pop:
+        with pytest.raises(Pop3AuthError) as auth:
+            await pop.login_user_pass(BOB, "wrong")
+        assert (auth.value.step, auth.value.temporary) == (Step.AUTH, False)
+        assert auth.value.reason == f"the server refused the login: {Pop3Reply.LOGON_FAILED}"
+        await pop.login_user_pass(BOB, BOB_PASSWORD)
+        with pytest.raises(Pop3ServerError) as gone:
+            await pop.retr(5)
+        assert (gone.value.step, gone.value.temporary) == (Step.RECEIVE, False)
+        async with client(mail, ca) as second:
+            with pytest.raises(Pop3ServerError) as in_use:
+                await second.login_user_pass(BOB, BOB_PASSWORD)
+        assert (in_use.value.step, in_use.value.temporary) == (Step.AUTH, True)
+    for error in (connect.value, tls.value, auth.value, gone.value, in_use.value):
+        assert isinstance(error, MailFailure)
+
+
 async def test_operations_need_a_connection() -> None:
     with pytest.raises(Pop3Error, match="not connected"):
         await Pop3Client("127.0.0.1", 1, security=Security.OFF).stat()
@@ -378,6 +409,33 @@ async def test_oversized_reply_stops_at_the_bound(read_size: int) -> None:
         await pop.connect()
         with pytest.raises(Pop3ProtocolError, match="larger than 20000 bytes"):
             await pop.retr(1)
+        assert not pop.connected
+
+
+async def test_listing_keeps_the_first_lines_and_reads_past_the_rest(read_size: int) -> None:
+    """UIDL of a huge mailbox: the first `limit` entries are kept, the rest read and dropped
+    (the session stays in step)."""
+    lines = b"".join(b"%d uid-%d\r\n" % (n, n) for n in range(1, 2001))
+    replies = {"UIDL": [b"+OK\r\n", lines[:7000], lines[7000:], b".\r\n"],
+               "LIST": [b"+OK\r\n1 120\r\n2 5\r\n.\r\n"], "STAT": [b"+OK 0 0\r\n"]}
+    if read_size == 1:  # a byte at a time: a shorter listing keeps the test quick
+        replies["UIDL"] = [b"+OK\r\n", lines[: lines.index(b"\r\n61 ") + 2], b".\r\n"]
+    async with ScriptedPop3(replies) as server:
+        pop = scripted_client(server)
+        await pop.connect()
+        first = await pop.uidl(limit=10)
+        assert first == {n: f"uid-{n}" for n in range(1, 11)}
+        assert await pop.list() == {1: 120, 2: 5}  # the next reply is read where it starts
+        assert await pop.stat() == (0, 0)
+
+
+async def test_listing_bounded_in_bytes() -> None:
+    endless = [b"+OK\r\n"] + [b"%d uid\r\n" % n for n in range(1, 5000)]
+    async with ScriptedPop3({"UIDL": endless}) as server:
+        pop = scripted_client(server, max_message_size=10_000)
+        await pop.connect()
+        with pytest.raises(Pop3ProtocolError, match="larger than 10000 bytes"):
+            await pop.uidl(limit=10)
         assert not pop.connected
 
 
@@ -519,7 +577,10 @@ def dovecot() -> Iterator[Dovecot]:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _start_dovecot(binary: str, d: Path) -> tuple[Dovecot, subprocess.Popen[bytes]]:
+def _start_dovecot(binary: str, d: Path, *, host: str = "127.0.0.1",
+                   plaintext_auth: bool = True) -> tuple[Dovecot, subprocess.Popen[bytes]]:
+    """Dovecot on `host`; with `plaintext_auth` False it refuses sign-in before TLS to
+    clients from another address (it counts a client on its own address as secure)."""
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
     cert.private_key_pem.write_to_path(str(d / "key.pem"))
@@ -538,7 +599,9 @@ def _start_dovecot(binary: str, d: Path) -> tuple[Dovecot, subprocess.Popen[byte
     pop3, pop3s = free_port(), free_port()
     conf = DOVECOT_CONF.format(
         d=d, uid=uid, gid=gid, users=users, chroot=chroot, pop3=pop3, pop3s=pop3s
-    )
+    ).replace("listen = 127.0.0.1", f"listen = {host}")
+    if not plaintext_auth:
+        conf = conf.replace("disable_plaintext_auth = no", "disable_plaintext_auth = yes")
     (d / "dovecot.conf").write_text(conf)
     (d / "oauth2.conf.ext").write_text(DOVECOT_OAUTH2.format(d=d))
     with open(d / "stdout.txt", "wb") as out:
@@ -551,7 +614,7 @@ def _start_dovecot(binary: str, d: Path) -> tuple[Dovecot, subprocess.Popen[byte
             output = (d / "stdout.txt").read_text(errors="replace").strip()
             pytest.skip(f"dovecot did not start: {output[:300]}")
         try:
-            socket.create_connection(("127.0.0.1", pop3), timeout=1).close()
+            socket.create_connection((host, pop3), timeout=1).close()
             break
         except OSError:
             if time.monotonic() > deadline:

@@ -79,7 +79,8 @@ def test_testbed_and_device_processes_over_the_tcp_console(tmp_path: Path, procs
     assert bench.values["testbed"].endswith("testbed.json")
     device = _start(procs, "device", "--nvram", str(tmp_path / "dev"), "--testbed", bench.values["testbed"],
                     "--console", "tcp:127.0.0.1:0", "--clock", "virtual")
-    console_url = "socket://" + device.values["console"].removeprefix("tcp:")
+    console_url = device.values["console"]  # as printed: tcp:127.0.0.1:N, which the tools take
+    assert console_url.startswith("tcp:127.0.0.1:")
     with MfpConsole(console_url, timeout=15) as console:
         assert console.ok("set smtp.provider local").ok
         console.ok("set smtp.account alice@example.test")
@@ -108,7 +109,8 @@ def test_testbed_and_device_processes_over_the_tcp_console(tmp_path: Path, procs
 
 def test_device_console_on_a_pty(tmp_path: Path, procs: list[Proc]):
     device = _start(procs, "device", "--nvram", str(tmp_path / "dev"), "--console", "pty", "--clock", "virtual")
-    path = device.values["console"].removeprefix("pty:")
+    path = device.values["console"]  # printed as the tools open it
+    assert path.startswith("/dev/pts/")
     assert path.startswith("/dev/pts/")
     with MfpConsole(path, timeout=10) as console:
         assert console.ok("clock")["kind"] == "virtual"
@@ -156,7 +158,7 @@ def test_scenario_file_against_the_processes(tmp_path: Path, procs: list[Proc]):
     bench = _start(procs, "testbed", "--state", str(tmp_path / "bench"))
     device = _start(procs, "device", "--nvram", str(tmp_path / "dev"), "--testbed", bench.values["testbed"],
                     "--clock", "virtual")
-    url = "socket://" + device.values["console"].removeprefix("tcp:")
+    url = device.values["console"]  # tcp:HOST:PORT, as printed
     scenario = Path(__file__).parent / "scenarios" / "get_token.scn"
     run = subprocess.run([MFP_SIM, "scenario", str(scenario), "--console", url, "--testbed", bench.values["testbed"]],
                          capture_output=True, text=True, timeout=90, check=False)
@@ -168,3 +170,29 @@ def test_scenario_file_against_the_processes(tmp_path: Path, procs: list[Proc]):
                          text=True, timeout=60, check=False)
     assert run.returncode == 1
     assert "failing.scn:2: expected state='retrieved', got 'not_retrieved'" in run.stdout
+
+
+def test_a_console_beyond_loopback_warns_and_asks_for_a_login(tmp_path: Path, procs: list[Proc]):
+    device = _start(procs, "device", "--nvram", str(tmp_path / "dev"), "--console",
+                    "tcp:0.0.0.0:0", "--clock", "virtual")
+    address = device.values["console"]
+    assert address.startswith("tcp:0.0.0.0:")
+    port = address.rsplit(":", 1)[1]
+    with MfpConsole(f"socket://127.0.0.1:{port}") as console:
+        refused = console.run("get smtp.port")
+        assert not refused.ok and refused.error.startswith("login required: this console is "
+                                                           "reachable from the network")
+        assert console.ok("login admin")["login"] == "ok"
+        assert console.ok("get smtp.port")["smtp.port"] == "587"
+    with MfpConsole(address, password="admin") as console:  # the printed address, logged in
+        assert console.ok("clock")["kind"] == "virtual"
+    device.stop()
+    assert device.popen.stderr is not None
+    warning = device.popen.stderr.read().decode()
+    assert "warning: the console on 0.0.0.0 is reachable beyond this machine" in warning
+    # The web page beyond loopback: HTTPS only, with the same kind of warning.
+    web = _start(procs, "device", "--nvram", str(tmp_path / "d2"), "--web", "tcp:0.0.0.0:0")
+    assert web.values["web"].startswith("https://")
+    web.stop()
+    assert web.popen.stderr is not None
+    assert "web page on 0.0.0.0 is reachable beyond this machine" in web.popen.stderr.read().decode()

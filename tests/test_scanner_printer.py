@@ -227,3 +227,22 @@ def test_tray_folder_must_be_a_folder(tmp_path: Path) -> None:
 def test_data_must_be_bytes(tmp_path: Path) -> None:
     with pytest.raises(TrayError, match="bytes"):
         OutputTray(tmp_path).print_document("J1", "doc", "text", "txt")  # type: ignore[arg-type]
+
+
+def test_has_knows_a_job_from_what_it_printed_and_from_the_folder(tmp_path: Path) -> None:
+    tray = OutputTray(tmp_path / "tray")
+    assert not tray.has("fax0123")
+    tray.print_pages("fax0123", "fax", [Image.new("1", (8, 8), 255)])
+    tray.print_document("scan-7", "doc", b"%PDF-1.4", "pdf")
+    assert tray.has("fax0123") and tray.has("scan-7") and not tray.has("fax0124")
+    again = OutputTray(tmp_path / "tray")  # power-on: read from the folder's names
+    assert again.has("fax0123") and again.has("scan-7") and not again.has("fax01")
+    assert not again.has("fax0123-fax-p1")  # a whole file name is not a job id
+
+
+def test_sync_makes_files_durable_and_names_a_missing_one(tmp_path: Path) -> None:
+    tray = OutputTray(tmp_path / "tray")
+    path = tray.print_document("j1", "doc", b"%PDF-1.4", "pdf")
+    tray.sync([path])  # fsync of the file and of the folder; nothing to see but no error
+    with pytest.raises(TrayError, match="cannot be synced"):
+        tray.sync([tmp_path / "tray" / "gone.pdf"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mfp_sim.firmware.errors import ProviderError
+from mfp_sim.firmware.errors import ProviderError, SettingsError
 from mfp_sim.firmware.providers import ProviderRegistry
 from mfp_sim.firmware.settings import SettingsErrors
 
@@ -31,7 +31,7 @@ from .conftest import sh
     ("set smtp.nosuch 1", "smtp has: server, port"),
     ("set fax.port 1", "unknown setting"),
     ("set device.language fr", "one of en|it"),
-    ("set smtp.sender_name 'a\x07b'", "control characters"),
+    ("set smtp.sender_name 'a\x07b'", "control character"),
 ])
 async def test_bad_values_are_refused_with_what_is_allowed(device, line, words):
     before = await sh(device, "settings")
@@ -70,12 +70,26 @@ async def test_settings_survive_a_restart_and_passwords_are_sealed(tmp_path, mak
     assert again.settings.smtp().password == "Sup3rSecretPw"
 
 
-async def test_admin_password_check(device):
+async def test_admin_password_changes_only_with_the_current_one(device):
+    device.api.guard.delay = 0  # the attempt limit has its own tests (test_console_access)
     assert device.api.check_admin_password("admin")
     assert not device.api.check_admin_password("Admin")
-    assert (await sh(device, "set device.admin_password s3cret!"))["_ok"]
+    refused = await sh(device, "set device.admin_password s3cret!")
+    assert not refused["_ok"] and "password <current> <new>" in refused["_err"]
+    assert device.api.check_admin_password("admin")
+    wrong = await sh(device, "password Admin s3cret!")
+    assert not wrong["_ok"] and "current administrator password is not correct" in wrong["_err"]
+    assert (await sh(device, "password admin s3cret!"))["_ok"]
     assert device.api.check_admin_password("s3cret!")
-    assert not (await sh(device, "set device.admin_password abc"))["_ok"]
+    short = await sh(device, "password s3cret! abc")
+    assert not short["_ok"] and "4 to 64 printable characters" in short["_err"]
+    assert device.api.check_admin_password("s3cret!")
+    # The panel's form goes through the same API: refused without the current password.
+    with pytest.raises(SettingsError, match="password <current> <new>"):
+        await device.api.update("device", {"admin_password": "other-pw"})
+    await device.api.update("device", {"admin_password": "other-pw", "name": "Front"},
+                            current_password="s3cret!")
+    assert device.api.check_admin_password("other-pw") and device.settings.device().name == "Front"
 
 
 def test_providers_file_adds_and_overrides(tmp_path: Path):
@@ -118,3 +132,45 @@ def test_bad_providers_file_is_refused_and_changes_nothing(tmp_path: Path, text,
     with pytest.raises(ProviderError, match=words.replace("[", r"\[").replace(".", r"\.")):
         registry.load_toml(path)
     assert "ok" not in registry and registry.get("microsoft").client_id == ""
+
+
+# -------------------------------------------------- what a message header cannot carry
+_UNCARRIABLE = [("\u2028", "U+2028 (LINE SEPARATOR)"), ("\u2029", "U+2029 (PARAGRAPH SEPARATOR)"),
+                ("\x85", "U+0085 (NEXT LINE)"), ("\x00", "U+0000"), ("\r", "U+000D"),
+                ("\u200b", "U+200B (ZERO WIDTH SPACE)"),
+                ("\u202e", "U+202E (RIGHT-TO-LEFT OVERRIDE)"), ("\ufeff", "U+FEFF")]
+
+
+@pytest.mark.parametrize("key", ["smtp.sender_name", "device.name", "smtp.user",
+                                 "pop.ifax.user", "smtp.password"])
+@pytest.mark.parametrize(("char", "named"), _UNCARRIABLE)
+async def test_settings_refuse_what_a_header_cannot_carry(device, key, char, named):
+    section, name = key.rsplit(".", 1)
+    before = device.api.settings_items(section)
+    with pytest.raises(SettingsError) as refused:
+        await device.api.update(section, {name: f"Front{char}Office"})  # the panel's and web's way
+    message = str(refused.value)
+    assert message.startswith(f"{key}: {named}") and "at position 6 is not allowed" in message
+    assert "one-line printable text" in message  # the allowed form
+    assert device.api.settings_items(section) == before
+
+
+async def test_what_the_settings_accept_makes_a_message_and_what_they_refuse_would_not(device):
+    import dataclasses
+    import email
+    import email.policy
+
+    from mfp_sim.firmware.mail.outgoing import compose_scan
+
+    await device.api.update("smtp", {"sender_address": "mfp@example.test",
+                                     "sender_name": "Büro – Empfang 📠 «Front»"})
+    cfg = device.settings.smtp()
+    out = await compose_scan(device.scanner, cfg, job_id="1", to="bob@example.test", pages=1,
+                             fmt="pdf", now=device.clock.now())
+    sent = email.message_from_bytes(out.message, policy=email.policy.default)
+    assert sent["From"].addresses[0].display_name == "Büro – Empfang 📠 «Front»"
+    # The value the settings now refuse is the one that broke every send (issue 13, item 8).
+    with pytest.raises(ValueError, match="linefeed"):
+        await compose_scan(device.scanner, dataclasses.replace(cfg, sender_name="A\u2028B"),
+                           job_id="2", to="bob@example.test", pages=1, fmt="pdf",
+                           now=device.clock.now())

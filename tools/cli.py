@@ -4,7 +4,9 @@
                     [--idp-knob NAME=VALUE]... [--mail-certificate trusted|wrong_host|untrusted_ca]
     mfp-sim device --nvram DIR [--keystore DIR] [--testbed FILE] [--console tcp:HOST:PORT|pty]
                    [--clock real|virtual] [--ca FILE]... [--providers FILE]
-    mfp-sim demo [--state DIR] [--headless]
+                   [--web tcp:HOST:PORT [--web-http PORT] [--web-name NAME]...
+                    [--web-cert FILE [--web-key FILE]]]
+    mfp-sim demo [--state DIR] [--headless] [--no-web]
     mfp-sim scenario FILE --console URL [--testbed FILE]
     mfp-sim bench [--quick|--smoke] [--json FILE] [--only NAME...]
 
@@ -32,11 +34,16 @@ log = logging.getLogger("mfp-sim")
 def _console_spec(text: str) -> tuple[str, str, int]:
     if text == "pty":
         return ("pty", "", 0)
-    kind, _, rest = text.partition(":")
+    rest = text.removeprefix("socket://") if text.startswith("socket://") else None
+    if rest is None:
+        kind, _, rest = text.partition(":")
+        rest = rest if kind == "tcp" else ""
     host, _, port = rest.rpartition(":")
-    if kind != "tcp" or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: use tcp:HOST:PORT (PORT 0 lets the system choose) or pty")
+            f"{text!r}: use tcp:HOST:PORT or socket://HOST:PORT (PORT 0 lets the system choose) "
+            "or pty")
     return ("tcp", host, int(port))
 
 
@@ -45,6 +52,23 @@ def _web_spec(text: str) -> tuple[str, str, int]:
     if spec[0] != "tcp":
         raise argparse.ArgumentTypeError(f"{text!r}: use tcp:HOST:PORT")
     return spec
+
+
+#: What protects each face when it is bound beyond loopback (said in the warning).
+_GUARDS = {
+    "console": "every connection must log in with the administrator password first "
+               "(login <password>)",
+    "web page": "it is served over HTTPS only (plain HTTP, if asked for, only redirects) and "
+                "every page asks for the administrator password",
+}
+
+
+def _warn_if_reachable(what: str, host: str) -> None:
+    from mfp_sim.firmware.access import is_loopback
+
+    if not is_loopback(host):
+        print(f"mfp-sim: warning: the {what} on {host} is reachable beyond this machine; "
+              f"{_GUARDS[what]}", file=sys.stderr, flush=True)
 
 
 def _stop_signal() -> asyncio.Event:
@@ -58,14 +82,16 @@ def _stop_signal() -> asyncio.Event:
     return stop
 
 
-async def start_console(handler: Any, spec: tuple[str, str, int]) -> Any:
+async def start_console(shell: Any, spec: tuple[str, str, int]) -> Any:
+    """The device's console on a pty or a TCP port; beyond loopback each connection logs in."""
     from mfp_sim.hwsim.uart import PtyConsole, TcpConsole
 
     if spec[0] == "pty":
-        pty = PtyConsole(handler)
+        pty = PtyConsole(shell.open)
         await pty.start()
         return pty
-    tcp = TcpConsole(handler, spec[1], spec[2])
+    _warn_if_reachable("console", spec[1])
+    tcp = TcpConsole(shell.sessions_for(spec[1]), spec[1], spec[2])
     await tcp.start()
     return tcp
 
@@ -82,14 +108,21 @@ async def _device(args: argparse.Namespace) -> None:
                           providers_file=Path(args.providers) if args.providers else None,
                           keystore_dir=Path(args.keystore) if args.keystore else None)
     await device.start()
-    console = await start_console(device.shell.execute, args.console)
+    console = await start_console(device.shell, args.console)
     print(f"console={console.address}", flush=True)
     web = None
     if args.web is not None:
-        from mfp_sim.firmware.webpage import DeviceWebPage
+        _warn_if_reachable("web page", args.web[1])
+        from mfp_sim.firmware.web import WebConfig
+        from mfp_sim.tools.device_web import start_device_web
 
-        web = DeviceWebPage(device.api, args.web[1], args.web[2])
-        print(f"web={await web.start()}", flush=True)
+        web = await start_device_web(
+            device, WebConfig(args.web[1], args.web[2], args.web_http), names=args.web_name or (),
+            cert_file=Path(args.web_cert) if args.web_cert else None,
+            key_file=Path(args.web_key) if args.web_key else None)
+        print(f"web={web.url}", flush=True)
+        if web.http_url:
+            print(f"web_http={web.http_url}", flush=True)
     print(f"nvram={Path(args.nvram).resolve()}", flush=True)
     print(f"keystore={device.keystore.path.parent}", flush=True)
     stop = _stop_signal()
@@ -145,7 +178,7 @@ async def _testbed(args: argparse.Namespace) -> None:
 async def _demo(args: argparse.Namespace) -> None:
     from mfp_sim.tools.demo import run_demo
 
-    await run_demo(Path(args.state), headless=args.headless)
+    await run_demo(Path(args.state), headless=args.headless, web=not args.no_web)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -205,7 +238,7 @@ The panel's keys are on its bottom line and in docs/panel.md.
 _SCENARIO_EPILOG = """\
 examples:
   mfp-sim scenario tests/scenarios/get_token.scn \\
-      --console socket://127.0.0.1:4000 \\
+      --console tcp:127.0.0.1:4000 \\
       --testbed state/bench/testbed.json
   mfp-sim scenario my.scn --console /dev/pts/5 --timeout 30
 
@@ -255,9 +288,21 @@ def parser() -> argparse.ArgumentParser:
                    "(default: beside it, NVRAM-FOLDER.keystore)")
     d.add_argument("--testbed", help="testbed.json of a running bench (adds provider 'local')")
     d.add_argument("--console", type=_console_spec, default=("tcp", "127.0.0.1", 0),
-                   help="tcp:HOST:PORT or pty (default tcp:127.0.0.1:0)")
+                   help="tcp:HOST:PORT, socket://HOST:PORT or pty (default tcp:127.0.0.1:0); "
+                        "beyond loopback every connection must log in")
     d.add_argument("--web", type=_web_spec, default=None,
-                   help="serve the device web page on tcp:HOST:PORT (PORT 0: system's choice)")
+                   help="serve the device web page over HTTPS on tcp:HOST:PORT (PORT 0: "
+                   "system's choice; HOST 127.0.0.1 keeps it off the network)")
+    d.add_argument("--web-http", type=int, default=None, metavar="PORT",
+                   help="also listen for plain HTTP on PORT of --web's host (0: system's "
+                   "choice), only to redirect to HTTPS")
+    d.add_argument("--web-name", action="append", metavar="NAME",
+                   help="a host name or IP the web certificate is made for; repeatable, the "
+                   "first is its common name (default 127.0.0.1 and localhost)")
+    d.add_argument("--web-cert", metavar="FILE",
+                   help="web certificate (PEM) issued elsewhere; with --web-key unless it was "
+                   "issued for the device's own key")
+    d.add_argument("--web-key", metavar="FILE", help="the private key (PEM) of --web-cert")
     d.add_argument("--clock", choices=["real", "virtual"], default="real",
                    help="real time (default), or a virtual clock that the console's `clock "
                    "advance` moves")
@@ -273,13 +318,15 @@ def parser() -> argparse.ArgumentParser:
                    help="folder for the demo's state: device memory, bench, demo.json, demo.log "
                    "(default state/demo)")
     m.add_argument("--headless", action="store_true", help="no panel: console only")
+    m.add_argument("--no-web", action="store_true",
+                   help="do not start the device's web page (HTTPS, started by default)")
 
     s = sub.add_parser("scenario", help="run a scenario file against a device's console",
                        description="Run a scenario file (commands and expected replies) against "
                        "a running\ndevice's console.",
                        epilog=_SCENARIO_EPILOG, formatter_class=_RAW)
     s.add_argument("file", help="scenario file (docs/shell.md: Scenario files)")
-    s.add_argument("--console", required=True, help="socket://HOST:PORT, /dev/pts/N or a serial port")
+    s.add_argument("--console", required=True, help="tcp:HOST:PORT, socket://HOST:PORT, /dev/pts/N or a serial port")
     s.add_argument("--testbed", help="testbed.json, for bench actions (approve, revoke, ...)")
     s.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each reply")
 
@@ -296,7 +343,7 @@ def parser() -> argparse.ArgumentParser:
                    help="also write every figure as JSON: [{name, value, unit, goal, met, ...}]")
     b.add_argument("--only", nargs="+", metavar="NAME",
                    help="run these sections only: send drain token startup memory backlog "
-                        "history panel")
+                        "history panel web")
     return p
 
 

@@ -1,16 +1,20 @@
 """Hardware-in-the-loop client: drive a device's serial console from scripts and pytest.
 
-The same client talks to a simulated device (`socket://127.0.0.1:PORT`, or its `/dev/pts/N`)
-and to a bench device on a real serial port (`/dev/ttyUSB0`), through pyserial. A command's
-reply ends at its `OK` or `ERR` line; every read is bounded by the timeout, so a dead device
-fails the script instead of hanging it.
+The same client talks to a simulated device and to a bench device on a real serial port
+(`/dev/ttyUSB0`), through pyserial. A console address is given in any form a device prints or
+a person types: `tcp:HOST:PORT` (what `mfp-sim device` and the demo print),
+`socket://HOST:PORT` (pyserial's form), or a terminal, `/dev/pts/N`. A command's reply ends at
+its `OK` or `ERR` line; every read is bounded by the timeout, so a dead device fails the
+script instead of hanging it. Lines the device streams between replies (`event=…`, after
+`events on`) are kept apart in `MfpConsole.events`, never mixed into a reply.
 
-As a pytest plugin (`pytest -p tools.hil --mfp-console socket://127.0.0.1:PORT`) it provides
+As a pytest plugin (`pytest -p tools.hil --mfp-console tcp:127.0.0.1:PORT`) it provides
 the `mfp_console` fixture.
 """
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +22,18 @@ from typing import Any
 
 import serial
 
-__all__ = ["ConsoleReply", "MfpConsole", "HilError", "HilTimeout"]
+__all__ = ["ConsoleReply", "MfpConsole", "HilError", "HilTimeout", "serial_url"]
+
+
+def serial_url(address: str) -> str:
+    """A console address as pyserial opens it: `tcp:HOST:PORT` → `socket://HOST:PORT`;
+    `socket://…`, `/dev/pts/N` and any other pyserial URL or device path unchanged."""
+    text = address.strip()
+    if text.startswith("tcp:"):
+        return "socket://" + text.removeprefix("tcp:")
+    if text.startswith("pty:"):
+        return text.removeprefix("pty:")
+    return text
 
 
 class HilError(Exception):
@@ -42,10 +57,38 @@ class ConsoleReply:
 
 
 class MfpConsole:
-    def __init__(self, url: str, *, timeout: float = 10.0, baudrate: int = 115200) -> None:
-        self.url = url
+    def __init__(self, url: str, *, timeout: float = 10.0, baudrate: int = 115200,
+                 password: str | None = None) -> None:
+        """Open the console at `url` (any form `serial_url` takes); with `password`, log in."""
+        self.url = serial_url(url)
         self.timeout = timeout
-        self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.2)
+        self.events: list[str] = []  # streamed `event=…` lines, in arrival order
+        self._port = serial.serial_for_url(self.url, baudrate=baudrate, timeout=0.2)
+        self._pending = b""
+        if password is not None:
+            self.ok(f"login {shlex.quote(password)}")
+
+    def _read_line(self, deadline: float) -> str | None:
+        """One whole line from the device, or None when the deadline passed."""
+        while b"\n" not in self._pending:
+            if time.monotonic() > deadline:
+                return None
+            self._pending += self._port.read_until(b"\n")
+        raw, _, self._pending = self._pending.partition(b"\n")
+        return raw.rstrip(b"\r").decode("utf-8", errors="replace")
+
+    def wait_event(self, prefix: str = "event=", *, timeout: float | None = None) -> str:
+        """The first streamed line starting with `prefix` (read or already kept); bounded."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        while True:
+            for i, line in enumerate(self.events):
+                if line.startswith(prefix):
+                    return self.events.pop(i)
+            line = self._read_line(deadline)
+            if line is None:
+                raise HilTimeout(f"no streamed line starting with {prefix!r} within the timeout")
+            if line.startswith("event="):
+                self.events.append(line)
 
     def run(self, command: str, *, timeout: float | None = None) -> ConsoleReply:
         """Send one line; return its reply (OK or ERR) within `timeout` seconds."""
@@ -55,14 +98,13 @@ class MfpConsole:
         self._port.flush()
         deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
         lines: list[str] = []
-        buf = b""
         while True:
-            if time.monotonic() > deadline:
+            line = self._read_line(deadline)
+            if line is None:
                 raise HilTimeout(f"no OK/ERR for {command!r} within the timeout; got {lines!r}")
-            buf += self._port.readline()
-            if not buf.endswith(b"\n"):
+            if line.startswith("event=") and not lines:
+                self.events.append(line)  # streamed between replies: not part of this one
                 continue
-            line, buf = buf.rstrip(b"\r\n").decode("utf-8", errors="replace"), b""
             if line == "OK" or line.startswith("ERR"):
                 values = dict(x.split("=", 1) for x in lines if "=" in x)
                 return ConsoleReply(command, lines, line == "OK", line[4:] if line != "OK" else "", values)
@@ -88,7 +130,8 @@ class MfpConsole:
 # ------------------------------------------------------------------ pytest plugin
 def pytest_addoption(parser: Any) -> None:
     parser.addoption("--mfp-console", default=None,
-                     help="console of the device under test: socket://HOST:PORT, /dev/pts/N, /dev/ttyUSB0")
+                     help="console of the device under test: tcp:HOST:PORT, socket://HOST:PORT, "
+                          "/dev/pts/N, /dev/ttyUSB0")
     parser.addoption("--mfp-timeout", type=float, default=10.0, help="seconds to wait for each reply")
 
 

@@ -15,7 +15,9 @@ A scenario is a text file QA can read and write without Python:
 Every value a reply gives is remembered and can be used later as `{key}`. Bench actions are
 `approve CODE USER`, `deny CODE`, `revoke USER`, `disable USER`, `enable USER`, `slow_down N`.
 
-    mfp-sim scenario FILE --console socket://127.0.0.1:PORT [--testbed testbed.json]
+    mfp-sim scenario FILE --console tcp:127.0.0.1:PORT [--testbed testbed.json]
+
+`--console` takes any address form (`tcp:HOST:PORT`, `socket://HOST:PORT`, `/dev/pts/N`).
 """
 
 from __future__ import annotations

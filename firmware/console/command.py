@@ -2,10 +2,12 @@
 
 A command is a row (`Command`): its name, its usage line, a one-line summary and an async
 handler `handler(session, args, rest) -> reply lines`. The `Session` is what a handler may
-use: the device's API and the command table (for `help`). Usage and summary may name the device's
+use: the device's API, the command table (for `help`) and the state of its own connection
+(logged in or not, the events it streams). Usage and summary may name the device's
 contexts with `{stores}` (every token store name, SMTP function names too), `{receivers}` (the
-POP settings) and `{contexts}` (every mail context), filled in from the device's own table when
-`help` prints them, so a new context shows in the help without touching a command.
+POP settings), `{contexts}` (every mail context), `{sections}` (every settings section) and
+`{kinds}` (every event kind), filled in from the device's own tables when `help` prints them,
+so a new context shows in the help without touching a command.
 """
 
 from __future__ import annotations
@@ -16,25 +18,41 @@ from datetime import UTC, datetime
 
 from ..api import DeviceApi
 from ..errors import CommandError
+from ..events import EVENT_KINDS
+from .streaming import EventStream
 
 __all__ = ["Command", "Reply", "Handler", "Session", "need", "one_line", "iso", "options"]
 
 Reply = list[str]
 
 
-@dataclass
 class Session:
-    """What a command handler works with: the device's API and the console's command table."""
+    """One console connection as its commands see it.
 
-    api: DeviceApi
-    commands: Mapping[str, Command]
+    `api` is read through the shell at every use, so a session outlives a power cycle (the
+    UART is hardware: the connection survives, and so do its login and its event stream).
+    """
+
+    def __init__(self, api: Callable[[], DeviceApi], commands: Mapping[str, Command], *,
+                 login_required: bool = False) -> None:
+        self._api = api
+        self.commands = commands
+        self.login_required = login_required
+        self.logged_in = False
+        self.stream = EventStream()
+
+    @property
+    def api(self) -> DeviceApi:
+        return self._api()
 
     def fill(self, text: str) -> str:
         """A usage or summary with the device's context names put in (see the module doc)."""
         contexts = self.api.contexts
         return text.format(stores=contexts.usage().replace(", ", "|"),
                            receivers="|".join(c.name for c in contexts.pop()),
-                           contexts="|".join(contexts.names()))
+                           contexts="|".join(contexts.names()),
+                           sections="|".join(contexts.sections),
+                           kinds="|".join(EVENT_KINDS))
 
 
 Handler = Callable[[Session, list[str], str], Awaitable[Reply]]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import CommandError
+import shlex
+
+from ..errors import CommandError, ConfirmationNeeded
 from .command import Command, Reply, Session, iso, need
 
 __all__ = ["CORE_COMMANDS"]
@@ -24,11 +26,28 @@ async def _get(session: Session, args: list[str], rest: str) -> Reply:
     return [f"{args[0]}={session.api.get(args[0])}", "OK"]
 
 
+CONFIRM = "--confirm"
+SET_USAGE = f"set <key> <value> [{CONFIRM}]"
+
+
 async def _set(session: Session, args: list[str], rest: str) -> Reply:
-    need(args, 1, "set <key> <value>")
-    value = " ".join(args[1:])
-    changed = await session.api.set(args[0], value)
-    return [f"{k}={v}" for k, v in changed.items()] + ["OK"]
+    need(args, 1, SET_USAGE)
+    key, words = args[0], args[1:]
+    confirm = len(words) > 1 and words[-1] == CONFIRM
+    if confirm:
+        words = words[:-1]
+    value = " ".join(words)
+    try:
+        changed = await session.api.set(key, value, confirm=confirm)
+    except ConfirmationNeeded as exc:
+        shown = shlex.join([key, value]) if value else f"{key} ''"
+        raise CommandError(f"{exc}; if that server is meant to have it, repeat with {CONFIRM}: "
+                           f"set {shown} {CONFIRM} (or clear the token first)") from None
+    # The key as the device holds it now, changed or not, then whatever else changed with it.
+    section, name = session.api.settings.split_key(key)
+    held = f"{section.name}.{name}"
+    lines = [f"{held}={session.api.get(held)}"]
+    return lines + [f"{k}={v}" for k, v in changed.items() if k != held] + ["OK"]
 
 
 async def _settings(session: Session, args: list[str], rest: str) -> Reply:
@@ -66,7 +85,9 @@ async def _clock(session: Session, args: list[str], rest: str) -> Reply:
 CORE_COMMANDS: tuple[Command, ...] = (
     Command("help", "help [command]", "list commands, or show one", _help),
     Command("get", "get <key>", "show one setting (secrets masked)", _get),
-    Command("set", "set <key> <value>", "change one setting; prints every key that changed", _set),
+    Command("set", SET_USAGE,
+            "change one setting; prints it as the device now holds it, and every other key "
+            "that changed with it", _set),
     Command("settings", "settings [section]", "show all settings, or one section", _settings),
     Command("providers", "providers", "the OAuth providers this device knows", _providers),
     Command("clock", "clock | clock advance <seconds>", "device time; advance a virtual clock",

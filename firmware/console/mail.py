@@ -1,4 +1,5 @@
-"""Console commands for the mail functions: send, follow jobs, test connections, receive.
+"""Console commands for the mail functions: send, follow jobs, test connections, receive
+(`mail check`) and the receive journal (`mail log`).
 
 They speak the console's language (`key=value` lines, then `OK` or `ERR <reason>`) and call
 only the command API.
@@ -6,10 +7,12 @@ only the command API.
 
 from __future__ import annotations
 
+import shlex
+
 from ..errors import CommandError
 from ..mail.jobs import JobInfo
 from ..vocabulary import JobState
-from .command import Command, Reply, Session, iso, options
+from .command import Command, Reply, Session, iso, one_line, options
 
 __all__ = ["MAIL_COMMANDS"]
 
@@ -94,19 +97,47 @@ async def _test(session: Session, args: list[str], rest: str) -> Reply:
     return lines + (["OK"] if report.ok else [f"ERR {report.step}: {report.message}"])
 
 
+MAIL_USAGE = "mail check {receivers} | mail log [{receivers}] [n]"
+
+
 async def _mail(session: Session, args: list[str], rest: str) -> Reply:
-    if len(args) != 2 or args[0].lower() != "check":
-        raise CommandError(session.fill("usage: mail check {receivers}"))
+    what = args[0].lower() if args else ""
+    if what == "log":
+        return _mail_log(session, args[1:])
+    if what != "check" or len(args) != 2:
+        raise CommandError(session.fill(f"usage: {MAIL_USAGE}"))
     result = await session.api.check_mail(args[1])
     lines = [f"on_server={result.on_server}", f"received={result.received}",
              f"spooled={result.spooled}", f"printed={result.printed}",
              f"duplicates={result.duplicates}", f"refused={result.refused}",
-             f"deleted={result.deleted}", f"pending={result.pending}"]
+             f"deleted={result.deleted}", f"vanished={result.vanished}",
+             f"pending={result.pending}", f"left={result.left}"]
     lines += [f"file={name}" for name in result.files]
     if not result.ok:
         return lines + [f"step={result.step}", f"reason={result.reason}",
                         f"ERR {result.step}: {result.reason}"]
     return lines + ["OK"]
+
+
+def _mail_log(session: Session, args: list[str]) -> Reply:
+    """`mail log [<pop setting>] [n]`: one line per outcome, newest last."""
+    store: str | None = None
+    count = 20
+    for word in args:
+        if word.isdigit():
+            count = int(word)
+        elif store is None and not word.lstrip("-").isdigit():
+            store = word
+        else:
+            raise CommandError(session.fill(f"usage: {MAIL_USAGE} (n: 1 to 200)"))
+    entries = session.api.mail_log(store, count)
+    return [f"{e.seq}={iso(e.time)} {e.source} {e.outcome.value} from={_q(e.sender)} "
+            f"subject={_q(e.subject)} reason={_q(e.reason)}" for e in entries] + ["OK"]
+
+
+def _q(text: str) -> str:
+    """A value a script splits back with `shlex` (one line, quoted when it must be)."""
+    return shlex.quote(one_line(text))
 
 
 MAIL_COMMANDS: tuple[Command, ...] = (
@@ -116,6 +147,7 @@ MAIL_COMMANDS: tuple[Command, ...] = (
     Command("jobs", "jobs", "every send job, oldest first", _jobs),
     Command("test", "test {contexts}",
             "connection test: connect, TLS, sign in; the first failing step", _test),
-    Command("mail", "mail check {receivers}", "poll a POP mailbox now", _mail),
+    Command("mail", MAIL_USAGE,
+            "poll a POP mailbox now; or the last receive outcomes, with their reasons", _mail),
     Command("tray", "tray", "what the printer has output, oldest first", _tray),
 )

@@ -3,7 +3,9 @@
     FirmwareError                (firmware.errors)
      └── IfaxError               a fax cannot be built from what the caller gave
           └── IfaxFormatError    received data is not what Internet Fax allows; the message
-                                 says what was found and what is accepted
+               │                 says what was found and what is accepted
+               └── IfaxLimitError  a received fax over one of the device's limits (pages,
+                                 pixels per page, page memory); `.limit` names it
 
 Receive-side code turns any decoding failure, however deep in Pillow or the `email` package,
 into `IfaxFormatError`, so a bad fax from the network ends in a job error and never in a
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from mfp_sim.firmware.errors import FirmwareError
 
-__all__ = ["IfaxError", "IfaxFormatError"]
+__all__ = ["IfaxError", "IfaxFormatError", "IfaxLimitError"]
 
 
 class IfaxError(FirmwareError):
@@ -23,3 +25,11 @@ class IfaxError(FirmwareError):
 
 class IfaxFormatError(IfaxError):
     """Received data is not a document Internet Fax accepts."""
+
+
+class IfaxLimitError(IfaxFormatError):
+    """A received fax that is a fax, but more than the device takes; `limit` says which."""
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit

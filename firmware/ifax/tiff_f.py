@@ -16,7 +16,7 @@ Pages are fitted to the fax line from their physical size: a 210 mm A4 sheet at 
 1686 pixels and is centred on the 1728-pixel line (215 mm), as fax machines do; wider pages
 are scaled down to fit.
 
-On receive the device is liberal in the coding (any bilevel TIFF Pillow decodes: MH, MR, MMR,
+On receive (`received.py`) the device is liberal in the coding (any bilevel TIFF Pillow decodes: MH, MR, MMR,
 uncompressed, either fill order) but strict in the geometry: one bit per pixel and a fax
 line width, or `IfaxFormatError` saying what is allowed. Damage inside a page's coded data
 is not an error: like a fax machine, the device prints the page with the damaged lines
@@ -26,10 +26,9 @@ is not an error: like a fax machine, the device prints the page with the damaged
 from __future__ import annotations
 
 import enum
-import io
 from collections.abc import Sequence
 
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image
 
 from mfp_sim.firmware.ifax.bilevel_tiff import (
     COMPRESSION_MH,
@@ -42,14 +41,16 @@ from mfp_sim.firmware.ifax.bilevel_tiff import (
 from mfp_sim.firmware.ifax.errors import IfaxError, IfaxFormatError
 
 __all__ = [
+    "ACCEPTED",
     "ALLOWED_WIDTHS",
     "FAX_WIDTH",
     "MAX_PAGES",
     "MAX_PAGE_LINES",
     "FaxResolution",
-    "decode_tiff_f",
+    "check_page",
     "encode_tiff_f",
     "fit_to_fax",
+    "source_dpi",
 ]
 
 #: The A4 fax line: 1728 pixels at 204 dpi (215 mm).
@@ -66,9 +67,7 @@ MAX_PAGES = 999
 MAX_PAGE_LINES = 10_000
 
 _A4_WIDTH_INCH = 210.0 / 25.4
-_TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
-_BIGTIFF_MAGIC = (b"II+\x00", b"MM\x00+")
-_ACCEPTED = (
+ACCEPTED = (
     "Internet Fax accepts TIFF-F (RFC 3949 profile S): 1 bit per pixel, "
     "1728, 2048 or 2432 pixels wide"
 )
@@ -89,7 +88,7 @@ class FaxResolution(enum.Enum):
 def fit_to_fax(image: Image.Image, resolution: FaxResolution = FaxResolution.FINE) -> Image.Image:
     """One page as the fax sends it: bilevel, 1728 pixels wide, at the fax resolution."""
     x_dpi, y_dpi = resolution.dpi
-    src_x, src_y = _source_dpi(image)
+    src_x, src_y = source_dpi(image)
     width = max(1, round(image.width * x_dpi / src_x))
     height = max(1, round(image.height * y_dpi / src_y))
     if width > FAX_WIDTH:  # wider than the fax line: shrink the whole page to fit
@@ -127,43 +126,8 @@ def encode_tiff_f(
     return write_tiff(pages, compression=COMPRESSION_MH, fill_order=2)
 
 
-def decode_tiff_f(data: bytes) -> list[Image.Image]:
-    """Decode a received TIFF into mode "1" pages, refusing what a fax cannot carry.
-
-    Never raises anything but `IfaxFormatError` for bad input: whatever Pillow or libtiff
-    make of a damaged file is reported as a format error.
-    """
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise IfaxFormatError(f"fax data must be bytes, not {type(data).__name__}")
-    raw = bytes(data)
-    if raw[:4] in _BIGTIFF_MAGIC:
-        raise IfaxFormatError(f"BigTIFF is not allowed; {_ACCEPTED}")
-    if raw[:4] not in _TIFF_MAGIC:
-        raise IfaxFormatError(f"not a TIFF file (starts with {raw[:4]!r}); {_ACCEPTED}")
-    pages: list[Image.Image] = []
-    try:
-        with Image.open(io.BytesIO(raw), formats=["TIFF"]) as tiff:
-            for index, frame in enumerate(ImageSequence.Iterator(tiff)):
-                if index >= MAX_PAGES:
-                    raise IfaxFormatError(f"fax has more than {MAX_PAGES} pages")
-                _check_page(frame, index + 1)
-                frame.load()
-                page = frame.copy()
-                page.info = {"dpi": _source_dpi(frame)}
-                pages.append(page)
-    except IfaxFormatError:
-        raise
-    except UnidentifiedImageError as exc:
-        raise IfaxFormatError(f"TIFF structure is damaged (no readable page); {_ACCEPTED}") from exc
-    except Exception as exc:  # Pillow and libtiff fail in many ways on garbage
-        where = f"page {len(pages) + 1}" if pages else "file"
-        raise IfaxFormatError(f"TIFF {where} cannot be decoded ({exc}); {_ACCEPTED}") from exc
-    if not pages:
-        raise IfaxFormatError(f"TIFF holds no pages; {_ACCEPTED}")
-    return pages
-
-
-def _check_page(frame: Image.Image, number: int) -> None:
+def check_page(frame: Image.Image, number: int) -> None:
+    """Refuse a page that is not a fax page (bilevel, a fax line width, bounded length)."""
     if frame.mode != "1":
         raise IfaxFormatError(
             f"page {number} is not black-and-white (image mode {frame.mode}); "
@@ -180,7 +144,7 @@ def _check_page(frame: Image.Image, number: int) -> None:
         )
 
 
-def _source_dpi(image: Image.Image) -> tuple[float, float]:
+def source_dpi(image: Image.Image) -> tuple[float, float]:
     """The page's resolution; without one, assume the page is an A4 sheet's width."""
     dpi = image.info.get("dpi")
     try:

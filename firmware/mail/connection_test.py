@@ -13,20 +13,24 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..errors import FirmwareError
 from ..tokens.machine import TokenState
 from ..tokens.store import TokenStore
+from ..vocabulary import Step
 from .errors import TOKEN_UPDATE_FAILED, MailFailure, MailTokenError
-from .pop_poller import PopPoller
 from .smtp_sender import SmtpSender
 
-__all__ = ["ConnectionReport", "check_pop", "check_smtp"]
+__all__ = ["DONE", "ConnectionReport", "Probe", "check_pop", "check_smtp"]
+
+#: The step of a test that passed every stage.
+DONE = "done"
 
 
 @dataclass(frozen=True)
 class ConnectionReport:
-    """`step` is where the test stopped: connect, tls, auth, token, receive, or done."""
+    """`step` is where the test stopped (a `Step`), or `done`."""
 
     ok: bool
     step: str
@@ -39,8 +43,14 @@ async def check_smtp(sender: SmtpSender, store: TokenStore) -> ConnectionReport:
     return await _check(sender.check, store)
 
 
-async def check_pop(poller: PopPoller, store: TokenStore) -> ConnectionReport:
-    return await _check(poller.probe, store)
+class Probe(Protocol):
+    """A POP receiver's connection test: sign in, count the messages, note each stage."""
+
+    async def probe(self, notes: list[str]) -> int: ...
+
+
+async def check_pop(receiver: Probe, store: TokenStore) -> ConnectionReport:
+    return await _check(receiver.probe, store)
 
 
 async def _check(probe: Callable[[list[str]], Awaitable[object]], store: TokenStore) -> ConnectionReport:
@@ -51,14 +61,14 @@ async def _check(probe: Callable[[list[str]], Awaitable[object]], store: TokenSt
     except MailFailure as exc:
         return _failed(exc, store, notes)
     except FirmwareError as exc:
-        return ConnectionReport(False, "connect", str(exc), passed=tuple(notes))
-    return ConnectionReport(True, "done", "Connection OK: " + "; ".join(notes),
+        return ConnectionReport(False, Step.CONNECT, str(exc), passed=tuple(notes))
+    return ConnectionReport(True, DONE, "Connection OK: " + "; ".join(notes),
                             passed=tuple(notes))
 
 
 def _failed(exc: MailFailure, store: TokenStore, notes: list[str]) -> ConnectionReport:
     if isinstance(exc, MailTokenError) and store.state is TokenState.INVALID:
-        return ConnectionReport(False, "token", TOKEN_UPDATE_FAILED, detail=str(exc),
+        return ConnectionReport(False, Step.TOKEN, TOKEN_UPDATE_FAILED, detail=str(exc),
                                 passed=tuple(notes))
-    step = "token" if isinstance(exc, MailTokenError) else exc.step
-    return ConnectionReport(False, step, str(exc), detail=exc.server_text, passed=tuple(notes))
+    step = Step.TOKEN if isinstance(exc, MailTokenError) else exc.step
+    return ConnectionReport(False, step, exc.reason, detail=exc.server_text, passed=tuple(notes))

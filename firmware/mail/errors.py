@@ -9,20 +9,26 @@
           ├── MailAuthError            the server refused the login; `.server_text` as it said it
           │    └── MailTokenError      no usable OAuth token: not retrieved, invalid, renewal failed
           ├── MailReplyError           SMTP refused the message (MAIL, RCPT, DATA); 4xx is temporary
-          ├── MailProtocolError        the reply is not SMTP/POP3: garbage, oversized, cut off
-          └── MailContentError         a received message holds nothing printable, or a bad document
+          ├── MailProtocolError        the reply is not SMTP: garbage, oversized, cut off
+          ├── MailContentError         a received message holds nothing printable, or a bad document
+          ├── Pop3Error                the POP3 session (firmware.pop3.errors: its own branch)
+          └── ReceiveError             the device's side of receiving: spool, fax memory
+                                       (firmware.receive.errors)
 
-Every error carries three things the job queue, the pollers and the connection test need:
-`step` (which stage failed: connect, tls, auth, send, receive, print), `temporary` (will
-trying again later plausibly help?) and `server_text` (the server's own reply line, verbatim,
-or "" when the server said nothing). The message (`str(exc)`) always ends with the server's
-words unchanged, because the seeds insist that a refusal such as "Login to your account via a
-web browser to verify your account" reaches the administrator as the server wrote it.
+Every error carries what the job queue, the receivers and the connection test need: `step`
+(which stage failed, a `vocabulary.Step`: connect, tls, auth, token, send, receive, print),
+`temporary` (will trying again later plausibly help?), `server_text` (the server's own reply
+line, verbatim, or "" when the server said nothing) and `reason`, the sentence the
+administrator reads. The reason always ends with the server's words unchanged, because the
+seeds insist that a refusal such as "Login to your account via a web browser to verify your
+account" reaches the administrator as the server wrote it. The POP3 and receive branches are
+subclasses, not a parallel tree: nothing translates one error into another.
 """
 
 from __future__ import annotations
 
 from ..errors import MailError
+from ..vocabulary import Step
 
 __all__ = [
     "TOKEN_UPDATE_FAILED",
@@ -45,7 +51,7 @@ TOKEN_UPDATE_FAILED = "Token update failed. Please delete the token and obtain i
 class MailFailure(MailError):
     """A mail session failure with its stage, its retry class and the server's words."""
 
-    step = "connect"
+    step: Step = Step.CONNECT
     temporary = False
 
     def __init__(
@@ -54,7 +60,7 @@ class MailFailure(MailError):
         *,
         server_text: str = "",
         code: int | None = None,
-        step: str | None = None,
+        step: Step | str | None = None,
         temporary: bool | None = None,
     ) -> None:
         super().__init__(message)
@@ -62,28 +68,33 @@ class MailFailure(MailError):
         self.server_text = server_text
         self.code = code
         if step is not None:
-            self.step = step
+            self.step = Step(step)
         if temporary is not None:
             self.temporary = temporary
 
+    @property
+    def reason(self) -> str:
+        """What the administrator reads (console, panel, alert), the server's words included."""
+        return str(self)
+
 
 class MailConnectError(MailFailure):
-    step = "connect"
+    step = Step.CONNECT
     temporary = True
 
 
 class MailTimeoutError(MailFailure):
-    step = "connect"
+    step = Step.CONNECT
     temporary = True
 
 
 class MailTlsError(MailFailure):
-    step = "tls"
+    step = Step.TLS
     temporary = False
 
 
 class MailAuthError(MailFailure):
-    step = "auth"
+    step = Step.AUTH
     temporary = False
 
 
@@ -94,18 +105,19 @@ class MailTokenError(MailAuthError):
 class MailReplyError(MailFailure):
     """An SMTP reply that refused the message; `code` is the reply code."""
 
-    step = "send"
+    step = Step.SEND
 
-    def __init__(self, message: str, *, code: int, server_text: str, step: str = "send") -> None:
+    def __init__(self, message: str, *, code: int, server_text: str,
+                 step: Step | str = Step.SEND) -> None:
         super().__init__(message, server_text=server_text, code=code, step=step,
                          temporary=400 <= code < 500)
 
 
 class MailProtocolError(MailFailure):
-    step = "receive"
+    step = Step.RECEIVE
     temporary = True
 
 
 class MailContentError(MailFailure):
-    step = "print"
+    step = Step.PRINT
     temporary = False

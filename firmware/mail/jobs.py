@@ -208,6 +208,13 @@ class JobQueue:
         self._wake.set()
         return job
 
+    def record_keys(self) -> tuple[str, ...]:
+        """The NVRAM keys of every job (record and message): what a factory reset deletes.
+
+        The id counter is not among them, so an id is never reused, not even after a reset.
+        """
+        return (*self._nvram.keys(self.RECORD), *self._nvram.keys(self.BODY))
+
     # --------------------------------------------------------- lifecycle
     async def start(self) -> None:
         """Power-on: jobs caught mid-send go back to the queue, then the sender task runs."""

@@ -151,6 +151,10 @@ class SmtpSender:
             local_hostname=self._ehlo_name,
         )
         try:
+            self._trust.check_link(where)
+        except OSError as exc:
+            raise MailConnectError(f"cannot connect to {where}: {exc.strerror}") from exc
+        try:
             greeting = await smtp.connect()
         except SMTPConnectTimeoutError as exc:
             raise MailTimeoutError(f"no answer from {where} within {cfg.timeout} s") from exc

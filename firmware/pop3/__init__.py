@@ -16,6 +16,7 @@ from .errors import (
     Pop3Timeout,
     Pop3TlsError,
     Pop3TokenRejected,
+    Pop3TooLarge,
 )
 
 __all__ = [
@@ -29,5 +30,6 @@ __all__ = [
     "Pop3Timeout",
     "Pop3TlsError",
     "Pop3TokenRejected",
+    "Pop3TooLarge",
     "Security",
 ]

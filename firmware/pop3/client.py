@@ -25,14 +25,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import builtins
 import contextlib
 import json
+import re
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 from mfp_sim.firmware.settings import Security
+from mfp_sim.firmware.vocabulary import Step
 
 from .errors import (
     Pop3AuthError,
@@ -43,6 +46,7 @@ from .errors import (
     Pop3Timeout,
     Pop3TlsError,
     Pop3TokenRejected,
+    Pop3TooLarge,
     response_code,
 )
 
@@ -92,6 +96,7 @@ class Pop3Client:
         self.max_line = max_line
         self.max_message_size = max_message_size
         self.greeting: str | None = None
+        self.capabilities: dict[str, tuple[str, ...]] = {}  # the last CAPA answer
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._buffer = bytearray()  # received, not yet taken by a reply
@@ -127,16 +132,17 @@ class Pop3Client:
                 except ssl.SSLError as exc:
                     raise Pop3TlsError(f"TLS with {where} failed: {_ssl_reason(exc)}") from exc
                 except OSError as exc:
-                    raise Pop3ConnectError(f"cannot connect to {where}: {_os_reason(exc)}") from exc
+                    raise Pop3ConnectError(_connect_reason(where, exc)) from exc
                 kind, text = await self._reply()
                 if kind == "err":
-                    raise Pop3ServerError(text)
+                    raise Pop3ServerError(text, step=Step.CONNECT)
                 self.greeting = text
                 if self.security is Security.STARTTLS:
                     await self._stls(where)
         except TimeoutError as exc:
             self._drop()
-            raise Pop3Timeout(f"no POP3 session with {where} within {self.timeout:g} s") from exc
+            raise Pop3Timeout(f"no POP3 session with {where} within {self.timeout:g} s",
+                              step=Step.CONNECT) from exc
         except BaseException:
             self._drop()
             raise
@@ -156,7 +162,8 @@ class Pop3Client:
         except ssl.SSLError as exc:
             raise Pop3TlsError(f"TLS with {where} failed: {_ssl_reason(exc)}") from exc
         except OSError as exc:
-            raise Pop3ConnectError(f"connection to {where} lost during STLS") from exc
+            raise Pop3ConnectError(f"connection to {where} lost during STLS",
+                                   step=Step.CONNECT) from exc
 
     def _drop(self) -> None:
         """Forget the connection without QUIT (nothing is deleted on the server)."""
@@ -186,16 +193,21 @@ class Pop3Client:
 
     # -- wire --------------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
-    async def _operation(self, what: str) -> AsyncIterator[None]:
-        """Bound one exchange in time; on any failure but -ERR, drop the connection."""
+    async def _operation(self, what: str, step: Step = Step.RECEIVE) -> AsyncIterator[None]:
+        """Bound one exchange in time; on any failure but -ERR, drop the connection.
+
+        `step` is where a lost connection or a timeout is reported: `connect` while signing
+        in (the session never started), `receive` once it has.
+        """
         if not self.connected:
-            raise Pop3Error(f"{what}: not connected")
+            raise Pop3Error(f"{what}: not connected", step=step)
         try:
             async with asyncio.timeout(self.timeout):
                 yield
         except TimeoutError as exc:
             self._drop()
-            raise Pop3Timeout(f"{what}: no complete answer within {self.timeout:g} s") from exc
+            raise Pop3Timeout(f"{what}: no complete answer within {self.timeout:g} s",
+                              step=step) from exc
         except Pop3ServerError:
             raise
         except ssl.SSLError as exc:
@@ -203,7 +215,8 @@ class Pop3Client:
             raise Pop3TlsError(f"{what}: TLS failure: {_ssl_reason(exc)}") from exc
         except OSError as exc:
             self._drop()
-            raise Pop3ConnectError(f"{what}: connection lost: {_os_reason(exc)}") from exc
+            raise Pop3ConnectError(f"{what}: connection lost: {_os_reason(exc)}",
+                                   step=step) from exc
         except BaseException:
             self._drop()
             raise
@@ -255,12 +268,12 @@ class Pop3Client:
             return "cont", text
         raise Pop3ProtocolError(f"not a POP3 reply: {_preview(raw)}")
 
-    async def _ok(self, command: str) -> str:
+    async def _ok(self, command: str, step: Step = Step.RECEIVE) -> str:
         """Send `command`, return its +OK line or raise `Pop3ServerError` with the -ERR line."""
         await self._send(command)
         kind, text = await self._reply()
         if kind == "err":
-            raise Pop3ServerError(text)
+            raise Pop3ServerError(text, step=step)
         return text
 
     async def _multiline(self) -> bytes:
@@ -292,7 +305,7 @@ class Pop3Client:
             dots += buf.count(b"\n.", max(0, scanned - 1))
             scanned = len(buf)
             if scanned - dots - (buf[:1] == b".") > self.max_message_size:
-                raise Pop3ProtocolError(
+                raise Pop3TooLarge(
                     f"multi-line reply larger than {self.max_message_size} bytes"
                 )
             await self._fill(_last_line(buf))
@@ -303,25 +316,26 @@ class Pop3Client:
             body = body[1:]
         body = body.replace(b"\n.", b"\n")
         if len(body) > self.max_message_size:
-            raise Pop3ProtocolError(f"multi-line reply larger than {self.max_message_size} bytes")
+            raise Pop3TooLarge(f"multi-line reply larger than {self.max_message_size} bytes")
         return body
 
     # -- AUTHORIZATION -----------------------------------------------------------------------------
     async def capa(self) -> dict[str, tuple[str, ...]]:
         """The server's capabilities: keyword (upper case) -> arguments."""
-        async with self._operation("CAPA"):
-            await self._ok("CAPA")
+        async with self._operation("CAPA", Step.CONNECT):
+            await self._ok("CAPA", Step.CONNECT)
             body = await self._multiline()
         caps: dict[str, tuple[str, ...]] = {}
         for line in body.decode("utf-8", "replace").splitlines():
             words = line.split()
             if words:
                 caps[words[0].upper()] = tuple(words[1:])
+        self.capabilities = caps
         return caps
 
     async def login_user_pass(self, user: str, password: str) -> str:
         """USER/PASS; returns the server's +OK line, raises `Pop3AuthError` with its -ERR."""
-        async with self._operation("login"):
+        async with self._operation("login", Step.CONNECT):
             for command in (f"USER {user}", f"PASS {password}"):
                 await self._send(command)
                 kind, text = await self._reply()
@@ -337,7 +351,7 @@ class Pop3Client:
         """
         sasl = f"user={user}\x01auth=Bearer {access_token}\x01\x01".encode()
         initial = base64.b64encode(sasl).decode("ascii")
-        async with self._operation("AUTH XOAUTH2"):
+        async with self._operation("AUTH XOAUTH2", Step.CONNECT):
             if len(f"AUTH XOAUTH2 {initial}\r\n") <= MAX_COMMAND_LINE:
                 await self._send(f"AUTH XOAUTH2 {initial}")
             else:  # tokens are long: send the response after the server's empty challenge
@@ -370,25 +384,75 @@ class Pop3Client:
             text = await self._ok("STAT")
         return _two_ints(text.split()[1:3], text)
 
-    async def list(self) -> dict[int, int]:
-        """Message number -> size in octets, for every message not marked deleted."""
+    async def list(self, limit: int | None = None) -> dict[int, int]:
+        """Message number -> size in octets, for every message not marked deleted (the first
+        `limit` lines only, when given: the rest of the reply is read and dropped)."""
         async with self._operation("LIST"):
             await self._ok("LIST")
-            body = await self._multiline()
-        return dict(_two_ints(ln.split(), ln) for ln in _lines(body))
+            text = await self._listing(limit)
+        found = _LIST_LINE.findall(text)
+        if len(found) != _count_lines(text):
+            bad = next(ln for ln in text.splitlines() if ln.strip() and not _LIST_LINE.match(ln))
+            raise Pop3ProtocolError(f"expected two numbers in {bad[:60]!r}")
+        return {int(n): int(size) for n, size in found}
 
-    async def uidl(self) -> dict[int, str]:
-        """Message number -> unique id (stable across sessions)."""
+    async def uidl(self, limit: int | None = None) -> dict[int, str]:
+        """Message number -> unique id (stable across sessions); the first `limit` only."""
         async with self._operation("UIDL"):
             await self._ok("UIDL")
-            body = await self._multiline()
-        result: dict[int, str] = {}
-        for line in _lines(body):
-            words = line.split()
-            if len(words) != 2 or not words[0].isdigit():
-                raise Pop3ProtocolError(f"bad UIDL line: {line[:60]!r}")
-            result[int(words[0])] = words[1]
-        return result
+            text = await self._listing(limit)
+        found = _UIDL_LINE.findall(text)
+        if len(found) != _count_lines(text):
+            bad = next(ln for ln in text.splitlines() if ln.strip() and not _UIDL_LINE.match(ln))
+            raise Pop3ProtocolError(f"bad UIDL line: {bad[:60]!r}")
+        return {int(n): uid for n, uid in found}
+
+    async def _listing(self, limit: int | None) -> str:
+        """The lines of a multi-line listing (LIST, UIDL), at most `limit` of them kept.
+
+        A server may list 400,000 messages: the reply is consumed block by block as it
+        arrives (complete lines are cut from the buffer with bytes operations, never a line
+        at a time in Python), so the memory it takes is the `limit` lines kept plus one
+        read, not the whole reply. The whole reply is still bounded by `max_message_size`
+        bytes, and each line by `max_line`.
+        """
+        buf = self._buffer
+        kept: builtins.list[bytes] = []
+        room = -1 if limit is None else limit  # lines that may still be kept (-1: all)
+        consumed = 0
+        while True:
+            if buf[:3] == b".\r\n" or buf[:2] == b".\n":  # the end, at a line's start
+                del buf[: 3 if buf[1:2] == b"\r" else 2]
+                body = b"".join(kept)
+                if body[:1] == b".":
+                    body = body[1:]
+                return body.replace(b"\n.", b"\n").decode("ascii", "replace")
+            if b".\r\n".startswith(buf):  # too little to tell yet (or nothing)
+                await self._fill(bytes(buf))
+                continue
+            end = _body_end(buf, 0)
+            cut = end + 1 if end >= 0 else buf.rfind(b"\n") + 1
+            if cut:  # complete lines: keep what fits under the limit, drop the rest
+                block = bytes(buf[:cut])
+                del buf[:cut]
+                consumed += len(block)
+                if consumed > self.max_message_size:
+                    raise Pop3TooLarge(
+                        f"multi-line reply larger than {self.max_message_size} bytes")
+                if room:
+                    lines = block.count(b"\n")
+                    if 0 < room < lines:  # keep the first `room` lines of the block
+                        at = -1
+                        for _ in range(room):
+                            at = block.index(b"\n", at + 1)
+                        block, lines = block[: at + 1], room
+                    kept.append(block)
+                    room = -1 if room < 0 else room - lines
+            if end >= 0:
+                continue  # the terminator is now at the buffer's start
+            if len(buf) > self.max_line:
+                raise Pop3ProtocolError(f"reply line longer than {self.max_line} bytes")
+            await self._fill(_last_line(buf))
 
     async def retr(self, number: int) -> bytes:
         """The whole message, un-dot-stuffed, CRLF line ends."""
@@ -406,6 +470,28 @@ class Pop3Client:
         """Mark a message deleted; it goes when QUIT ends the session."""
         async with self._operation(f"DELE {number}"):
             return await self._ok(f"DELE {_number(number)}")
+
+    async def dele_many(self, numbers: Sequence[int]) -> dict[int, str]:
+        """DELE each message; returns the -ERR line of each one the server refused.
+
+        With a server that offers PIPELINING (RFC 2449) the commands go out in one write and
+        the replies are read after, one round trip for a batch; else one command at a time.
+        A -ERR for one message (another client removed it) does not stop the others.
+        """
+        commands = [f"DELE {_number(n)}" for n in numbers]
+        refused: dict[int, str] = {}
+        async with self._operation("DELE"):
+            if "PIPELINING" in self.capabilities:
+                assert self._writer is not None
+                self._writer.write(b"".join(c.encode() + b"\r\n" for c in commands))
+                await self._writer.drain()
+            for number, command in zip(numbers, commands, strict=True):
+                if "PIPELINING" not in self.capabilities:
+                    await self._send(command)
+                kind, text = await self._reply()
+                if kind == "err":
+                    refused[number] = text
+        return refused
 
     async def rset(self) -> str:
         async with self._operation("RSET"):
@@ -440,7 +526,7 @@ def _last_line(buf: bytearray) -> bytes:
 
 def _login_error(text: str, kind: type[Pop3ServerError]) -> Pop3ServerError:
     if response_code(text) in _NOT_CREDENTIALS:
-        return Pop3ServerError(text)
+        return Pop3ServerError(text, step=Step.AUTH)
     return kind(text)
 
 
@@ -459,8 +545,14 @@ def _number(number: int) -> int:
     return number
 
 
-def _lines(body: bytes) -> list[str]:
-    return [ln for ln in body.decode("ascii", "replace").splitlines() if ln.strip()]
+_UIDL_LINE = re.compile(r"^[ \t]*(\d+)[ \t]+(\S+)[ \t]*\r?$", re.MULTILINE)
+_LIST_LINE = re.compile(r"^[ \t]*(\d+)[ \t]+(\d+)\b.*$", re.MULTILINE)
+_NONBLANK_LINE = re.compile(r"^[ \t\r]*\S", re.MULTILINE)
+
+
+def _count_lines(text: str) -> int:
+    """Lines that are not blank (a listing's entries)."""
+    return len(_NONBLANK_LINE.findall(text))
 
 
 def _two_ints(words: list[str], line: str) -> tuple[int, int]:
@@ -472,7 +564,20 @@ def _two_ints(words: list[str], line: str) -> tuple[int, int]:
 def _ssl_reason(exc: ssl.SSLError) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate not accepted ({exc.verify_message or exc.reason})"
-    return str(exc.reason or exc)
+    reason = str(exc.reason or exc)
+    if "WRONG_VERSION_NUMBER" in reason:
+        reason += (" (the server did not answer in TLS: this port may be plain POP3 - 110 needs "
+                   "security starttls or off, 995 security ssl)")
+    return reason
+
+
+def _connect_reason(where: str, exc: OSError) -> str:
+    """Why no connection, with what to look at: a refused port is not a login problem."""
+    text = f"cannot connect to {where}: {_os_reason(exc)}"
+    if isinstance(exc, ConnectionRefusedError):
+        text += (": connection refused - nothing listens on that port, or a firewall blocks it "
+                 "(this is not a login problem)")
+    return text
 
 
 def _os_reason(exc: OSError) -> str:

@@ -9,6 +9,10 @@ a save the form reads everything back from the device, so those presets appear.
 
 A change made elsewhere (console, another page) is taken in for every field the user has not
 touched here.
+
+A new administrator password is taken only with the current one (the device refuses it
+otherwise, on every face): the Device Settings form has a Current Password field beside it,
+sent with the save (`DeviceApi.update(..., current_password=)`).
 """
 
 from __future__ import annotations
@@ -21,18 +25,18 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
+from mfp_sim.firmware.access import LoginRefused
 from mfp_sim.firmware.errors import FirmwareError, SettingsError
 from mfp_sim.firmware.events import Event, SettingsChanged
-from mfp_sim.firmware.settings import SettingsErrors
+from mfp_sim.firmware.settings import DEVICE, SettingsErrors
+from mfp_sim.firmware.words import HINTS, choices_of, field_label
 
 from ..base import DeviceListener
-from ..words import choices_of, field_label
 
 __all__ = ["SettingsForm"]
 
-#: Ranges shown beside typed numbers; language-neutral on purpose.
-_HINTS = {"port": "1–65535", "timeout": "1–300 s", "check_interval": "1–240 min"}
-
+#: The field whose change needs the current password, and the field that asks for it.
+_ADMIN, _CURRENT = "admin_password", "current_password"
 
 class SettingsForm(DeviceListener, Vertical):
     class Saved(Message):
@@ -64,8 +68,15 @@ class SettingsForm(DeviceListener, Vertical):
                 yield Label(self._(field_label(self.api.contexts, self.section, name)),
                             classes="field-label")
                 yield self._editor(name, self._loaded[name])
-                yield Label(_HINTS.get(name, ""), classes="field-hint")
+                yield Label(HINTS.get(name, ""), classes="field-hint")
             yield Static("", id=f"error-{name}", classes="field-error")
+            if name == _ADMIN and self.section == DEVICE.name:
+                with Horizontal(classes="field-row", id=f"row-{_CURRENT}"):
+                    yield Label(self._(field_label(self.api.contexts, self.section, _CURRENT)),
+                                classes="field-label")
+                    yield Input("", password=True, compact=True, id=f"field-{_CURRENT}")
+                    yield Label("", classes="field-hint")
+                yield Static("", id=f"error-{_CURRENT}", classes="field-error")
         with Horizontal(classes="form-buttons"):
             yield Button(self._("Save"), id="save", variant="primary", compact=True)
             yield Button(self._("Cancel"), id="revert", compact=True)
@@ -148,8 +159,14 @@ class SettingsForm(DeviceListener, Vertical):
         if not texts:
             self._say(self._("No changes to save."))
             return True
+        current = None
+        if _ADMIN in texts and self.query(f"#field-{_CURRENT}"):
+            current = self.query_one(f"#field-{_CURRENT}", Input).value or None
         try:
-            changed = await self.api.update(self.section, texts)
+            changed = await self.api.update(self.section, texts, current_password=current)
+        except LoginRefused as exc:
+            self._refused([SettingsError(f"{self.section}.{_CURRENT}", str(exc))])
+            return False
         except SettingsErrors as exc:
             self._refused(exc.errors)
             return False
@@ -160,6 +177,8 @@ class SettingsForm(DeviceListener, Vertical):
             self._say(str(exc), error=True)
             return False
         self.load(keep_edits=False)
+        for field in self.query(f"#field-{_CURRENT}").results(Input):
+            field.value = ""
         self._say(self._("Saved."))
         self.post_message(self.Saved(self.section, changed))
         return True
@@ -169,7 +188,7 @@ class SettingsForm(DeviceListener, Vertical):
         first: Widget | None = None
         for error in errors:
             name = error.key.rpartition(".")[2]
-            if name in self.fields:
+            if name in self.fields or (name == _CURRENT and self.query(f"#field-{_CURRENT}")):
                 error_line = self.query_one(f"#error-{name}", Static)
                 error_line.update(error.message)
                 error_line.add_class("-shown")
@@ -182,7 +201,8 @@ class SettingsForm(DeviceListener, Vertical):
             first.focus()
 
     def _clear_errors(self) -> None:
-        for name in self.fields:
+        extra = (_CURRENT,) if self.query(f"#field-{_CURRENT}") else ()
+        for name in (*self.fields, *extra):
             error_line = self.query_one(f"#error-{name}", Static)
             error_line.update("")
             error_line.remove_class("-shown")

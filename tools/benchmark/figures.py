@@ -56,6 +56,8 @@ GOALS: dict[str, tuple[Goal, Goal | None]] = {
     "history.quiet_poll": (Goal("<", 20), None),
     "panel.start": (Goal("<", 1500), None),
     "panel.token_shown": (Goal("<", 100), None),
+    "web.login": (Goal("<", 1000), None),
+    "web.token_shown": (Goal("<", 200), None),
 }
 
 

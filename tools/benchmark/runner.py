@@ -40,19 +40,20 @@ class Sizes:
     polls: int  # quiet polls measured
     panel_starts: int
     panel_changes: int
+    web_quick: bool  # the web page's figures: 5 rounds (quick) or 15
 
 
 SIZES: dict[str, Sizes] = {
     "full": Sizes(send_rounds=11, jobs=100, drain_rounds=9, faxes=500, token_runs=7, warm_rounds=10, starts=7,
                   devices=20, traced=5, backlog=5000, history=5000, polls=9, panel_starts=5,
-                  panel_changes=15),
+                  panel_changes=15, web_quick=False),
     "quick": Sizes(send_rounds=3, jobs=50, drain_rounds=3, faxes=100, token_runs=3, warm_rounds=5, starts=3,
                    devices=6, traced=2, backlog=1000, history=1000, polls=5, panel_starts=2,
-                   panel_changes=5),
+                   panel_changes=5, web_quick=True),
     # Checks the plumbing only (the test suite runs it): the figures mean nothing.
     "smoke": Sizes(send_rounds=1, jobs=2, drain_rounds=1, faxes=3, token_runs=1, warm_rounds=1, starts=1,
                    devices=1, traced=1, backlog=20, history=10, polls=2, panel_starts=1,
-                   panel_changes=1),
+                   panel_changes=1, web_quick=True),
 }
 
 
@@ -117,6 +118,7 @@ SECTIONS: dict[str, tuple[str, Callable[[BenchRun], list[Figure]]]] = {
     "backlog": ("job submit → NVRAM durable with a backlog", _section("backlog", "measure")),
     "history": ("POP poll with nothing new and a long history", _section("history", "measure")),
     "panel": ("panel start and token change → screen", _section("panel", "measure")),
+    "web": ("the web page in headless Chromium", _section("web", "measure")),
 }
 
 
