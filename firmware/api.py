@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
 from mfp_sim.hwsim.clock import Clock, VirtualClock
@@ -39,7 +41,7 @@ from .receive.unit import ReceptionUnit
 from .settings import DEVICE, SettingsErrors, SmtpSettings, parse_address
 from .settings_store import SettingsStore
 from .tokens.machine import TokenState
-from .tokens.store import FlowPrompt, TokenStatus, TokenStore
+from .tokens.store import CheckResult, FlowPrompt, TokenStatus, TokenStore
 from .trust import TrustError, TrustStore
 from .vocabulary import JobKind
 
@@ -83,8 +85,11 @@ class DeviceControl(Protocol):
 
     def save_trust(self) -> None: ...
 
+
 #: The most CAs an administrator may import (each is kept in NVRAM and in every TLS context).
 MAX_IMPORTED_CAS = 20
+#: The dates `set_clock` accepts: what a device's real-time clock can hold, give or take.
+CLOCK_RANGE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 
 
 class DeviceApi:
@@ -233,6 +238,10 @@ class DeviceApi:
     async def refresh_token(self, store: str) -> None:
         await self._store(store).refresh()
 
+    async def check_token(self, store: str) -> CheckResult:
+        """Renew the token now (only a provider's Retry-After holds it back) and report."""
+        return await self._store(store).check()
+
     # --------------------------------------------------------------- send
     async def scan_to_email(self, to: str, pages: int = 1, fmt: str = "pdf") -> str:
         """Scan to E-mail: scan, queue, return the job id (follow it with `job`)."""
@@ -367,6 +376,31 @@ class DeviceApi:
         if not 0 <= seconds <= MAX_ADVANCE:
             raise CommandError(f"seconds must be from 0 to {MAX_ADVANCE} (ten years)")
         return await self.clock.advance(seconds)
+
+    async def set_clock(self, when: str | float) -> float:
+        """Set the device's date and time (an ISO 8601 text, or seconds since the epoch).
+
+        Every token store plans its polls and refreshes again; a token's age is kept on the
+        monotonic clock, so setting the time back never makes a token look fresh.
+        """
+        if isinstance(when, str):
+            text = when.strip()
+            try:
+                moment = datetime.fromisoformat(text.replace("z", "Z"))
+            except ValueError:
+                raise CommandError(f"{text!r} is not an ISO 8601 time: for example "
+                                   "2027-01-15T08:00:00Z (UTC when no offset is given)") from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+        else:
+            if isinstance(when, bool) or not math.isfinite(when):
+                raise CommandError("the time must be a number of seconds since 1970 or an ISO text")
+            moment = datetime.fromtimestamp(when, UTC) if abs(when) < 1e11 else CLOCK_RANGE[1]
+        low, high = CLOCK_RANGE
+        if not low <= moment < high:
+            raise CommandError(f"{moment.isoformat()} is out of range: from {low:%Y-%m-%d} "
+                               f"to before {high:%Y-%m-%d}")
+        return await self.clock.set(moment.timestamp())
 
     # ------------------------------------------------------------- events
     def subscribe(self, *types: type[Event]) -> Subscription:
