@@ -142,6 +142,31 @@ class MfpConsole:
             raise HilError(f"{command!r} → ERR {reply.error}")
         return reply
 
+    def settle(self, store: str, timeout: float | None = None) -> ConsoleReply:
+        """After an approval, let the device poll until `store` is no longer Waiting; its
+        status reply (state retrieved, or the state and reason the flow ended with).
+
+        On a virtual clock the device polls only when its clock moves, so the clock is moved
+        on 5 s (a poll interval) at a time; on a real clock this only watches. Bounded by
+        `timeout` real seconds (`HilTimeout`)."""
+        limit = timeout if timeout is not None else self.timeout
+        deadline = time.monotonic() + limit
+        virtual = self.ok("clock").values.get("kind") == "virtual"
+        while True:
+            if virtual:
+                self.ok("clock advance 5")
+            step_end = min(deadline, time.monotonic() + 0.3) if virtual else deadline
+            while True:
+                status = self.ok(f"token {store} status")
+                if status.values.get("state") != "waiting":
+                    return status
+                if time.monotonic() >= step_end:
+                    break
+                time.sleep(0.02)
+            if time.monotonic() >= deadline:
+                raise HilTimeout(f"{store} is still waiting for authorization {limit:g} s after "
+                                 "the approval")
+
     def close(self) -> None:
         self._port.close()
 

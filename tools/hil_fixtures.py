@@ -14,7 +14,6 @@ Two ways to run the same tests, chosen on the command line, never in the test fi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,23 +195,12 @@ def mfp_approve(request: Any, mfp_console: MfpConsole) -> Callable[..., ConsoleR
         else:
             bench: BenchControl = request.getfixturevalue("mfp_bench")
             bench.approve(wanted.user_code, wanted.account)
-        return _until_retrieved(mfp_console, store, timeout) if wait else status
+        if not wait:
+            return status
+        done = mfp_console.settle(store, timeout)
+        if done.values.get("state") != "retrieved":
+            raise HilError(f"{store} is {done.values.get('state')} after the approval, not "
+                           f"retrieved: {done.values.get('reason')}")
+        return done
 
     return approve
-
-
-def _until_retrieved(console: MfpConsole, store: str, timeout: float) -> ConsoleReply:
-    """Let the device poll: on a virtual clock, move it on by a poll interval at a time."""
-    virtual = console.ok("clock").values.get("kind") == "virtual"
-    deadline = time.monotonic() + timeout
-    while True:
-        if virtual:
-            console.ok("clock advance 5")
-        reply = console.run(f"token {store} wait retrieved {1 if virtual else timeout:g}",
-                            timeout=timeout + 5)
-        if reply.ok:
-            return reply
-        state = reply.values.get("state")
-        if state != "waiting" or time.monotonic() > deadline:
-            raise HilError(f"{store} is {state} after the approval, not retrieved: "
-                           f"{reply.values.get('reason') or reply.error}")

@@ -273,10 +273,19 @@ class _FileRun:
                                reply.values.get("verification_uri", ""), store)
 
     def _approve(self, args: list[str], where: str) -> str:
+        """`approve STORE`: approve what the store shows, then let the device poll until the
+        store is no longer Waiting. `approve CODE ACCOUNT` (the older form): approve only."""
         if len(args) == 1:
             request = self._request(args[0])
-        else:
-            request = ApprovalRequest(args[0], args[1], self.variables.get("verification_uri", ""))
+            said = self._approve_request(request, where)
+            done = self.console.settle(args[0], self.options.timeout)
+            state = done.values.get("state", "")
+            return f"{said}; {args[0]} is {state}" + (
+                f" ({done.values.get('reason')})" if done.values.get("reason") else "")
+        return self._approve_request(
+            ApprovalRequest(args[0], args[1], self.variables.get("verification_uri", "")), where)
+
+    def _approve_request(self, request: ApprovalRequest, where: str) -> str:
         if self.options.approver is not None:
             try:
                 said = self.options.approver.approve(request)
