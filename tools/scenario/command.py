@@ -78,12 +78,18 @@ def _run_one(path: str, run: ScenarioRun, options: RunOptions) -> list[CaseResul
         return [CaseResult(path, title, line, "error", message) for title, line in titles]
 
 
-def run_files(run: ScenarioRun, log: Callable[[str], None] = print) -> list[tuple[str, list[CaseResult]]]:
-    """Run each file on its own console connection, in order; the results by file."""
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_files(run: ScenarioRun, log: Callable[[str], None] = print,
+              prompt: Callable[[str], None] = _to_stderr) -> list[tuple[str, list[CaseResult]]]:
+    """Run each file on its own console connection, in order; the results by file.
+    `prompt` is how `! wait-approval` tells a person the code (stderr by default)."""
     bench = BenchControl.from_file(run.testbed, timeout=run.timeout) if run.testbed else None
     approver = SiteApprover(run.approver, timeout=run.approver_timeout) if run.approver else None
     options = RunOptions(bench=bench, approver=approver, variables=dict(run.variables),
-                         timeout=run.timeout, log=log)
+                         timeout=run.timeout, log=log, prompt=prompt)
     results: list[tuple[str, list[CaseResult]]] = []
     try:
         for path in run.files:
