@@ -277,3 +277,17 @@ def test_the_bench_client_is_not_fooled_by_the_environment(pair: Pair, monkeypat
         bench.fault("no_such_fault")
     assert refused.value.status == 404 and refused.value.error == "unknown_fault"
     assert "token_revoked" in str(refused.value)
+
+
+def test_what_the_device_sends_is_in_the_benchs_mailbox(pair: Pair, tmp_path: Path):
+    before = pair.control.mailbox("carol@example.test")
+    text = APPROVE_WITH + ("> set smtp.provider local\n> set smtp.sender_address alice@example.test\n"
+                           "> scan to=Carol@Example.test pages=1\n"
+                           "! within 20\n> job {job}\nstate=sent\nmessage_id=~^<mfp\\.\n")
+    log, cases = pair.run(tmp_path, text)
+    assert [c.status for c in cases] == ["passed"], cases[0].detail
+    after = pair.control.mailbox("carol@example.test")
+    assert len(after) == len(before) + 1
+    assert after[-1]["Subject"] == "Scanned image from MFP"
+    assert after[-1]["From"] == "MFP-SIM <alice@example.test>"
+    assert pair.control.mailbox("nobody@example.test") == []

@@ -18,6 +18,7 @@ Errors the bench answers (400, 404, 405) raise `BenchControlError` with its `err
 from __future__ import annotations
 
 import mailbox
+import re
 from collections.abc import Mapping
 from email.message import Message
 from pathlib import Path
@@ -28,6 +29,16 @@ import requests
 from .testbed_file import load_testbed
 
 __all__ = ["BenchControl", "BenchControlError"]
+
+#: The mail server's Maildir keys, "1800000000.M123456P4242Q17.host" (time, microseconds,
+#: process, counter): sorted by their numbers they give the delivery order (as strings they
+#: do not: Q10 would come before Q9). tools/mailserver/maildir.py writes them.
+_KEY = re.compile(r"^(\d+)\.M(\d+)P(\d+)Q(\d+)\.")
+
+
+def _delivery_order(key: str) -> tuple[int, ...]:
+    m = _KEY.match(key)
+    return tuple(int(g) for g in m.groups()) if m else (2**63,)
 
 
 class BenchControlError(Exception):
@@ -137,7 +148,7 @@ class BenchControl:
     # ---------------------------------------------------------------- what landed
     def mailbox(self, address: str) -> list[Message]:
         """The messages the bench's mail server holds for `address` (read from its Maildir,
-        on this machine), oldest first by delivery time."""
+        on this machine), in the order they were delivered."""
         root = self.info.get("maildir_root")
         if not root:
             raise BenchControlError("this bench runs no mail server (no maildir_root)")
@@ -145,5 +156,4 @@ class BenchControl:
         if not folder.is_dir():
             return []
         box = mailbox.Maildir(folder, create=False)
-        keyed = sorted(box.items(), key=lambda kv: (kv[1].get_date(), kv[0]))
-        return [message for _, message in keyed]
+        return [box[key] for key in sorted(box.keys(), key=_delivery_order)]
