@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 STATE  ?= state/demo
 
-.PHONY: install python-check system-deps demo demo-headless test test-fast soak bench lint clean
+.PHONY: install python-check system-deps browser-deps demo demo-headless test test-fast soak bench lint clean
 
 # Before anything else: a Python 3.11+ with the venv module, or a message saying what to install.
 python-check:
@@ -37,20 +37,33 @@ system-deps:
 	    || echo "warning: could not install dovecot-pop3d; the Dovecot tests will be skipped"; \
 	else echo "note: dovecot not installed and not root; the Dovecot tests will be skipped"; fi
 
+# Debian's Chromium and its driver run the web page's browser tests (selenium, headless);
+# certutil (libnss3-tools) lets that browser trust the bench CA in its own NSS database.
+# Installed when we can (root with apt); without them those tests skip and say why.
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+	    && command -v certutil >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium, chromium-driver, libnss3-tools (browser tests of the web page)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	     chromium chromium-driver libnss3-tools >/dev/null) \
+	    || echo "warning: could not install chromium; the browser tests will be skipped"; \
+	else echo "note: chromium not installed and not root; the browser tests will be skipped"; fi
+
 demo: python-check install
 	$(BIN)/mfp-sim demo --state $(STATE)
 
 demo-headless: python-check install
 	$(BIN)/mfp-sim demo --state $(STATE) --headless
 
-test: install system-deps lint
+test: install system-deps browser-deps lint
 	$(BIN)/python -m pytest -q
 
 # Long endurance runs (thousands of power cuts), left out of `make test`.
 soak: install
 	$(BIN)/python -m pytest -q -m soak
 
-bench: install
+bench: install browser-deps
 	$(BIN)/mfp-sim bench
 
 lint: install

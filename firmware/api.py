@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
 from mfp_sim.hwsim.clock import Clock, VirtualClock
@@ -23,6 +25,7 @@ from mfp_sim.hwsim.printer import OutputTray, TrayItem
 from mfp_sim.hwsim.scanner import MAX_PAGES, Scanner
 
 from .access import PasswordGuard
+from .certinfo import CertificateInfo, check_ca, describe, load_certificates
 from .contexts import Contexts, MailContext
 from .errors import CommandError, ConfirmationNeeded, SettingsError
 from .events import Event, EventBus, Subscription
@@ -38,7 +41,8 @@ from .receive.unit import ReceptionUnit
 from .settings import DEVICE, SettingsErrors, SmtpSettings, parse_address
 from .settings_store import SettingsStore
 from .tokens.machine import TokenState
-from .tokens.store import FlowPrompt, TokenStatus, TokenStore
+from .tokens.store import CheckResult, FlowPrompt, TokenStatus, TokenStore
+from .trust import TrustError, TrustStore
 from .vocabulary import JobKind
 
 __all__ = ["DeviceApi", "DeviceControl", "DeviceParts", "SCAN_FORMATS", "PASSWORD_CHANGE"]
@@ -69,6 +73,7 @@ class DeviceParts:
     receivers: Mapping[str, ReceptionUnit]
     fax_memory: FaxMemory
     journal: ReceiveJournal
+    trust: TrustStore
 
 
 class DeviceControl(Protocol):
@@ -77,6 +82,14 @@ class DeviceControl(Protocol):
     async def power_cycle(self) -> None: ...
 
     async def reset(self, sections: Sequence[str] | None) -> list[str]: ...
+
+    def save_trust(self) -> None: ...
+
+
+#: The most CAs an administrator may import (each is kept in NVRAM and in every TLS context).
+MAX_IMPORTED_CAS = 20
+#: The dates `set_clock` accepts: what a device's real-time clock can hold, give or take.
+CLOCK_RANGE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 
 
 class DeviceApi:
@@ -113,6 +126,7 @@ class DeviceApi:
         self._receivers = parts.receivers
         self._fax_memory = parts.fax_memory
         self._journal = parts.journal
+        self._trust = parts.trust
 
     # ----------------------------------------------------------- settings
     def settings_items(self, section: str) -> list[tuple[str, str]]:
@@ -224,6 +238,10 @@ class DeviceApi:
     async def refresh_token(self, store: str) -> None:
         await self._store(store).refresh()
 
+    async def check_token(self, store: str) -> CheckResult:
+        """Renew the token now (only a provider's Retry-After holds it back) and report."""
+        return await self._store(store).check()
+
     # --------------------------------------------------------------- send
     async def scan_to_email(self, to: str, pages: int = 1, fmt: str = "pdf") -> str:
         """Scan to E-mail: scan, queue, return the job id (follow it with `job`)."""
@@ -326,6 +344,28 @@ class DeviceApi:
             return await check_smtp(self._sender, token)
         return await check_pop(self._receivers[context.name], token)
 
+    # --------------------------------------------------------------- trust
+    def imported_cas(self) -> list[CertificateInfo]:
+        """The CAs the administrator imported (the public roots are not listed)."""
+        return [describe(cert) for pem in self._trust.imported
+                for cert in load_certificates(pem, "imported CA")]
+
+    def import_ca(self, pem: bytes, origin: str = "the file") -> list[CertificateInfo]:
+        """Trust one more CA (what `--ca FILE` does at start), kept in NVRAM.
+
+        Refused with the reason when it is not a PEM CA certificate valid now, or when the
+        device already holds `MAX_IMPORTED_CAS`.
+        """
+        infos = check_ca(pem, origin, self.clock.now())
+        if pem.strip() + b"\n" not in self._trust.imported and \
+                len(self._trust.imported) >= MAX_IMPORTED_CAS:
+            raise TrustError(f"the device holds {MAX_IMPORTED_CAS} imported CAs already: "
+                             "no more can be added")
+        self._trust.add(pem)
+        self._control.save_trust()
+        log.info("CA imported: %s", ", ".join(i.subject for i in infos))
+        return infos
+
     # -------------------------------------------------------------- clock
     def now(self) -> float:
         return self.clock.now()
@@ -336,6 +376,31 @@ class DeviceApi:
         if not 0 <= seconds <= MAX_ADVANCE:
             raise CommandError(f"seconds must be from 0 to {MAX_ADVANCE} (ten years)")
         return await self.clock.advance(seconds)
+
+    async def set_clock(self, when: str | float) -> float:
+        """Set the device's date and time (an ISO 8601 text, or seconds since the epoch).
+
+        Every token store plans its polls and refreshes again; a token's age is kept on the
+        monotonic clock, so setting the time back never makes a token look fresh.
+        """
+        if isinstance(when, str):
+            text = when.strip()
+            try:
+                moment = datetime.fromisoformat(text.replace("z", "Z"))
+            except ValueError:
+                raise CommandError(f"{text!r} is not an ISO 8601 time: for example "
+                                   "2027-01-15T08:00:00Z (UTC when no offset is given)") from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+        else:
+            if isinstance(when, bool) or not math.isfinite(when):
+                raise CommandError("the time must be a number of seconds since 1970 or an ISO text")
+            moment = datetime.fromtimestamp(when, UTC) if abs(when) < 1e11 else CLOCK_RANGE[1]
+        low, high = CLOCK_RANGE
+        if not low <= moment < high:
+            raise CommandError(f"{moment.isoformat()} is out of range: from {low:%Y-%m-%d} "
+                               f"to before {high:%Y-%m-%d}")
+        return await self.clock.set(moment.timestamp())
 
     # ------------------------------------------------------------- events
     def subscribe(self, *types: type[Event]) -> Subscription:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mfp_sim.hwsim.clock import Clock
@@ -33,6 +34,7 @@ from mfp_sim.hwsim.scanner import Scanner
 from .api import DeviceApi, DeviceParts
 from .console import COMMANDS, Shell
 from .contexts import CONTEXTS, Contexts, MailContext
+from .deadlines import IDP_DEADLINES, IDP_WORKERS, IdpDeadlines
 from .events import EventBus, NetworkChanged
 from .mail.jobs import JobQueue
 from .mail.session_token import SessionToken
@@ -49,6 +51,7 @@ from .receive.spool import ReceiveSpool
 from .receive.unit import ReceptionUnit
 from .settings import PopSettings
 from .settings_store import SettingsStore
+from .tokens.http import DiscoveryCache
 from .tokens.store import TokenStore
 from .trust import TrustStore
 from .vocabulary import ReceiveKind, Step
@@ -74,6 +77,7 @@ class Device:
         contexts: Iterable[MailContext] = CONTEXTS,
         network: NetworkLink | None = None,
         limits: ReceiveLimits | None = None,
+        idp_deadlines: IdpDeadlines = IDP_DEADLINES,
     ) -> None:
         self.dir = Path(nvram_dir)
         #: What tells this device from others in a fleet: its NVRAM folder's name (stable
@@ -93,6 +97,10 @@ class Device:
             self.scanner = scanner if scanner is not None else Scanner()
             self.tray = OutputTray(self.dir / "tray")
             self.limits = limits if limits is not None else ReceiveLimits()
+            # msal is blocking: its calls run on the device's own few threads (never the
+            # loop's shared default executor), each with a deadline.
+            self.idp_executor = ThreadPoolExecutor(IDP_WORKERS, thread_name_prefix="idp")
+            self._idp_deadlines = idp_deadlines
             self.events = EventBus(clock.now)
             self.network.on_change(self._link_changed)
             self.boots = 0
@@ -120,16 +128,19 @@ class Device:
         self.trust = TrustStore(self.dir / "trust", imported, link=self.network)
         for pem in self._ca_pems:
             self.trust.add(pem)
-        self.nvram.write(_TRUST_KEY, _SEP.join(self.trust.imported))
+        self.save_trust()
         self.settings = SettingsStore(self.nvram, self.keystore, self.providers, self.events,
                                       self.contexts)
         for problem in self.settings.load_problems:
             log.warning(problem)
+        # OIDC discovery documents are fetched once per boot of the device (RAM).
+        discovery = DiscoveryCache()
         self.stores: dict[str, TokenStore] = {
             c.name: TokenStore(
                 c.name, c.service, clock=self.clock, nvram=self.nvram, keystore=self.keystore,
                 trust=self.trust, providers=self.providers, events=self.events,
-                target=self._target_of(c),
+                target=self._target_of(c), executor=self.idp_executor,
+                deadlines=self._idp_deadlines, discovery=discovery,
             )
             for c in self.contexts
         }
@@ -149,7 +160,11 @@ class Device:
         }
         return DeviceParts(settings=self.settings, stores=self.stores, sender=self.sender,
                            jobs=self.jobs, receivers=self.receivers,
-                           fax_memory=self.fax_memory, journal=self.journal)
+                           fax_memory=self.fax_memory, journal=self.journal, trust=self.trust)
+
+    def save_trust(self) -> None:
+        """Keep the imported CAs in NVRAM (they come back after a power cycle)."""
+        self.nvram.write(_TRUST_KEY, _SEP.join(self.trust.imported))
 
     def _reception_unit(self, context: MailContext, kind: ReceiveKind) -> ReceptionUnit:
         """One POP setting's receive path: every part made here, and handed to the others."""
@@ -205,6 +220,7 @@ class Device:
 
     async def stop(self) -> None:
         await self._halt()
+        self.idp_executor.shutdown(wait=False, cancel_futures=True)
         self.nvram.close()
         self.lock.release()
 

@@ -5,8 +5,11 @@
      ├── ProviderError         unknown provider, or a providers file that does not parse
      ├── TokenError
      │    ├── TokenStateError  the action is impossible in the store's current state
-     │    ├── DeviceFlowError  the identity provider refused; `.error` is its OAuth `error` code
-     │    └── TokenUnavailable no usable token (not retrieved, invalid, or refresh failing)
+     │    ├── DeviceFlowError  Get Token failed; `.error` is the OAuth `error` code (or the device's
+     │    │                    own: provider_unreachable, provider_timeout, not_a_token_response)
+     │    ├── TokenUnavailable no usable token (not retrieved, invalid, or expired and not renewed
+     │    │                    yet); `.cause` is why, in the provider's words, said once
+     │    └── RecordError      a stored token record that cannot be read
      ├── CommandError          a console/API command that is malformed or unknown
      │    └── ConfirmationNeeded  the command would do something the administrator must confirm
      └── MailError             (see firmware.mail.errors for the SMTP/POP tree)
@@ -47,6 +50,12 @@ class DeviceFlowError(TokenError):
 
 
 class TokenUnavailable(TokenError):
+    def __init__(self, message: str, *, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause or message
+
+
+class RecordError(TokenError):
     pass
 
 

@@ -1,25 +1,35 @@
 """The device's trust store: which certificate authorities it accepts for TLS.
 
 It holds the public roots (certifi, as a real MFP ships a root list) plus the CAs an
-administrator imported (the bench CA, a company CA). Every TLS client on the device (msal's
-HTTPS, SMTP, POP3) verifies against it. msal talks through `requests`, and this environment
-sets REQUESTS_CA_BUNDLE, which would silently replace `verify=`: the session made here ignores
-the environment (`trust_env = False`).
+administrator imported (the bench CA, a company CA). Every TLS client on the device verifies
+against it through ONE `ssl.SSLContext` per version of the trusted set: SMTP and POP3 get it
+from `ssl_context()`, the identity-provider HTTPS session (`firmware.tokens.http`) hands the
+same object to urllib3's pool. Loading the whole CA bundle costs about 0.7 MB and 36 ms per
+context, so building one per connection (what requests does by default) or per device is
+what made a device weigh megabytes.
+
+Devices in one process whose trusted sets are equal share the context too: contexts are kept
+in a small process-wide table keyed by the SHA-256 of the bundle, held weakly so that a
+context nobody uses any more goes away with its last device. A context is never changed after
+it is made (an import makes a new bundle, hence a new key and context), so sharing it between
+threads and devices is safe.
 
 Every client also connects through here, so the device's network link (`hwsim.network`) is
-checked in one place: `check_link(where)` before a mail client opens its socket, and the HTTP
-session's every request, so a pulled cable fails them all as it would on the device.
+checked in one place: `check_link(where)` before a mail client opens its socket, and the
+identity-provider session before each request (it is given `link`), so a pulled cable fails
+them all as it would on the device.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ssl
+import threading
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import certifi
-import requests
 from cryptography import x509
 
 from mfp_sim.hwsim.network import NetworkLink
@@ -27,11 +37,26 @@ from mfp_sim.hwsim.private import private_dir, write_private
 
 from .errors import FirmwareError
 
-__all__ = ["TrustStore", "TrustError"]
+__all__ = ["TrustStore", "TrustError", "shared_context"]
 
 
 class TrustError(FirmwareError):
     pass
+
+
+_CONTEXTS: weakref.WeakValueDictionary[str, ssl.SSLContext] = weakref.WeakValueDictionary()
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def shared_context(bundle: bytes) -> ssl.SSLContext:
+    """The one client context for this CA bundle in this process (made on first use)."""
+    key = hashlib.sha256(bundle).hexdigest()
+    with _CONTEXTS_LOCK:
+        ctx = _CONTEXTS.get(key)
+        if ctx is None:
+            ctx = ssl.create_default_context(cadata=bundle.decode("ascii", errors="replace"))
+            _CONTEXTS[key] = ctx
+        return ctx
 
 
 def _check_pem(pem: bytes, origin: str) -> bytes:
@@ -44,21 +69,6 @@ def _check_pem(pem: bytes, origin: str) -> bytes:
     return pem.strip() + b"\n"
 
 
-class _LinkedSession(requests.Session):
-    """A requests session whose every request first needs the network link up."""
-
-    def __init__(self, link: NetworkLink) -> None:
-        super().__init__()
-        self._link = link
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        try:
-            self._link.check(str(request.url or ""))
-        except OSError as exc:
-            raise requests.exceptions.ConnectionError(exc, request=request) from exc
-        return super().send(request, **kwargs)
-
-
 class TrustStore:
     def __init__(self, directory: Path, imported: Iterable[bytes] = (),
                  link: NetworkLink | None = None) -> None:
@@ -66,6 +76,7 @@ class TrustStore:
         self.link = link if link is not None else NetworkLink()
         self.version = 0  # bumped when the trusted set changes: sessions made before are stale
         self._imported: list[bytes] = []
+        self._ctx: ssl.SSLContext | None = None
         for i, pem in enumerate(imported):
             self._imported.append(_check_pem(pem, f"imported CA #{i + 1}"))
         self._write()
@@ -89,27 +100,28 @@ class TrustStore:
 
     @property
     def bundle_path(self) -> Path:
+        """The bundle as a file, for tools that want one (openssl, curl on the bench)."""
         return self._dir / "ca-bundle.pem"
+
+    def _bundle(self) -> bytes:
+        return Path(certifi.where()).read_bytes() + b"\n" + b"".join(self._imported)
 
     def _write(self) -> None:
         private_dir(self._dir)
-        data = Path(certifi.where()).read_bytes() + b"\n" + b"".join(self._imported)
-        write_private(self.bundle_path, data, sync=False)  # rebuilt from NVRAM at every start
-        self._ctx: ssl.SSLContext | None = None
+        write_private(self.bundle_path, self._bundle(), sync=False)  # rebuilt from NVRAM at every start
+        self._ctx = None
         self.version += 1
 
     def ssl_context(self) -> ssl.SSLContext:
-        """A client context that checks certificates and host names against this store."""
+        """The client context that checks certificates and host names against this store.
+
+        The same object for every connection until the trusted set changes, and the same as
+        other devices' in this process when their sets are equal.
+        """
         if self._ctx is None:
-            self._ctx = ssl.create_default_context(cafile=str(self.bundle_path))
+            self._ctx = shared_context(self._bundle())
         return self._ctx
 
     def check_link(self, where: str) -> None:
         """Raise `hwsim.network.LinkDown` (an OSError) when the network cable is out."""
         self.link.check(where)
-
-    def http_session(self) -> requests.Session:
-        session = _LinkedSession(self.link)
-        session.trust_env = False
-        session.verify = str(self.bundle_path)
-        return session

@@ -30,12 +30,12 @@ from mfp_sim.firmware.i18n import N_, Catalog
 from mfp_sim.firmware.settings import DEVICE
 from mfp_sim.firmware.tokens.machine import TokenState
 from mfp_sim.firmware.vocabulary import JobState, Step
+from mfp_sim.firmware.words import context_title
 
 from .base import PanelHost, ResultCallback
 from .navigation import Navigator
 from .notices import Alert, Note
 from .requests import Request
-from .words import context_title
 
 __all__ = ["PanelApp", "Alert", "Note", "TokenShown"]
 
@@ -54,7 +54,7 @@ class TokenShown:
 
 
 class PanelApp(App[None]):
-    """The panel of one device. `console_address` is shown in the status line."""
+    """The panel of one device. `console_address` and `web_address` are shown in the status line."""
 
     CSS_PATH = "panel.tcss"
     TITLE = "mfp-sim panel"
@@ -76,10 +76,11 @@ class PanelApp(App[None]):
             self.event = event
 
     def __init__(self, api: DeviceApi, *, console_address: str = "", network: str = "LAN",
-                 notes: Sequence[Note] = ()) -> None:
+                 notes: Sequence[Note] = (), web_address: str = "") -> None:
         super().__init__()
         self.api = api
         self.console_address = console_address
+        self.web_address = web_address
         self.network = network
         self.catalog = Catalog(api.get("device.language"))
         self.set_reactive(PanelApp.language, self.catalog.language)

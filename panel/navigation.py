@@ -15,6 +15,7 @@ from textual.screen import Screen
 
 from mfp_sim.firmware.api import DeviceApi
 from mfp_sim.firmware.contexts import Contexts
+from mfp_sim.firmware.menus import Menu, Page, admin_menu
 
 from .base import ResultCallback
 from .requests import (
@@ -31,7 +32,6 @@ from .screens.home import HOME_KEYS, HomeScreen
 from .screens.jobs import JobStatusScreen
 from .screens.login import AdminLoginScreen
 from .screens.menu import MenuScreen
-from .screens.menus import Menu, Page, admin_menu
 from .screens.send import InternetFaxScreen, ScanToEmailScreen
 from .screens.settings import ServicesSetupScreen, SettingsScreen, SmtpAuthenticationScreen
 

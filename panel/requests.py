@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mfp_sim.firmware.menus import Menu, Page
 from mfp_sim.firmware.tokens.store import FlowPrompt
-
-from .screens.menus import Menu, Page
 
 __all__ = [
     "Request", "GoHome", "OpenHomeKey", "OpenAdminMenu", "OpenEntry", "Confirm", "ShowTokenCode",

@@ -16,10 +16,10 @@ from mfp_sim.firmware.contexts import CONTEXTS, Contexts, MailContext
 from mfp_sim.firmware.device import Device
 from mfp_sim.firmware.errors import CommandError
 from mfp_sim.firmware.i18n import N_
+from mfp_sim.firmware.menus import Menu, Page, admin_menu
 from mfp_sim.firmware.providers import ProviderRegistry
 from mfp_sim.firmware.settings import POP_FIELDS, PopSettings, Section
 from mfp_sim.firmware.vocabulary import ReceiveKind, Service
-from mfp_sim.panel.screens.menus import Menu, Page, admin_menu
 
 from .conftest import ALICE, BOB, obtain_token, sh
 from .mail_helpers import setup_pop

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from mfp_sim.panel.widgets.note_bar import NoteBar
 from mfp_sim.tools.demo import DEMO_ACCOUNT, Demo, run_demo
@@ -36,6 +37,13 @@ async def console_line(address: str, line: str) -> list[str]:
     return lines
 
 
+def _get(url: str, ca: Path) -> requests.Response:
+    """A browser's GET that trusts only the bench CA (as after importing bench/ca.pem)."""
+    session = requests.Session()
+    session.trust_env = False
+    return session.get(url, verify=str(ca), timeout=15)
+
+
 async def run_headless(state: Path, out: io.StringIO) -> tuple[asyncio.Task[None], asyncio.Event]:
     stop = asyncio.Event()
     task = asyncio.create_task(run_demo(state, True, stop=stop, out=out))
@@ -52,6 +60,10 @@ async def test_headless_demo_is_configured_on_first_start_only(tmp_path):
     printed = dict(line.split("=", 1) for line in out.getvalue().splitlines())
     assert printed["console"] == info["console"] and printed["verification_uri"] == info["verification_uri"]
     assert printed["note"].startswith("First start: SMTP set to OAuth 2.0, provider local, account")
+    # The web page is on by default, over HTTPS with a certificate from the bench CA.
+    assert printed["web"] == info["web"] and info["web"].startswith("https://127.0.0.1:")
+    login = await asyncio.to_thread(_get, info["web"] + "login", tmp_path / "bench" / "ca.pem")
+    assert login.status_code == 200 and "Administrator login" in login.text
     # The log file has the demo's INFO lines without -v, while the demo runs.
     log_text = (tmp_path / "demo.log").read_text()
     assert f"INFO mfp_sim.tools.demo: demo started: console {info['console']}" in log_text
@@ -83,6 +95,7 @@ async def test_demo_panel_shows_the_console_and_a_ready_get_token(tmp_path):
             assert demo.console is not None
             network = str(app.screen.query_one("#status-network").content)
             assert demo.console.address in network
+            assert demo.web is not None and f"web page {demo.web.url}" in network
             assert app.api.token_status("smtp").account == DEMO_ACCOUNT
 
 

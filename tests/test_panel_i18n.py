@@ -1,4 +1,5 @@
-"""The panel's catalogs and its QR code: every panel text is translated, in the manual's words."""
+"""The catalogs and the panel's QR code: every text of the panel and of the web page is
+translated, in the manual's words."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (ROOT / "panel", ROOT / "firmware")
 #: Single files outside them whose texts the panel shows: the demo's start-up notes.
 FILES = (ROOT / "tools" / "demo.py",)
+#: The web page's templates (Jinja2: `{{ _("...") }}`), read with Jinja2's Babel extractor.
+TEMPLATES = ROOT / "firmware" / "web" / "templates"
 
 #: Words of the Italian manual page (seed 003) the panel must use as they are.
 MANUAL_WORDS = {
@@ -56,7 +59,11 @@ def panel_messages() -> set[str]:
     for path in FILES:
         found = extract_from_file("python", str(path), keywords={"_": None, "N_": None})
         messages |= {message for _, message, _, _ in found if isinstance(message, str)}
-    return messages
+    found = extract_from_dir(str(TEMPLATES), method_map=[("**.html", "jinja2.ext:babel_extract")],
+                             keywords={"_": None})
+    templates = {message for _, _, message, _, _ in found if isinstance(message, str)}
+    assert len(templates) > 40, "the templates' texts were not found"
+    return messages | templates
 
 
 def test_every_panel_text_has_an_italian_translation():

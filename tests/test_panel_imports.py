@@ -31,9 +31,9 @@ def test_widgets_import_no_screen_and_screens_no_other_page():
         for target in targets:
             if _kind(module) == "widgets" and _kind(target) in ("screens", "panel.app", "panel.navigation"):
                 wrong.append(f"{module} -> {target}")
-            # A screen may use the frame and the menu tree (data), never another page.
+            # A screen may use the frame, never another page.
             if (_kind(module) == "screens" and _kind(target) == "screens"
-                    and target not in ("panel.screens.frame", "panel.screens.menus")):
+                    and target != "panel.screens.frame"):
                 wrong.append(f"{module} -> {target}")
             if target in ("panel.app", "panel.navigation") and module not in ("panel", "panel.app"):
                 wrong.append(f"{module} -> {target}")
@@ -42,5 +42,5 @@ def test_widgets_import_no_screen_and_screens_no_other_page():
 
 def test_the_bottom_of_the_panel_imports_nothing_above_it():
     edges = _edges()
-    bottom = {"panel.base", "panel.requests", "panel.notices", "panel.words", "panel.screens.menus"}
+    bottom = {"panel.base", "panel.requests", "panel.notices"}
     assert {m: sorted(edges[m] - bottom) for m in bottom if edges[m] - bottom} == {}

@@ -27,6 +27,7 @@ from textual.widgets import Input, TabbedContent
 from mfp_sim.firmware.device import Device
 from mfp_sim.firmware.i18n import N_
 from mfp_sim.firmware.mail.jobs import JobInfo, JobState
+from mfp_sim.firmware.menus import ADMIN_MENU, Menu, Page
 from mfp_sim.firmware.providers import Provider, ProviderRegistry
 from mfp_sim.firmware.tokens.machine import LABELS, TokenState
 from mfp_sim.firmware.tokens.store import FlowPrompt
@@ -40,7 +41,6 @@ from mfp_sim.panel.screens.home import HOME_KEYS
 from mfp_sim.panel.screens.jobs import JobStatusScreen
 from mfp_sim.panel.screens.login import AdminLoginScreen
 from mfp_sim.panel.screens.menu import MenuScreen
-from mfp_sim.panel.screens.menus import ADMIN_MENU, Menu, Page
 from mfp_sim.panel.screens.send import InternetFaxScreen, ScanToEmailScreen
 from mfp_sim.panel.widgets.settings_form import SettingsForm
 from mfp_sim.panel.widgets.token_area import TokenArea

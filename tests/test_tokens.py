@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -33,10 +32,12 @@ async def test_pending_keeps_waiting_and_polls_on_the_interval(device, bench, cl
     code = await start_flow(device)
     await clock.advance(4)
     assert bench.idp.pending_codes() == [code]
+    assert next_request_in(device) == 1
     await clock.advance(1)  # first poll: authorization_pending
-    await asyncio.sleep(0.05)
-    assert device.stores["smtp"].state is TokenState.WAITING
-    assert (await sh(device, "token smtp status"))["expires_in"] == "895"
+    await wait_for(lambda: next_request_in(device) == 5, what="the next poll planned")
+    assert bench.idp.stats.token_requests("device_code") == 1
+    status = await sh(device, "token smtp status")
+    assert (status["state"], status["expires_in"], status["next_request_in"]) == ("waiting", "895", "5")
 
 
 async def test_get_token_while_waiting_shows_the_same_code(device):
@@ -49,11 +50,13 @@ async def test_slow_down_adds_five_seconds_from_then_on(device, bench, clock):
     code = await start_flow(device)
     bench.idp.slow_down(1)
     await clock.advance(5)  # poll 1 → slow_down: interval becomes 10 s
-    await wait_for(lambda: device.stores["smtp"]._flow is not None and device.stores["smtp"]._flow.interval == 10)
+    await wait_for(lambda: device.api.token_status("smtp").poll_interval == 10, what="slow_down")
+    assert (await sh(device, "token smtp status"))["poll_interval"] == "10"
+    assert next_request_in(device) == 10
     bench.idp.approve(code, ALICE)
     await clock.advance(9)  # 9 s after the slow_down: too early for the next poll
-    await asyncio.sleep(0.1)
-    assert device.stores["smtp"].state is TokenState.WAITING
+    assert next_request_in(device) == 1 and device.stores["smtp"].state is TokenState.WAITING
+    assert bench.idp.stats.token_requests("device_code") == 1
     await clock.advance(1)
     await wait_for(lambda: device.stores["smtp"].state is TokenState.RETRIEVED)
 
@@ -83,24 +86,36 @@ async def test_signing_in_as_another_user_is_not_accepted(device, bench, clock):
     assert f"Signed in as {BOB}" in reason and ALICE in reason
 
 
+def next_request_in(device, store: str = "smtp") -> float:
+    status = device.api.token_status(store)
+    assert status.next_request_at is not None
+    return status.next_request_at - device.clock.now()
+
+
+def expires_in(device, store: str = "smtp") -> float:
+    status = device.api.token_status(store)
+    assert status.access_expires_at is not None
+    return status.access_expires_at - device.clock.now()
+
+
 async def test_refresh_happens_before_expiry_on_the_device_clock(device, bench, clock):
     await obtain_token(device, bench, clock)
-    first = device.stores["smtp"]._access_token
+    first = (await device.stores["smtp"].access_token()).access_token
     await clock.advance(3600 - 300 - 1)
-    await asyncio.sleep(0.05)
-    assert device.stores["smtp"]._access_token == first  # not yet due
+    assert expires_in(device) == 301 and next_request_in(device) == 1  # not yet due
+    assert (await device.stores["smtp"].access_token()).access_token == first
     await clock.advance(1)
-    await wait_for(lambda: device.stores["smtp"]._access_token != first, what="refresh")
+    await wait_for(lambda: expires_in(device) == 3600, what="refresh")
     status = await sh(device, "token smtp status")
     assert status["state"] == "retrieved" and status["access_expires_in"] == "3600"
+    assert (await device.stores["smtp"].access_token()).access_token != first
 
 
 async def test_access_token_refreshes_on_demand_when_due(device, bench, clock):
     await obtain_token(device, bench, clock)
     store = device.stores["smtp"]
-    store._next_refresh_at = None  # the background loop is told nothing: on-demand must cope
-    await store.stop()
-    first = store._access_token
+    first = (await store.access_token()).access_token
+    await store.stop()  # no background refresh: on demand must cope
     await clock.advance(3500)
     bearer = await store.access_token()
     assert bearer.access_token != first and bearer.account == ALICE
@@ -152,19 +167,21 @@ async def test_changing_the_account_while_waiting_cancels_the_flow(device, bench
     code = await start_flow(device)
     await sh(device, f"set smtp.account {BOB}")
     assert device.stores["smtp"].state is TokenState.NOT_RETRIEVED
+    assert device.api.token_status("smtp").next_request_at is None  # nothing more to ask
     bench.idp.approve(code, ALICE)
     await clock.advance(10)
-    await asyncio.sleep(0.05)
     assert device.stores["smtp"].state is TokenState.NOT_RETRIEVED
+    assert bench.idp.stats.token_requests("device_code") == 0
 
 
 async def test_clear_from_any_state_returns_to_not_retrieved(device, bench, clock):
     code = await start_flow(device)
     assert (await sh(device, "token smtp clear"))["state"] == "not_retrieved"
+    assert device.api.token_status("smtp").next_request_at is None  # no poll planned any more
     bench.idp.approve(code, ALICE)
     await clock.advance(10)
-    await asyncio.sleep(0.05)
     assert device.stores["smtp"].state is TokenState.NOT_RETRIEVED  # the cancelled flow stays cancelled
+    assert bench.idp.stats.token_requests("device_code") == 0
     await obtain_token(device, bench, clock)
     assert (await sh(device, "token smtp clear"))["label"] == "Not retrieved"
 
@@ -263,12 +280,14 @@ async def test_tokens_never_appear_in_nvram_shell_or_logs(device, bench, clock, 
     caplog.set_level(logging.DEBUG)
     await obtain_token(device, bench, clock)
     store = device.stores["smtp"]
-    token = store._access_token
-    refresh_tokens = [rt["secret"] for rt in __import__("json").loads(store._cache.serialize())["RefreshToken"].values()]
-    assert token and refresh_tokens
+    token = (await store.access_token()).access_token
+    await sh(device, "token smtp check")  # a rotated refresh token, and a second access token
+    refresh_tokens = list(bench.idp.state.refresh_tokens)  # every one the provider issued
+    tokens = [token, (await store.access_token()).access_token]
+    assert token and len(refresh_tokens) == 2 and tokens[0] != tokens[1]
     shown = "\n".join(await device.shell.execute("token smtp status") + await device.shell.execute("settings"))
     raw = Path(device.nvram.path).read_bytes()
-    for secret in [token, *refresh_tokens]:
+    for secret in [*tokens, *refresh_tokens]:
         for sample in (secret, secret[20:60]):
             assert sample.encode() not in raw
             assert sample not in shown

@@ -7,9 +7,14 @@ stdlib clients used as independent checks in tests trust it through `client_cont
 from __future__ import annotations
 
 import ssl
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 __all__ = ["BenchCA"]
 
@@ -24,6 +29,35 @@ class BenchCA:
     def issue_server_cert(self, *hostnames: str) -> trustme.LeafCert:
         """Another certificate from this CA (the mail server's wrong-host-name option)."""
         return self._ca.issue_cert(*hostnames)
+
+    def sign_request(self, csr_pem: bytes, days: int = 365) -> bytes:
+        """A server certificate (PEM) for a device's signing request: its key, its names.
+
+        What an administrator does with a company CA for a real MFP's web page; the demo does
+        it for the device's web page, so a browser that imported the bench CA trusts it. Valid
+        from an hour ago on the host clock (the browser's), for `days`.
+        """
+        csr = x509.load_pem_x509_csr(csr_pem)
+        if not csr.is_signature_valid:
+            raise ValueError("the signing request's signature does not verify")
+        ca_cert = x509.load_pem_x509_certificate(self.ca_pem)
+        ca_key = serialization.load_pem_private_key(self._ca.private_key_pem.bytes(), None)
+        if not isinstance(ca_key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
+            raise ValueError("the bench CA key is of an unexpected type")
+        now = datetime.now(UTC)
+        builder = (
+            x509.CertificateBuilder().subject_name(csr.subject).issuer_name(ca_cert.subject)
+            .public_key(csr.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        )
+        try:
+            san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+            builder = builder.add_extension(san.value, critical=False)
+        except x509.ExtensionNotFound:
+            pass
+        return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
     @property
     def ca_pem(self) -> bytes:

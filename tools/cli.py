@@ -4,7 +4,9 @@
                     [--idp-knob NAME=VALUE]... [--mail-certificate trusted|wrong_host|untrusted_ca]
     mfp-sim device --nvram DIR [--keystore DIR] [--testbed FILE] [--console tcp:HOST:PORT|pty]
                    [--clock real|virtual] [--ca FILE]... [--providers FILE]
-    mfp-sim demo [--state DIR] [--headless]
+                   [--web tcp:HOST:PORT [--web-http PORT] [--web-name NAME]...
+                    [--web-cert FILE [--web-key FILE]]]
+    mfp-sim demo [--state DIR] [--headless] [--no-web]
     mfp-sim scenario FILE... --console URL [--testbed FILE] [--approver CMD] [--junit-xml OUT]
     mfp-sim bench
 
@@ -46,26 +48,27 @@ def _console_spec(text: str) -> tuple[str, str, int]:
 
 
 def _web_spec(text: str) -> tuple[str, str, int]:
-    from mfp_sim.firmware.access import is_loopback
-
     spec = _console_spec(text)
     if spec[0] != "tcp":
         raise argparse.ArgumentTypeError(f"{text!r}: use tcp:HOST:PORT")
-    if not is_loopback(spec[1]):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} would make the web page reachable beyond this machine, and it has no "
-            "HTTPS yet: the administrator password would cross the network in clear. Bind it "
-            "to 127.0.0.1 (and reach it through an SSH tunnel)")
     return spec
+
+
+#: What protects each face when it is bound beyond loopback (said in the warning).
+_GUARDS = {
+    "console": "every connection must log in with the administrator password first "
+               "(login <password>)",
+    "web page": "it is served over HTTPS only (plain HTTP, if asked for, only redirects) and "
+                "every page asks for the administrator password",
+}
 
 
 def _warn_if_reachable(what: str, host: str) -> None:
     from mfp_sim.firmware.access import is_loopback
 
     if not is_loopback(host):
-        print(f"mfp-sim: warning: the {what} on {host} is reachable beyond this machine; every "
-              "connection must log in with the administrator password first (login <password>)",
-              file=sys.stderr, flush=True)
+        print(f"mfp-sim: warning: the {what} on {host} is reachable beyond this machine; "
+              f"{_GUARDS[what]}", file=sys.stderr, flush=True)
 
 
 def _stop_signal() -> asyncio.Event:
@@ -109,10 +112,17 @@ async def _device(args: argparse.Namespace) -> None:
     print(f"console={console.address}", flush=True)
     web = None
     if args.web is not None:
-        from mfp_sim.firmware.webpage import DeviceWebPage
+        _warn_if_reachable("web page", args.web[1])
+        from mfp_sim.firmware.web import WebConfig
+        from mfp_sim.tools.device_web import start_device_web
 
-        web = DeviceWebPage(device.api, args.web[1], args.web[2])
-        print(f"web={await web.start()}", flush=True)
+        web = await start_device_web(
+            device, WebConfig(args.web[1], args.web[2], args.web_http), names=args.web_name or (),
+            cert_file=Path(args.web_cert) if args.web_cert else None,
+            key_file=Path(args.web_key) if args.web_key else None)
+        print(f"web={web.url}", flush=True)
+        if web.http_url:
+            print(f"web_http={web.http_url}", flush=True)
     print(f"nvram={Path(args.nvram).resolve()}", flush=True)
     print(f"keystore={device.keystore.path.parent}", flush=True)
     stop = _stop_signal()
@@ -168,7 +178,7 @@ async def _testbed(args: argparse.Namespace) -> None:
 async def _demo(args: argparse.Namespace) -> None:
     from mfp_sim.tools.demo import run_demo
 
-    await run_demo(Path(args.state), headless=args.headless)
+    await run_demo(Path(args.state), headless=args.headless, web=not args.no_web)
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -278,8 +288,18 @@ def parser() -> argparse.ArgumentParser:
                    help="tcp:HOST:PORT, socket://HOST:PORT or pty (default tcp:127.0.0.1:0); "
                         "beyond loopback every connection must log in")
     d.add_argument("--web", type=_web_spec, default=None,
-                   help="serve the device web page on tcp:HOST:PORT (PORT 0: system's choice; "
-                        "loopback only until it has HTTPS)")
+                   help="serve the device web page over HTTPS on tcp:HOST:PORT (PORT 0: "
+                   "system's choice; HOST 127.0.0.1 keeps it off the network)")
+    d.add_argument("--web-http", type=int, default=None, metavar="PORT",
+                   help="also listen for plain HTTP on PORT of --web's host (0: system's "
+                   "choice), only to redirect to HTTPS")
+    d.add_argument("--web-name", action="append", metavar="NAME",
+                   help="a host name or IP the web certificate is made for; repeatable, the "
+                   "first is its common name (default 127.0.0.1 and localhost)")
+    d.add_argument("--web-cert", metavar="FILE",
+                   help="web certificate (PEM) issued elsewhere; with --web-key unless it was "
+                   "issued for the device's own key")
+    d.add_argument("--web-key", metavar="FILE", help="the private key (PEM) of --web-cert")
     d.add_argument("--clock", choices=["real", "virtual"], default="real",
                    help="real time (default), or a virtual clock that the console's `clock "
                    "advance` moves")
@@ -295,6 +315,8 @@ def parser() -> argparse.ArgumentParser:
                    help="folder for the demo's state: device memory, bench, demo.json, demo.log "
                    "(default state/demo)")
     m.add_argument("--headless", action="store_true", help="no panel: console only")
+    m.add_argument("--no-web", action="store_true",
+                   help="do not start the device's web page (HTTPS, started by default)")
 
     s = sub.add_parser("scenario", help="run a scenario file against a device's console",
                        description="Run a scenario file (commands and expected replies) against "

@@ -1,11 +1,14 @@
 """`mfp-sim demo`: the bench, one device and its front panel, in one process, offline.
 
-    mfp-sim demo [--state DIR] [--headless]
+    mfp-sim demo [--state DIR] [--headless] [--no-web]
 
 What runs (all on 127.0.0.1, ports chosen by the system, one real clock):
   - the bench: local identity provider and mail server (`tools.testbed.Testbed`);
   - one device, its NVRAM in `DIR/device`, trusting the bench's CA, with provider `local`;
   - the device's serial console over TCP (its address is on the panel's status line);
+  - the device's web page over HTTPS (address on the status line too; `--no-web`: none), its
+    certificate issued by this run's bench CA for the device's own key, so a browser that
+    imported `DIR/bench/ca.pem` shows no warning;
   - the front panel (Textual), or with `--headless` nothing but the console.
 
 On the first start (no `DIR/demo.json` yet) SMTP is set to OAuth 2.0 with provider `local`
@@ -14,7 +17,8 @@ what the user changed. Because the bench is new at every start (new ports, a new
 provider that remembers no grant), each start points every `local` setting at the new
 servers, and forgets tokens issued by an earlier run's bench: they could never be renewed.
 
-`DIR/demo.json` tells scripts where things are: console, verification page, control API.
+`DIR/demo.json` tells scripts where things are: console, web page, verification page, control
+API.
 
 What the demo did for the user on start (the first start's settings, tokens of a previous run
 it cleared) are start-up notes: on the panel, in a bar above the status line until [OK];
@@ -37,10 +41,12 @@ from typing import Any, TextIO
 
 from mfp_sim.firmware.device import Device
 from mfp_sim.firmware.i18n import N_
+from mfp_sim.firmware.web import DeviceWebServer, WebConfig
 from mfp_sim.hwsim.clock import Clock, RealClock
 from mfp_sim.hwsim.uart import TcpConsole
 from mfp_sim.panel.notices import Note
 
+from .device_web import start_device_web
 from .testbed import Testbed
 
 __all__ = ["Demo", "run_demo", "DEMO_ACCOUNT"]
@@ -56,8 +62,10 @@ _FIRST_START = {"auth": "oauth2", "provider": "local", "account": DEMO_ACCOUNT,
 class Demo:
     """Bench + device + console, started and stopped together (the panel is added on top)."""
 
-    def __init__(self, state_dir: Path, *, clock: Clock | None = None) -> None:
+    def __init__(self, state_dir: Path, *, clock: Clock | None = None, web: bool = True) -> None:
         self.state_dir = Path(state_dir)
+        self.with_web = web
+        self.web: DeviceWebServer | None = None
         self.clock = clock or RealClock()
         self.bench = Testbed(self.state_dir / "bench", self.clock)
         self.device: Device | None = None
@@ -77,6 +85,8 @@ class Demo:
         await self._configure()
         self.console = TcpConsole(self.device.shell.sessions_for("127.0.0.1"))
         await self.console.start()
+        if self.with_web:
+            self.web = await start_device_web(self.device, WebConfig(), issue_from=self.bench.ca)
         tmp = self.info_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.info(), indent=2) + "\n", encoding="utf-8")
         tmp.replace(self.info_path)
@@ -106,6 +116,7 @@ class Demo:
         assert self.console is not None
         return {
             "console": self.console.address,
+            "web": self.web.url if self.web is not None else "",
             "verification_uri": self.bench.idp.verification_uri,
             "control_url": self.bench.idp.control_url,
             "testbed": str(self.bench.json_path.resolve()),
@@ -118,9 +129,13 @@ class Demo:
         from mfp_sim.panel.app import PanelApp
 
         assert self.device is not None and self.console is not None
-        return PanelApp(self.device.api, console_address=self.console.address, notes=self.notes)
+        return PanelApp(self.device.api, console_address=self.console.address, notes=self.notes,
+                        web_address=self.web.url if self.web is not None else "")
 
     async def stop(self) -> None:
+        if self.web is not None:
+            await self.web.stop()
+            self.web = None
         if self.console is not None:
             await self.console.stop()
             self.console = None
@@ -202,17 +217,18 @@ async def _announce_ready(app: Any, path: Path) -> None:
 
 
 async def run_demo(state: Path, headless: bool, *, stop: asyncio.Event | None = None,
-                   out: TextIO | None = None) -> None:
+                   out: TextIO | None = None, web: bool = True) -> None:
     """Run the demo until Ctrl-C (headless), the panel quits (Ctrl+Q), or `stop` is set."""
     out = out or sys.stdout
     state = Path(state)
     state.mkdir(parents=True, exist_ok=True)
     with _demo_log(state / "demo.log"):
-        await _run(state, headless, stop, out)
+        await _run(state, headless, stop, out, web)
 
 
-async def _run(state: Path, headless: bool, stop: asyncio.Event | None, out: TextIO) -> None:
-    async with Demo(state) as demo:
+async def _run(state: Path, headless: bool, stop: asyncio.Event | None, out: TextIO,
+               web: bool = True) -> None:
+    async with Demo(state, web=web) as demo:
         info = demo.info()
         log.info("demo started: console %s, verification page %s", info["console"],
                  info["verification_uri"])
@@ -221,7 +237,7 @@ async def _run(state: Path, headless: bool, stop: asyncio.Event | None, out: Tex
         if headless:  # no panel to show the notes on: they go with the addresses
             for note in demo.notes:
                 print(f"note={note.text(str)}", file=out, flush=True)
-        for key in ("console", "verification_uri", "control_url", "account"):
+        for key in ("console", "web", "verification_uri", "control_url", "account"):
             print(f"{key}={info[key]}", file=out, flush=True)
         if headless:
             print("ready=1", file=out, flush=True)

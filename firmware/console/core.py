@@ -66,6 +66,9 @@ async def _providers(session: Session, args: list[str], rest: str) -> Reply:
     return lines + ["OK"]
 
 
+CLOCK_USAGE = "clock | clock set <ISO 8601 time> | clock advance <seconds>"
+
+
 async def _clock(session: Session, args: list[str], rest: str) -> Reply:
     api = session.api
     if args and args[0].lower() == "advance":
@@ -75,8 +78,12 @@ async def _clock(session: Session, args: list[str], rest: str) -> Reply:
         except ValueError:
             raise CommandError(f"{args[1]!r} is not a number of seconds") from None
         await api.advance_clock(seconds)
+    elif args and args[0].lower() == "set":
+        if len(args) != 2:
+            raise CommandError("usage: clock set <ISO 8601 time>, e.g. clock set 2027-01-15T08:00:00Z")
+        await api.set_clock(args[1])
     elif args:
-        raise CommandError("usage: clock | clock advance <seconds>")
+        raise CommandError(f"usage: {CLOCK_USAGE}")
     now = api.now()
     return [f"now={now:.3f}", f"iso={iso(now)}", f"kind={'virtual' if api.clock.virtual else 'real'}",
             "OK"]
@@ -90,6 +97,6 @@ CORE_COMMANDS: tuple[Command, ...] = (
             "that changed with it", _set),
     Command("settings", "settings [section]", "show all settings, or one section", _settings),
     Command("providers", "providers", "the OAuth providers this device knows", _providers),
-    Command("clock", "clock | clock advance <seconds>", "device time; advance a virtual clock",
-            _clock),
+    Command("clock", CLOCK_USAGE,
+            "device time; set it (tokens plan again), or advance a virtual clock", _clock),
 )

@@ -1,8 +1,9 @@
-"""Console commands about the token stores: status, Get Token, Clear, refresh, wait."""
+"""Console commands about the token stores: status, Get Token, Clear, refresh, check, wait."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 
 from ..errors import CommandError
 from ..events import TokenChanged
@@ -14,7 +15,7 @@ __all__ = ["TOKEN_COMMANDS", "MAX_WAIT"]
 
 #: The longest `token <store> wait` waits (real seconds).
 MAX_WAIT = 3600.0
-TOKEN_USAGE = "token <store> status|get|clear|refresh|wait <state> [seconds]"
+TOKEN_USAGE = "token <store> status|get|clear|refresh|check|wait <state> [seconds]"
 
 
 def _status_lines(st: TokenStatus, now: float) -> Reply:
@@ -25,6 +26,10 @@ def _status_lines(st: TokenStatus, now: float) -> Reply:
     if st.prompt is not None:
         lines += [f"verification_uri={st.prompt.verification_uri}", f"user_code={st.prompt.user_code}",
                   f"expires_in={max(0, int(st.prompt.expires_at - now))}"]
+    if st.poll_interval is not None:
+        lines.append(f"poll_interval={st.poll_interval:g}")
+    if st.next_request_at is not None:
+        lines.append(f"next_request_in={max(0, math.ceil(st.next_request_at - now))}")
     return lines
 
 
@@ -44,6 +49,13 @@ async def _token(session: Session, args: list[str], rest: str) -> Reply:
     if action == "refresh":
         await api.refresh_token(store)
         return _status_lines(api.token_status(store), api.now()) + ["OK"]
+    if action == "check":
+        result = await api.check_token(store)
+        lines = _status_lines(result.status, api.now())
+        lines.append(f"refreshed={'yes' if result.refreshed else 'no'}")
+        if result.refreshed:
+            return [*lines, "OK"]
+        return [*lines, f"ERR the token was not renewed: {result.status.reason or 'no reason given'}"]
     if action == "wait":
         need(args, 3, "token <store> wait <state> [seconds]")
         return await _wait(session, store, args[2], args[3] if len(args) > 3 else "30")

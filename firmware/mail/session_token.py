@@ -2,14 +2,19 @@
 renew it once (a forced refresh) before giving up.
 
 SMTP sending and every POP poller do exactly this, with their own store: one object here so
-the rule (one renewal, then the reason the admin must act on) is the same everywhere.
+the rule (one renewal, then the reason the admin must act on) is the same everywhere. A refusal
+renews at once (`Urgency.REFUSED` skips the back-off, not the floor between two refreshes), so
+a revoked grant is noticed at the first 535, and the store becomes Invalid right then.
+
+Reasons are said once: a failure wraps the store's *cause* (the provider's words), never the
+store's whole reason, which already carries its own advice.
 """
 
 from __future__ import annotations
 
 from ..errors import TokenUnavailable
 from ..tokens.machine import TokenState
-from ..tokens.store import BearerToken, TokenStore
+from ..tokens.store import BearerToken, TokenStore, Urgency
 from .errors import TOKEN_UPDATE_FAILED, MailTokenError
 
 __all__ = ["SessionToken"]
@@ -24,33 +29,32 @@ class SessionToken:
         try:
             return await self._store.access_token()
         except TokenUnavailable as exc:
-            raise self.failure(str(exc)) from exc
+            raise self.failure(exc) from exc
 
     async def renew(self, used: BearerToken, refusal: str) -> BearerToken:
         """After the server refused `used`: one forced refresh, then the new token (or why not)."""
         try:
-            state = await self._store.refresh()
+            await self._store.refresh(Urgency.REFUSED)
+            token = await self._store.access_token()
         except TokenUnavailable as exc:
-            raise self.failure(f"{refusal}; {exc}", refusal) from exc
-        if state is not TokenState.RETRIEVED:
-            raise self.failure(f"the server refused the token ({refusal}) and renewing it failed: "
-                               f"{self._store.status().reason}", refusal)
-        token = await self.take()
+            raise self.failure(exc, refusal) from exc
         if token.access_token == used.access_token:
-            reason = self._store.status().reason or "the provider gave no new token"
+            reason = self._store.status().reason or "it was renewed moments ago"
             raise MailTokenError(
                 f"the server refused the token ({refusal}) and it could not be renewed now "
                 f"({reason}); will try again", server_text=refusal, temporary=True, step=self._step)
         return token
 
-    def failure(self, detail: str, server_text: str = "") -> MailTokenError:
+    def failure(self, exc: TokenUnavailable, refusal: str = "") -> MailTokenError:
         """The error for a token that can't be used, by the store's state."""
         state = self._store.state
-        if state is TokenState.INVALID:
-            return MailTokenError(f"{TOKEN_UPDATE_FAILED} ({detail})", server_text=server_text,
-                                  step=self._step)
-        if state is TokenState.RETRIEVED:  # a grant is held; renewal failed for now
-            return MailTokenError(detail, server_text=server_text, temporary=True, step=self._step)
+        refused = f"the server refused the token ({refusal}); " if refusal else ""
         name = self._store.name
-        return MailTokenError(f"{detail}. Obtain the {name} token first (token {name} get)",
-                              server_text=server_text, step=self._step)
+        if state is TokenState.INVALID:
+            return MailTokenError(f"{TOKEN_UPDATE_FAILED} ({refused}{name}: {exc.cause})",
+                                  server_text=refusal, step=self._step)
+        if state is TokenState.RETRIEVED:  # a grant is held; renewal failed for now
+            return MailTokenError(f"{refused}{exc}", server_text=refusal, temporary=True,
+                                  step=self._step)
+        return MailTokenError(f"{refused}{exc}. Obtain the {name} token first (token {name} get)",
+                              server_text=refusal, step=self._step)

@@ -1,118 +1,67 @@
 """A token store: one OAuth 2.0 token for one authentication context.
 
 The device has one store for SMTP (shared by every function that sends mail) and one per POP
-setting. Each store owns an msal public-client application with its own token cache, and a
-`TokenMachine` for its state. msal does the HTTP; the store decides *when*, from the device
-clock: when to poll the device-code flow (honouring `interval`, `slow_down` and the code's
-lifetime), and when the access token is due for a refresh. msal's own notion of time (the
-host's wall clock) is never relied on for a decision, so a virtual clock can run days ahead.
+setting. A store wires the parts of this package together and owns nothing else:
 
-Everything the store knows is persisted as one sealed record in NVRAM, written in one atomic
-transaction at every change, so after a power cut the store comes back as it was.
+    TokenMachine       its state, moved only through the table in `machine`
+    ProviderClient     msal and HTTPS for the current grant (`provider_client`)
+    DeviceFlowPoller   when to poll and what each poll answer means (`device_flow`)
+    RefreshPolicy      when to renew and what each refresh answer means (`refresh`)
+    TokenRecord        what survives a power cut, sealed in NVRAM (`record`)
+
+Locks are never held across the network. Every operation that waits for the identity
+provider notes the store's epoch first and, when the answer comes, drops it if the epoch moved
+(Clear, an account change, a new Get Token): so Clear answers at once while a Get Token or a
+refresh hangs, and a late answer never brings back a cleared token. Refreshes are single
+flight: a mail session that needs the token joins the refresh under way instead of starting
+another.
+
+The background task (polling, then keeping the token fresh) runs under a supervisor: the
+loops turn every answer into an action, and anything unexpected that still escapes is logged,
+the task waits (with back-off) and starts again. Setting the device clock wakes the task to
+plan again (`Clock.on_set`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+import random
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
-import msal
-import requests
-
 from mfp_sim.hwsim.clock import Clock
-from mfp_sim.hwsim.errors import KeystoreError
 from mfp_sim.hwsim.keystore import KeyStore
 from mfp_sim.hwsim.nvram import Nvram
 
-from ..errors import DeviceFlowError, FirmwareError, TokenStateError, TokenUnavailable
+from ..deadlines import IDP_DEADLINES, IdpDeadlines
+from ..errors import DeviceFlowError, FirmwareError, RecordError, TokenStateError, TokenUnavailable
 from ..events import EventBus, TokenChanged
 from ..providers import Provider, ProviderRegistry
 from ..trust import TrustStore
 from ..vocabulary import Service
-from .machine import LABELS, TokenMachine, TokenState
+from .answers import Granted, Issued, Refused, Unanswered
+from .device_flow import Authorized, DeviceFlowPoller, Ended, PollAgain, expired_reason
+from .http import DiscoveryCache
+from .machine import LABELS, SHOWN_AS, Phase, TokenMachine, TokenState
+from .provider_client import ProviderClient
+from .reasons import invalid_reason, mask, seconds
+from .record import FlowRecord, TokenRecord, seal, unseal
+from .refresh import GrantGone, RefreshPolicy, Renewed, Urgency
+from .tasks import TaskKeeper
+from .timing import Instant
+from .values import BearerToken, CheckResult, FlowPrompt, TokenStatus
 
-__all__ = ["TokenStore", "FlowPrompt", "TokenStatus", "BearerToken", "mask"]
+__all__ = ["TokenStore", "FlowPrompt", "TokenStatus", "BearerToken", "CheckResult", "Urgency",
+           "mask"]
 
 log = logging.getLogger(__name__)
 
-#: Refresh this long before the access token expires (real clients use a few minutes).
-REFRESH_MARGIN = 300.0
-#: After a refresh that failed for a passing reason (provider unreachable), try again after this.
-REFRESH_RETRY = 60.0
-#: How long msal may take for one HTTP exchange.
-HTTP_TIMEOUT = 15.0
-
-#: OAuth errors that end a device flow for good, with the words the device shows.
-_FLOW_ENDINGS = {
-    "authorization_declined": "Authorization was declined at the sign-in page",
-    "access_denied": "Authorization was declined at the sign-in page",
-    "expired_token": "The code expired before it was approved; press Get Token to start again",
-    "bad_verification_code": "The provider does not know this code; press Get Token to start again",
-}
-#: Refresh errors that mean the grant is gone: the token becomes Invalid.
-_GRANT_GONE = {"invalid_grant", "interaction_required", "invalid_client", "unauthorized_client",
-               "consent_required", "login_required"}
-
-
-def mask(secret: str | None) -> str:
-    """A secret as it may appear anywhere a person can read it: first characters and length."""
-    if not secret:
-        return ""
-    return f"{secret[:6]}…({len(secret)} chars)"
-
-
-@dataclass(frozen=True)
-class FlowPrompt:
-    """What the panel shows after [Get Token] → [OK]."""
-
-    verification_uri: str
-    user_code: str
-    expires_at: float
-    verification_uri_complete: str = ""
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class TokenStatus:
-    store: str
-    state: TokenState
-    label: str
-    account: str
-    provider: str
-    reason: str
-    access_expires_at: float | None
-    prompt: FlowPrompt | None
-
-
-@dataclass(frozen=True)
-class BearerToken:
-    account: str
-    access_token: str
-
-    def __repr__(self) -> str:  # never print a token in full, even by accident
-        return f"BearerToken(account={self.account!r}, access_token={mask(self.access_token)!r})"
-
-
-@dataclass
-class _PendingFlow:
-    msal_flow: dict[str, Any]
-    expires_at: float
-    interval: float
-    next_poll_at: float
-
-    def prompt(self) -> FlowPrompt:
-        f = self.msal_flow
-        return FlowPrompt(
-            verification_uri=str(f.get("verification_uri") or f.get("verification_url", "")),
-            user_code=str(f["user_code"]),
-            expires_at=self.expires_at,
-            verification_uri_complete=str(f.get("verification_uri_complete", "")),
-            message=str(f.get("message", "")),
-        )
+_HELD = (Phase.RETRIEVED, Phase.REFRESH_FAILING)
+#: Keep the HTTPS connection to the provider open only while the next request is due within
+#: this long (polls, back-to-back refreshes); before a longer wait it is closed, so an idle
+#: device holds no connection (a provider drops idle ones after a few minutes anyway).
+KEEP_ALIVE = 30.0
 
 
 class TokenStore:
@@ -128,6 +77,10 @@ class TokenStore:
         providers: ProviderRegistry,
         events: EventBus,
         target: Callable[[], tuple[str, str]],
+        executor: Executor | None = None,
+        deadlines: IdpDeadlines = IDP_DEADLINES,
+        discovery: DiscoveryCache | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.name = name
         self.service = service
@@ -138,21 +91,26 @@ class TokenStore:
         self._providers = providers
         self._events = events
         self._target = target  # () -> (provider name, account) from the current settings
-        self._lock = asyncio.Lock()
+        self._own_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix=f"idp-{name}")
+        self._deadlines = deadlines
+        self._discovery = discovery if discovery is not None else DiscoveryCache()
+        self._rng = rng or random.Random()
+        self._epoch = 0
         self._machine = TokenMachine()
         self._reason = ""
+        self._cause = ""
         self._account = ""
         self._provider = ""
         self._token_user = ""
         self._access_token = ""
-        self._access_expires_at: float | None = None
-        self._next_refresh_at: float | None = None
-        self._flow: _PendingFlow | None = None
-        self._cache = msal.SerializableTokenCache()
-        self._app: msal.PublicClientApplication | None = None
-        self._app_key: tuple[str, str, str, int] | None = None
-        self._session: requests.Session | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._cache = ""  # the msal cache as stored, until a client takes it over
+        self._client: ProviderClient | None = None
+        self._flow: dict[str, Any] | None = None  # msal's flow object while waiting
+        self._resume: FlowRecord | None = None  # a stored flow, until start() resumes it
+        self._poller: DeviceFlowPoller | None = None
+        self._policy: RefreshPolicy | None = None
+        self._tasks = TaskKeeper(name, clock)
         self._load()
 
     # ------------------------------------------------------------------ state
@@ -161,398 +119,428 @@ class TokenStore:
         return self._machine.state
 
     @property
+    def phase(self) -> Phase:
+        return self._machine.phase
+
+    @property
     def key(self) -> str:
         return f"token.{self.name}"
 
     def status(self) -> TokenStatus:
+        now = self._now()
         state = self.state
+        expires = self._policy.expires_at(now) if (self._policy and self.phase in _HELD) else None
         return TokenStatus(
-            store=self.name,
-            state=state,
-            label=LABELS[state],
+            store=self.name, state=state, label=LABELS[state],
             account=self._account or self._target()[1],
             provider=self._provider or self._target()[0],
-            reason=self._reason,
-            access_expires_at=self._access_expires_at if state is TokenState.RETRIEVED else None,
-            prompt=self._flow.prompt() if (self._flow and state is TokenState.WAITING) else None,
+            reason=self._reason, access_expires_at=expires,
+            prompt=self._prompt(now) if state is TokenState.WAITING else None,
+            poll_interval=self._poller.interval if self._poller is not None else None,
+            next_request_at=self._next_request_at(now),
         )
+
+    def _next_request_at(self, now: Instant) -> float | None:
+        if self.phase is Phase.WAITING and self._poller is not None:
+            return now.wall + self._poller.wait(now)
+        if self.phase in _HELD and self._policy is not None:
+            return now.wall + self._policy.wait_before(now, Urgency.SCHEDULED)
+        return None
+
+    def _prompt(self, now: Instant) -> FlowPrompt | None:
+        f, poller = self._flow, self._poller
+        if f is None or poller is None:
+            return None
+        return FlowPrompt(
+            verification_uri=str(f.get("verification_uri") or f.get("verification_url", "")),
+            user_code=str(f.get("user_code", "")),
+            expires_at=poller.expires_at(now),
+            verification_uri_complete=str(f.get("verification_uri_complete", "")),
+            message=str(f.get("message", "")),
+        )
+
+    def _now(self) -> Instant:
+        return Instant(self._clock.now(), self._clock.monotonic())
 
     # ------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         """Resume after power-on: poll a flow whose code is still valid, keep a token fresh."""
-        async with self._lock:
-            if self.state is TokenState.WAITING:
-                if self._flow is None or self._clock.now() >= self._flow.expires_at:
-                    self._fire("flow_failed", "The code expired while the device was off; "
-                               "press Get Token to start again")
-                else:
-                    self._flow.next_poll_at = self._clock.now() + self._flow.interval
-                    self._spawn(self._poll_loop())
-            elif self.state is TokenState.RETRIEVED:
-                self._spawn(self._refresh_loop())
+        if self.phase is Phase.WAITING:
+            stored, self._resume = self._resume, None
+            self._poller = None if stored is None else DeviceFlowPoller.resume(
+                interval=stored.interval, expires_at=stored.expires_at, now=self._now())
+            if self._poller is None:
+                self._flow = None
+                self._fire("flow_failed", "The code expired while the device was off; "
+                           "press Get Token to start again")
+            else:
+                self._spawn(self._poll_loop)
+        elif self.phase in _HELD:
+            self._spawn(self._refresh_loop)
 
     async def stop(self) -> None:
-        await self._cancel_task()
+        self._tasks.close()
+        await self._tasks.cancel()
+        if self._client is not None:
+            self._client.discard()
+        if self._own_executor:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     # -------------------------------------------------------------- commands
     async def get_token(self) -> FlowPrompt:
         """[Get Token] → [OK]: start the device-code flow; polling goes on in the background.
 
         While a flow is already waiting, show its code again rather than start another: a user
-        who closed the dialog must still be able to read the code.
+        who closed the dialog must still be able to read the code. A second Get Token while
+        the first is still asking the provider gets the first one's answer.
         """
-        async with self._lock:
-            if self.state is TokenState.WAITING and self._flow is not None:
-                return self._flow.prompt()
-            if not self._machine.can("start"):
-                self._machine.fire("start")  # raises TokenStateError with the advice
-            provider_name, account = self._target()
-            if not account:
-                raise TokenStateError(
-                    f"Get Token: set {self.name}.account first (the e-mail address to sign in with)"
-                )
-            provider = self._providers.get(provider_name)
-            if not provider.client_id:
-                raise DeviceFlowError(
-                    "no_client_id",
-                    f"provider {provider.name!r} has no client id: add one in a providers file "
-                    "(docs/providers.md)",
-                )
-            scopes = provider.scopes_for(self.service)
-            if not scopes:
-                raise DeviceFlowError("no_scope", f"provider {provider.name!r} has no {self.service} scope")
-            self._cache = msal.SerializableTokenCache()
-            self._app = None
-            app = await self._call(self._build_app, provider)
-            flow: dict[str, Any] = await self._call(app.initiate_device_flow, scopes)
-            if "user_code" not in flow:
-                error = str(flow.get("error", "unknown_error"))
-                description = str(flow.get("error_description", "")).strip()
-                self._set_reason(_describe_refusal(error, description, provider))
-                raise DeviceFlowError(error, self._reason)
-            now = self._clock.now()
-            interval = float(flow.get("interval") or 5)
-            self._flow = _PendingFlow(flow, now + float(flow.get("expires_in") or 900), interval,
-                                      now + interval)
-            self._account, self._provider = account, provider.name
-            self._fire("start", "")
-            self._spawn(self._poll_loop())
-            return self._flow.prompt()
+        if self.phase is Phase.WAITING:
+            prompt = self._prompt(self._now())
+            if prompt is not None:
+                return prompt
+        task = await self._tasks.join("get-token", self._start_flow)
+        if task.cancelled():
+            raise TokenStateError("Get Token was cancelled: the token was cleared meanwhile")
+        return task.result()
+
+    async def _start_flow(self) -> FlowPrompt:
+        if not self._machine.can("start"):
+            self._machine.fire("start")  # raises TokenStateError with the advice
+        provider_name, account = self._target()
+        if not account:
+            raise TokenStateError(
+                f"Get Token: set {self.name}.account first (the e-mail address to sign in with)")
+        provider = self._providers.get(provider_name)
+        if not provider.client_id:
+            raise DeviceFlowError("no_client_id", f"provider {provider.name!r} has no client id: "
+                                  "add one in a providers file (docs/providers.md)")
+        scopes = provider.scopes_for(self.service)
+        if not scopes:
+            raise DeviceFlowError("no_scope", f"provider {provider.name!r} has no {self.service} scope")
+        epoch = self._epoch
+        client = self._new_client(provider, cache="")
+        answer = await client.start_flow(scopes)
+        if epoch != self._epoch:
+            client.discard()
+            raise TokenStateError("Get Token was cancelled: the token was cleared or its "
+                                  "settings changed meanwhile")
+        if not isinstance(answer, Issued):
+            self._drop_client()
+            if isinstance(answer, Refused):
+                reason = _describe_refusal(answer, provider)
+                error = answer.error
+            elif isinstance(answer, Granted):  # a token where a device code belongs
+                reason = "Get Token failed: the identity provider answered with a token, not a code"
+                error = "not_a_device_code"
+            else:
+                reason = f"Get Token failed: {answer.words()}"
+                error = answer.code
+            self._set_reason(reason)
+            raise DeviceFlowError(error, reason)
+        now = self._now()
+        self._poller = DeviceFlowPoller.begin(answer, now)
+        self._flow = answer.flow
+        self._account, self._provider = account, provider.name
+        self._fire("start", "")
+        self._spawn(self._poll_loop)
+        prompt = self._prompt(now)
+        assert prompt is not None
+        return prompt
 
     async def clear(self) -> None:
-        """[Clear] → [OK]: forget the token (and any flow under way)."""
-        await self._cancel_task()
-        async with self._lock:
-            self._cache = msal.SerializableTokenCache()
-            self._app = None
-            self._flow = None
-            self._access_token = ""
-            self._access_expires_at = None
-            self._next_refresh_at = None
-            self._token_user = ""
-            self._account = ""
-            self._provider = ""
-            self._fire("clear", "")
+        """[Clear] → [OK]: forget the token (and any flow under way). Never waits on the network."""
+        self._epoch += 1
+        await self._tasks.cancel()
+        self._drop_client()
+        self._flow = None
+        self._poller = None
+        self._policy = None
+        self._access_token = ""
+        self._token_user = ""
+        self._account = ""
+        self._provider = ""
+        self._fire("clear", "")
 
     async def access_token(self) -> BearerToken:
-        """The token for a mail session, refreshed first if the device clock says it is due."""
-        async with self._lock:
-            self._require_retrieved()
-            assert self._access_expires_at is not None
-            if self._clock.now() >= self._access_expires_at - REFRESH_MARGIN:
-                await self._refresh_locked()
-                self._require_retrieved()
-            if self._clock.now() >= self._access_expires_at:
-                raise TokenUnavailable(
-                    f"{self.name}: the access token expired and could not be renewed yet ({self._reason})"
-                )
-            return BearerToken(self._account, self._access_token)
+        """The token for a mail session, renewed first if it is due and may be asked for."""
+        self._require_held()
+        policy = self._policy
+        assert policy is not None
+        now = self._now()
+        if policy.due(now) and policy.wait_before(now, Urgency.NEEDED) == 0:
+            await self._refresh_now()
+            self._require_held()
+        now = self._now()
+        if not policy.fresh(now):
+            wait = policy.wait_before(now, Urgency.NEEDED)
+            cause = self._cause or "it was not renewed in time"
+            raise TokenUnavailable(
+                f"{self.name}: the access token expired and could not be renewed yet ({cause}); "
+                f"retrying in {seconds(max(wait, 1))}", cause=cause)
+        return BearerToken(self._account, self._access_token)
 
-    async def refresh(self) -> TokenState:
-        """Renew the access token now (also what a server's 535 on XOAUTH2 triggers)."""
-        async with self._lock:
-            self._require_retrieved()
-            await self._refresh_locked()
-            return self.state
+    async def refresh(self, urgency: Urgency = Urgency.ASKED) -> TokenState:
+        """Renew the access token now, if `urgency` may (a server's 535 on XOAUTH2: REFUSED)."""
+        self._require_held()
+        assert self._policy is not None
+        if self._policy.wait_before(self._now(), urgency) == 0:
+            await self._refresh_now()
+        return self.state
+
+    async def check(self) -> CheckResult:
+        """`token <store> check`: refresh now (honouring only Retry-After) and report."""
+        self._require_held()
+        assert self._policy is not None
+        before = self._access_token
+        held_back = self._policy.wait_before(self._now(), Urgency.ASKED)
+        if held_back > 0:  # a Retry-After is running: not even the administrator may ask
+            self._set_reason("Not renewed now: the identity provider asked the device to wait; "
+                             f"next attempt in {seconds(held_back)}")
+        else:
+            await self._refresh_now()
+        refreshed = self.phase in _HELD and self._access_token != before
+        return CheckResult(refreshed, self.status())
 
     async def settings_changed(self) -> None:
         """The provider or account in the settings changed: never reuse another account's token."""
         provider, account = self._target()
-        if self.state is TokenState.RETRIEVED and (
-            account.lower() != self._account.lower() or provider != self._provider
-        ):
+        changed = account.lower() != self._account.lower() or provider != self._provider
+        if self.phase in _HELD and changed:
             what = (f"account name changed from {self._account} to {account or '(empty)'}"
                     if account.lower() != self._account.lower()
                     else f"provider changed from {self._provider} to {provider}")
-            await self._cancel_task()
-            async with self._lock:
-                self._fire("invalidate", f"The {what}: clear the token and obtain it again")
-        elif self.state is TokenState.WAITING and (
-            account.lower() != self._account.lower() or provider != self._provider
-        ):
-            await self._cancel_task()
-            async with self._lock:
-                self._flow = None
-                self._fire("flow_failed", "The account or provider changed during authorization; "
-                           "press Get Token again")
+            self._epoch += 1
+            await self._tasks.cancel()
+            self._drop_client()  # the old account's refresh token is not kept
+            reason = f"The {what}: clear the token and obtain it again"
+            self._fire("invalidate", reason, cause=reason)
+        elif self.phase is Phase.WAITING and changed:
+            self._epoch += 1
+            await self._tasks.cancel()
+            self._drop_client()
+            self._flow = self._poller = None
+            self._fire("flow_failed", "The account or provider changed during authorization; "
+                       "press Get Token again")
+        elif self._tasks.busy("get-token"):
+            self._epoch += 1  # a Get Token under way for the old settings is dropped
 
     # ---------------------------------------------------------------- flow
     async def _poll_loop(self) -> None:
-        while True:
-            flow = self._flow
-            if flow is None or self.state is not TokenState.WAITING:
+        epoch = self._epoch
+        while self._current(epoch, Phase.WAITING):
+            poller, flow = self._poller, self._flow
+            assert poller is not None and flow is not None
+            now = self._now()
+            if poller.expired(now):
+                self._end_flow(expired_reason())
                 return
-            await self._clock.sleep_until(min(flow.next_poll_at, flow.expires_at))
-            async with self._lock:
-                if self._flow is not flow or self.state is not TokenState.WAITING:
-                    return
-                if self._clock.now() >= flow.expires_at:
-                    self._flow = None
-                    self._fire("flow_failed", _FLOW_ENDINGS["expired_token"] + " (expired_token)")
-                    return
-                try:
-                    if await self._poll_once(flow):
-                        return
-                except FirmwareError as exc:  # e.g. the provider was removed from the device
-                    self._flow = None
-                    self._fire("flow_failed", f"Authorization stopped: {exc}")
-                    return
+            wait = poller.wait(now)
+            if wait > 0:
+                await self._tasks.nap(wait)
+                continue
+            try:
+                client = self._client_for()
+            except FirmwareError as exc:  # e.g. the provider was removed from the device
+                self._end_flow(f"Authorization stopped: {exc}")
+                return
+            answer = await client.poll(flow)
+            if not self._current(epoch, Phase.WAITING):
+                return
+            action = poller.on_answer(answer, self._now())
+            if isinstance(action, PollAgain):
+                if action.note != self._reason:
+                    self._set_reason(action.note)
+                elif action.interval_changed:
+                    self._persist()
+            elif isinstance(action, Authorized):
+                self._accept(action.grant)
+                return
+            elif isinstance(action, Ended):
+                self._end_flow(action.reason)
+                return
 
-    async def _poll_once(self, flow: _PendingFlow) -> bool:
-        """One token request; True when the flow has ended (either way)."""
-        flow.msal_flow["latest_attempt_at"] = 0  # the device clock paces polls, not msal's
-        try:
-            # After a power cycle the msal application is rebuilt from the restored cache.
-            app = self._app or await self._call(self._build_app, self._providers.get(self._provider))
-            result: dict[str, Any] = await self._call(
-                app.acquire_token_by_device_flow, flow.msal_flow, exit_condition=lambda f: True
-            )
-        except DeviceFlowError as exc:
-            flow.next_poll_at = self._clock.now() + flow.interval
-            self._set_reason(f"Cannot reach the provider ({exc.description}); still trying")
-            return False
-        now = self._clock.now()
-        if "access_token" in result:
-            return self._accept(result, now)
-        error = str(result.get("error", "unknown_error"))
-        if error == "authorization_pending":
-            flow.next_poll_at = now + flow.interval
-            if self._reason:
-                self._set_reason("")
-            return False
-        if error == "slow_down":
-            flow.interval += 5
-            flow.next_poll_at = now + flow.interval
-            self._persist()
-            return False
-        description = str(result.get("error_description", "")).split("\r\n")[0].strip()
-        words = _FLOW_ENDINGS.get(error, description or "The provider ended the authorization")
-        self._flow = None
-        self._fire("flow_failed", f"{words} ({error})")
-        return True
-
-    def _accept(self, result: dict[str, Any], now: float) -> bool:
-        claims = result.get("id_token_claims") or {}
-        user = str(claims.get("preferred_username") or claims.get("upn") or claims.get("email") or "")
-        self._flow = None
+    def _accept(self, grant: Granted) -> None:
+        user = grant.user
         if user and user.lower() != self._account.lower():
-            self._cache = msal.SerializableTokenCache()
-            self._app = None
-            self._fire("flow_failed", f"Signed in as {user}, but the account name is {self._account}; "
-                       f"press Get Token and sign in as {self._account}")
-            return True
+            self._drop_client()
+            self._end_flow(f"Signed in as {user}, but the account name is {self._account}; "
+                           f"press Get Token and sign in as {self._account}")
+            return
+        now = self._now()
         self._token_user = user or self._account
-        self._access_token = str(result["access_token"])
-        self._access_expires_at = now + float(result.get("expires_in") or 3600)
-        self._next_refresh_at = self._access_expires_at - REFRESH_MARGIN
+        self._access_token = grant.access_token
+        self._policy = RefreshPolicy.issued(grant, now, self._rng)
+        self._flow = self._poller = None
         self._fire("authorized", "")
-        log.info("%s: token retrieved for %s (%s)", self.name, self._account, mask(self._access_token))
-        self._task = None  # the poll loop ends here; the refresh loop takes over
-        self._spawn(self._refresh_loop())
-        return True
+        log.info("%s: token retrieved for %s (%s)", self.name, self._account, mask(grant.access_token))
+        self._spawn(self._refresh_loop)  # the poll task ends here; the refresh task takes over
+
+    def _end_flow(self, reason: str) -> None:
+        self._flow = self._poller = None
+        self._drop_client()
+        self._fire("flow_failed", reason)
 
     # -------------------------------------------------------------- refresh
     async def _refresh_loop(self) -> None:
-        while self.state is TokenState.RETRIEVED:
-            due = self._next_refresh_at
-            if due is None:
-                return
-            await self._clock.sleep_until(due)
-            async with self._lock:
-                if self.state is not TokenState.RETRIEVED:
-                    return
-                if self._next_refresh_at is not None and self._clock.now() >= self._next_refresh_at:
-                    try:
-                        await self._refresh_locked()
-                    except FirmwareError as exc:
-                        self._next_refresh_at = self._clock.now() + REFRESH_RETRY
-                        self._set_reason(f"Refresh failed ({exc}); retrying in {int(REFRESH_RETRY)} s")
+        epoch = self._epoch
+        while self._current(epoch, *_HELD):
+            assert self._policy is not None
+            wait = self._policy.wait_before(self._now(), Urgency.SCHEDULED)
+            if wait > 0:
+                if wait > KEEP_ALIVE and self._client is not None:
+                    self._client.release()  # nothing to say to the provider for a while
+                await self._tasks.nap(wait)
+                continue
+            await self._refresh_now()
 
-    async def _refresh_locked(self) -> None:
-        provider = self._providers.get(self._provider)
-        now = self._clock.now()
+    async def _refresh_now(self) -> None:
+        """Join the refresh under way, or start one; returns when it has ended."""
+        await self._tasks.join("refresh", self._do_refresh)
+        self._tasks.replan()  # the timer plans from what this refresh changed
+
+    async def _do_refresh(self) -> None:
+        epoch = self._epoch
+        policy = self._policy
+        assert policy is not None
+        policy.on_attempt(self._now())
         try:
-            app = self._app or await self._call(self._build_app, provider)
-            accounts = app.get_accounts(username=self._token_user) if self._token_user else app.get_accounts()
-            if not accounts:
-                self._invalidate("The token cache holds no account for this token")
-                return
-            result = await self._call(
-                app.acquire_token_silent_with_error,
-                provider.scopes_for(self.service), accounts[0], force_refresh=True,
-            )
-        except DeviceFlowError as exc:
-            self._next_refresh_at = now + REFRESH_RETRY
-            self._set_reason(f"Refresh failed ({exc.description}); retrying in {int(REFRESH_RETRY)} s")
-            return
-        if result is None:
-            self._invalidate("The provider gave no token and no reason (no refresh token held)")
-        elif "access_token" in result:
-            self._access_token = str(result["access_token"])
-            self._access_expires_at = now + float(result.get("expires_in") or 3600)
-            self._next_refresh_at = self._access_expires_at - REFRESH_MARGIN
-            self._reason = ""
-            self._persist()
-            self._events.publish(TokenChanged(self.name, self.state, "", refreshed=True))
+            client = self._client_for()
+            scopes = client.provider.scopes_for(self.service)
+        except FirmwareError as exc:
+            answer: Any = Unanswered("provider_misconfigured", str(exc))
         else:
-            error = str(result.get("error", "unknown_error"))
-            description = str(result.get("error_description", "")).split("\r\n")[0].strip()
-            if error in _GRANT_GONE:
-                self._invalidate(f"{description or 'The provider refused to renew the token'} ({error})")
+            answer = await client.refresh(scopes, self._token_user)
+        if not self._current(epoch, *_HELD):
+            return
+        now = self._now()
+        outcome = policy.on_answer(answer, now)
+        if isinstance(outcome, Renewed):
+            self._access_token = outcome.grant.access_token
+            self._fire("refreshed", "", refreshed=True)
+        elif isinstance(outcome, GrantGone):
+            self._drop_client()  # a dead grant's refresh token is not kept
+            self._fire("invalidate", invalid_reason(outcome.cause), cause=outcome.cause)
+        else:
+            wait = seconds(outcome.delay)
+            if policy.fresh(now):
+                reason = f"Renewal failed: {outcome.cause}; retrying in {wait} (the token is still valid)"
             else:
-                self._next_refresh_at = now + REFRESH_RETRY
-                self._set_reason(f"Refresh failed ({error}: {description}); retrying in {int(REFRESH_RETRY)} s")
+                reason = (f"The access token expired and could not be renewed: {outcome.cause}; "
+                          f"retrying in {wait}")
+            self._fire("refresh_failed", reason, cause=outcome.cause)
 
-    def _invalidate(self, reason: str) -> None:
-        self._next_refresh_at = None
-        self._fire("invalidate", f"{reason}. Token update failed: please delete the token and obtain it again")
+    def _require_held(self) -> None:
+        phase = self.phase
+        if phase in _HELD:
+            return
+        if phase is Phase.INVALID:
+            cause = self._cause or self._reason
+            raise TokenUnavailable(f"{self.name}: token is Invalid: "
+                                   f"{self._reason or invalid_reason(cause)}", cause=cause)
+        hint = "press Get Token first" if phase is Phase.NOT_RETRIEVED else \
+            "authorization is not finished yet"
+        raise TokenUnavailable(f"{self.name}: token is {LABELS[SHOWN_AS[phase]]}: {hint}")
 
-    def _require_retrieved(self) -> None:
-        state = self.state
-        if state is not TokenState.RETRIEVED:
-            hint = {
-                TokenState.NOT_RETRIEVED: "press Get Token first",
-                TokenState.WAITING: "authorization is not finished yet",
-                TokenState.INVALID: "Token update failed. Please delete the token and obtain it again",
-            }[state]
-            detail = f" ({self._reason})" if self._reason and state is TokenState.INVALID else ""
-            raise TokenUnavailable(f"{self.name}: token is {LABELS[state]}: {hint}{detail}")
+    # ----------------------------------------------------------- supervision
+    def _spawn(self, body: Callable[[], Awaitable[None]]) -> None:
+        epoch = self._epoch
+        self._tasks.spawn(body, lambda: epoch == self._epoch, body.__name__.strip("_"))
+
+    def _current(self, epoch: int, *phases: Phase) -> bool:
+        return epoch == self._epoch and self.phase in phases
 
     # ------------------------------------------------------------- plumbing
-    def _build_app(self, provider: Provider) -> msal.PublicClientApplication:
-        key = (provider.name, provider.authority, provider.client_id, self._trust.version)
-        if self._app is not None and self._app_key == key:
-            return self._app
-        if self._session is None or self._app_key is None or self._app_key[3] != self._trust.version:
-            # One HTTP session per store, kept across flows: its pooled TLS connections save a
-            # handshake and a CA-bundle load on every Get Token and refresh.
-            self._session = self._trust.http_session()
-        common: dict[str, Any] = {"token_cache": self._cache, "http_client": self._session,
-                                  "timeout": HTTP_TIMEOUT}
-        if provider.authority_kind == "oidc":
-            app = msal.PublicClientApplication(provider.client_id, oidc_authority=provider.authority, **common)
-        else:
-            app = msal.PublicClientApplication(provider.client_id, authority=provider.authority, **common)
-        self._app, self._app_key = app, key
-        return app
+    def _new_client(self, provider: Provider, cache: str) -> ProviderClient:
+        self._drop_client()
+        client = ProviderClient(provider, context=self._trust.ssl_context(),
+                                deadlines=self._deadlines, executor=self._executor,
+                                discovery=self._discovery, cache=cache,
+                                link=self._trust.link)
+        client.on_late = lambda: self._late_answer(client)
+        self._client = client
+        return client
 
-    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run a blocking msal call in a thread; network failures become DeviceFlowError."""
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except requests.RequestException as exc:
-            raise DeviceFlowError("provider_unreachable", _short_network_error(exc)) from exc
-        except ValueError as exc:  # msal: discovery document missing or malformed
-            raise DeviceFlowError("provider_misconfigured", str(exc)[:200]) from exc
-
-    def _spawn(self, coro: Any) -> None:
-        self._task = asyncio.get_running_loop().create_task(coro, name=f"token.{self.name}")
-
-    async def _cancel_task(self) -> None:
-        task, self._task = self._task, None
-        if task is not None and task is not asyncio.current_task() and not task.done():
-            task.cancel()
+    def _client_for(self) -> ProviderClient:
+        """The current grant's client; after power-on, made from the stored token cache."""
+        if self._client is None:
             try:
-                await task
-            except (asyncio.CancelledError, FirmwareError):
-                pass
+                self._new_client(self._providers.get(self._provider), self._cache)
+            except ValueError as exc:  # msal: a stored cache it cannot read
+                raise RecordError(f"the stored token cache could not be read ({exc})") from exc
+        assert self._client is not None
+        return self._client
 
-    def _fire(self, trigger: str, reason: str) -> None:
+    def _drop_client(self) -> None:
+        """The grant is over (Clear, flow ended, Invalid, a new Get Token): forget its cache."""
+        self._cache = ""
+        if self._client is not None:
+            self._client.discard()
+            self._client = None
+
+    def _late_answer(self, client: ProviderClient) -> None:
+        """A call that overran its deadline finished: keep what it put in the token cache."""
+        if client is self._client and self.phase in (*_HELD, Phase.WAITING):
+            self._persist()
+
+    def _fire(self, trigger: str, reason: str, *, cause: str = "", refreshed: bool = False) -> None:
         self._machine.fire(trigger)
-        self._reason = reason
+        self._reason, self._cause = reason, cause
         self._persist()
-        self._publish()
+        self._events.publish(TokenChanged(self.name, self.state, reason, refreshed=refreshed))
 
     def _set_reason(self, reason: str) -> None:
         self._reason = reason
         self._persist()
-        self._publish()
-
-    def _publish(self) -> None:
-        self._events.publish(TokenChanged(self.name, self.state, self._reason))
-
-    def _record(self) -> dict[str, Any]:
-        flow = self._flow
-        return {
-            "state": self.state.value,
-            "reason": self._reason,
-            "account": self._account,
-            "provider": self._provider,
-            "token_user": self._token_user,
-            "access_token": self._access_token,
-            "access_expires_at": self._access_expires_at,
-            "next_refresh_at": self._next_refresh_at,
-            "flow": None if flow is None else {
-                "msal": flow.msal_flow, "expires_at": flow.expires_at, "interval": flow.interval,
-            },
-            "cache": self._cache.serialize(),
-        }
+        self._events.publish(TokenChanged(self.name, self.state, reason))
 
     def _persist(self) -> None:
-        blob = json.dumps(self._record(), separators=(",", ":")).encode()
-        self._nvram.write(self.key, self._keys.seal(blob, context=self.key))
+        now = self._now()
+        flow = None
+        if self._flow is not None and self._poller is not None:
+            flow = FlowRecord(self._flow, self._poller.expires_at(now), self._poller.interval)
+        policy = self._policy if self.phase in _HELD else None
+        record = TokenRecord(
+            phase=self.phase, reason=self._reason, cause=self._cause, account=self._account,
+            provider=self._provider, token_user=self._token_user,
+            access_token=self._access_token if policy else "",
+            issued_at=policy.issued_at if policy else None,
+            lifetime=policy.lifetime if policy else None, flow=flow,
+            cache=self._client.serialize() if self._client is not None else self._cache,
+        )
+        self._nvram.write(self.key, seal(record, self._keys, self.key))
 
     def _load(self) -> None:
         blob = self._nvram.read(self.key)
         if blob is None:
             return
         try:
-            rec = json.loads(self._keys.open(blob, context=self.key))
-            state = TokenState(rec["state"])
-        except (KeystoreError, ValueError, KeyError, TypeError) as exc:
+            rec = unseal(blob, self._keys, self.key)
+        except RecordError as exc:
             self._reason = f"The stored token could not be read ({exc}); obtain it again"
             log.warning("%s: %s", self.name, self._reason)
             return
-        self._machine = TokenMachine(state)
-        self._reason = str(rec.get("reason", ""))
-        self._account = str(rec.get("account", ""))
-        self._provider = str(rec.get("provider", ""))
-        self._token_user = str(rec.get("token_user", ""))
-        self._access_token = str(rec.get("access_token", ""))
-        self._access_expires_at = rec.get("access_expires_at")
-        self._next_refresh_at = rec.get("next_refresh_at")
-        if rec.get("cache"):
-            self._cache.deserialize(rec["cache"])
-        flow = rec.get("flow")
-        if flow:
-            self._flow = _PendingFlow(flow["msal"], float(flow["expires_at"]), float(flow["interval"]), 0.0)
+        self._machine = TokenMachine(rec.phase)
+        self._reason, self._cause = rec.reason, rec.cause
+        self._account, self._provider = rec.account, rec.provider
+        self._token_user, self._access_token = rec.token_user, rec.access_token
+        self._cache = rec.cache
+        if rec.flow is not None and rec.phase is Phase.WAITING:
+            self._flow, self._resume = rec.flow.msal, rec.flow
+        if rec.phase in _HELD:
+            now = self._now()
+            lifetime = rec.lifetime or 3600.0
+            issued_at = rec.issued_at if rec.issued_at is not None else now.wall - lifetime
+            self._policy = RefreshPolicy.restore(lifetime=lifetime, issued_at=issued_at, now=now,
+                                                 rng=self._rng)
 
 
-def _describe_refusal(error: str, description: str, provider: Provider) -> str:
-    first = description.split("\r\n")[0].strip()
-    if error == "invalid_scope":
+def _describe_refusal(answer: Refused, provider: Provider) -> str:
+    if answer.error == "invalid_scope":
         return (f"{provider.display_name} refused the device-code flow for the mail scope "
-                f"(invalid_scope{': ' + first if first else ''}). This provider does not grant mail "
-                "access to devices through the device-code flow")
-    return f"{provider.display_name} refused to start authorization ({error}{': ' + first if first else ''})"
-
-
-def _short_network_error(exc: requests.RequestException) -> str:
-    text = str(exc)
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS failure: the provider's certificate is not trusted by this device"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return "connection refused or host unreachable"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return "no answer in time"
-    return text[:200]
+                f"({answer.words()}). This provider does not grant mail access to devices "
+                "through the device-code flow")
+    if answer.temporary:
+        later = seconds(answer.retry_after) if answer.retry_after else "a minute"
+        return (f"{provider.display_name} could not start authorization now "
+                f"({answer.words_with_status()}); press Get Token again in {later}")
+    return f"{provider.display_name} refused to start authorization ({answer.words()})"

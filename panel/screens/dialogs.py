@@ -15,10 +15,10 @@ from textual.widgets import Button, Label, Static
 
 from mfp_sim.firmware.events import Event, TokenChanged
 from mfp_sim.firmware.tokens.store import FlowPrompt
+from mfp_sim.firmware.words import TOKEN_LABELS
 
 from ..base import DeviceListener, PanelNode
 from ..widgets.qr import QrCode
-from ..words import TOKEN_LABELS
 
 __all__ = ["ConfirmDialog", "TokenFlowDialog", "time_left"]
 

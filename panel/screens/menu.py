@@ -7,10 +7,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Button
 
+from mfp_sim.firmware.menus import Menu
+
 from ..base import slug
 from ..requests import OpenEntry
 from .frame import PanelScreen
-from .menus import Menu
 
 __all__ = ["MenuScreen"]
 

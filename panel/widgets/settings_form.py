@@ -29,17 +29,14 @@ from mfp_sim.firmware.access import LoginRefused
 from mfp_sim.firmware.errors import FirmwareError, SettingsError
 from mfp_sim.firmware.events import Event, SettingsChanged
 from mfp_sim.firmware.settings import DEVICE, SettingsErrors
+from mfp_sim.firmware.words import HINTS, choices_of, field_label
 
 from ..base import DeviceListener
-from ..words import choices_of, field_label
 
 __all__ = ["SettingsForm"]
 
-#: Ranges shown beside typed numbers; language-neutral on purpose.
-_HINTS = {"port": "1–65535", "timeout": "1–300 s", "check_interval": "1–240 min"}
 #: The field whose change needs the current password, and the field that asks for it.
 _ADMIN, _CURRENT = "admin_password", "current_password"
-
 
 class SettingsForm(DeviceListener, Vertical):
     class Saved(Message):
@@ -71,7 +68,7 @@ class SettingsForm(DeviceListener, Vertical):
                 yield Label(self._(field_label(self.api.contexts, self.section, name)),
                             classes="field-label")
                 yield self._editor(name, self._loaded[name])
-                yield Label(_HINTS.get(name, ""), classes="field-hint")
+                yield Label(HINTS.get(name, ""), classes="field-hint")
             yield Static("", id=f"error-{name}", classes="field-error")
             if name == _ADMIN and self.section == DEVICE.name:
                 with Horizontal(classes="field-row", id=f"row-{_CURRENT}"):

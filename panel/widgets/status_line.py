@@ -35,6 +35,8 @@ class StatusLine(PanelNode, Horizontal):
         network = self._("{network}: connected").format(network=self.panel.network)
         if self.panel.console_address:
             network += " · " + self._("console {address}").format(address=self.panel.console_address)
+        if self.panel.web_address:
+            network += " · " + self._("web page {address}").format(address=self.panel.web_address)
         self.query_one("#status-network", Label).update(network)
         self.set_interval(1.0, self._tick)
         self.watch(self.app, "alerts", self._show_alerts)

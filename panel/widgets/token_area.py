@@ -22,10 +22,10 @@ from textual.widgets import Button, Label
 from mfp_sim.firmware.errors import FirmwareError
 from mfp_sim.firmware.events import Event, SettingsChanged, TokenChanged
 from mfp_sim.firmware.tokens.store import TokenStatus
+from mfp_sim.firmware.words import TOKEN_LABELS, field_label
 
 from ..base import DeviceListener
 from ..requests import Confirm, ShowTokenCode
-from ..words import TOKEN_LABELS, field_label
 
 __all__ = ["TokenArea"]
 

@@ -21,18 +21,23 @@ With the real device's contexts the tree is:
 
 The menus are the device's (`_SKELETON`); every page in them comes from the context table
 (`firmware.contexts`: each row's and each SMTP function's `menu` path), so a new context
-appears here without a change to this module. `menu.MenuScreen` opens a `Page`'s screen.
+appears here without a change to this module. The panel's `menu.MenuScreen` opens a
+`Page`'s screen; the web page draws the same tree as its left-hand menu (`firmware.web.menu`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from mfp_sim.firmware.contexts import Contexts
-from mfp_sim.firmware.i18n import N_
-from mfp_sim.firmware.settings import DEVICE
+from .contexts import Contexts
+from .i18n import N_
+from .settings import DEVICE
 
-__all__ = ["Menu", "Page", "ADMIN_MENU", "admin_menu"]
+__all__ = ["Menu", "Page", "ADMIN_MENU", "admin_menu", "SMTP_AUTH_FIELDS"]
+
+#: The SMTP fields an SMTP function's page shows (Scan to E-mail → SMTP Authentication, ...):
+#: its authentication; the server itself is on Services Setup's SMTP tab.
+SMTP_AUTH_FIELDS: tuple[str, ...] = ("auth", "user", "password", "provider", "account")
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,22 @@
-"""The device's words on the panel: field names, choices, token states.
+"""The device's words as its faces show them: field names, choices, token states.
 
 They are English message ids (marked with `N_`), translated where they are shown, so the
-firmware keeps its own vocabulary (`smtp.port`, `oauth2`, `not_retrieved`) and the panel shows
-the manual's (`Numero Porta`, `OAuth 2.0`, `Non recuperato`). What each mail context and SMTP
+firmware keeps its own vocabulary (`smtp.port`, `oauth2`, `not_retrieved`) and the panel and
+the web page show the manual's (`Numero Porta`, `OAuth 2.0`, `Non recuperato`), the same on both. What each mail context and SMTP
 function is called, and where it sits in the menus, is in the context table
 (`firmware.contexts`), in the same message ids.
 """
 
 from __future__ import annotations
 
-from mfp_sim.firmware.contexts import Contexts
-from mfp_sim.firmware.i18n import N_
-from mfp_sim.firmware.tokens.machine import TokenState
-from mfp_sim.firmware.vocabulary import Service
+from .contexts import Contexts
+from .i18n import N_
+from .tokens.machine import TokenState
+from .vocabulary import JobKind, JobState, Service
 
 __all__ = [
-    "TOKEN_LABELS", "field_label", "choices_of", "BOOL_FIELDS", "context_title",
+    "TOKEN_LABELS", "field_label", "choices_of", "BOOL_FIELDS", "context_title", "HINTS",
+    "STEP_LABELS", "JOB_STATES", "JOB_KINDS",
 ]
 
 TOKEN_LABELS: dict[str, str] = {
@@ -44,6 +45,30 @@ _LABELS: dict[str, str] = {
     "language": N_("Display Language"),
     "admin_password": N_("Administrator Password"),
     "current_password": N_("Current Password"),  # asked beside a new administrator password
+}
+
+#: Ranges shown beside typed numbers; language-neutral on purpose.
+HINTS: dict[str, str] = {"port": "1–65535", "timeout": "1–300 s", "check_interval": "1–240 min"}
+
+#: Where a connection test stopped (`ConnectionReport.step`), in a person's words.
+STEP_LABELS: dict[str, str] = {
+    "connect": N_("Connecting to the server"),
+    "tls": N_("Secure connection (SSL/TLS)"),
+    "auth": N_("Signing in"),
+    "token": N_("OAuth 2.0 token"),
+    "send": N_("Sending"),
+    "receive": N_("Receiving"),
+    "print": N_("Printing"),
+    "done": N_("Done"),
+}
+
+JOB_STATES: dict[JobState, str] = {
+    JobState.QUEUED: N_("Queued"), JobState.SENDING: N_("Sending"),
+    JobState.SENT: N_("Sent"), JobState.FAILED: N_("Failed"),
+}
+JOB_KINDS: dict[JobKind, str] = {
+    JobKind.SCAN: N_("Scan to E-mail"), JobKind.IFAX: N_("Internet Fax"),
+    JobKind.ALERT: N_("E-mail Alert"),
 }
 
 BOOL_FIELDS: frozenset[str] = frozenset({"enabled", "leave_copy"})

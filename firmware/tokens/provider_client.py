@@ -1,0 +1,195 @@
+"""The only code that calls msal: one application, its token cache and its HTTPS session.
+
+A `ProviderClient` belongs to one token store and one grant: Get Token makes a new one (a new,
+empty token cache), Clear drops it. It runs msal's blocking calls on the device's own bounded
+executor (never the loop's default one, which every store and device of the process would
+share) under a per-call deadline, and turns whatever happened into one typed `Answer`
+(`answers`): nothing a server can send, and no timeout, comes back as an exception.
+
+One call at a time per client: a call that overran its deadline keeps its worker thread until
+the socket gives up (`IdpDeadlines.read`); the next call waits for it (bounded) rather than run
+beside it, because two refreshes racing with one refresh token would spend it twice, and some
+providers revoke the whole grant when a spent refresh token comes back. When such a late call
+finishes, `on_late` tells the store, which saves the token cache (a rotated refresh token
+must not be lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+import msal
+import requests
+
+from ..deadlines import IdpDeadlines
+from ..providers import Provider
+from .answers import Answer, Exchange, Garbled, Refused, Unanswered, parse_issued, parse_token
+from .http import AnswerTooLarge, DiscoveryCache, IdpSession, SlowAnswer
+from .reasons import shorten
+
+__all__ = ["ProviderClient", "classify"]
+
+
+class ProviderClient:
+    def __init__(self, provider: Provider, *, context: Any, deadlines: IdpDeadlines,
+                 executor: Executor, discovery: DiscoveryCache, cache: str = "",
+                 link: Any = None) -> None:
+        self.provider = provider
+        self._deadlines = deadlines
+        self._executor = executor
+        self._discovery = discovery
+        self._cache = msal.SerializableTokenCache()
+        if cache:
+            self._cache.deserialize(cache)
+        self._session = IdpSession(context, deadlines, link)
+        self._app: msal.PublicClientApplication | None = None
+        self._busy: asyncio.Future[Answer] | None = None
+        self.on_late: Callable[[], None] | None = None
+
+    def serialize(self) -> str:
+        return str(self._cache.serialize())
+
+    # ------------------------------------------------------------- requests
+    async def start_flow(self, scopes: Sequence[str]) -> Answer:
+        """Device authorization request (RFC 8628 §3.1)."""
+        def work() -> Answer:
+            flow = self._application().initiate_device_flow(list(scopes))
+            return parse_issued(flow, self._session.last)
+        return await self._run(work)
+
+    async def poll(self, flow: dict[str, Any]) -> Answer:
+        """One token request for a device code (the device clock paces them, not msal)."""
+        def work() -> Answer:
+            mine = dict(flow, latest_attempt_at=0, expires_at=time.time() + 3600)
+            result = self._application().acquire_token_by_device_flow(
+                mine, exit_condition=lambda f: True)
+            return parse_token(result, self._session.last)
+        return await self._run(work)
+
+    async def refresh(self, scopes: Sequence[str], user: str) -> Answer:
+        """A refresh-token grant, forced (the device decides when a token is due)."""
+        def work() -> Answer:
+            app = self._application()
+            accounts = app.get_accounts(username=user) if user else app.get_accounts()
+            if not accounts:
+                return Refused("no_refresh_token", "the device holds no account for this token")
+            result = app.acquire_token_silent_with_error(list(scopes), accounts[0],
+                                                         force_refresh=True)
+            if result is None:
+                return Refused("no_refresh_token",
+                               "the device holds no refresh token for this account")
+            return parse_token(result, self._session.last)
+        return await self._run(work)
+
+    def release(self) -> None:
+        """Close idle connections: a store that refreshes once an hour keeps none open."""
+        if self._busy is None or self._busy.done():
+            self._session.close()
+
+    def discard(self) -> None:
+        """This grant is dropped (Clear, a new Get Token): close once any late call is done."""
+        self.on_late = None
+        if self._busy is None or self._busy.done():
+            self._session.close()
+        else:
+            self._busy.add_done_callback(lambda _f: self._session.close())
+
+    # ------------------------------------------------------------- plumbing
+    def _application(self) -> msal.PublicClientApplication:
+        """Built in the worker thread: msal reads the discovery document here."""
+        if self._app is None:
+            p = self.provider
+            common: dict[str, Any] = {"token_cache": self._cache, "http_client": self._session,
+                                      "http_cache": self._discovery}
+            if p.authority_kind == "oidc":
+                self._app = msal.PublicClientApplication(p.client_id, oidc_authority=p.authority,
+                                                         **common)
+            else:
+                self._app = msal.PublicClientApplication(p.client_id, authority=p.authority,
+                                                         **common)
+        return self._app
+
+    async def _run(self, work: Callable[[], Answer]) -> Answer:
+        d = self._deadlines
+        if self._busy is not None and not self._busy.done():
+            done, _ = await asyncio.wait({self._busy}, timeout=d.call)
+            if not done:
+                return Unanswered("provider_timeout", "the identity provider has not answered "
+                                  f"the previous request after {d.call:g} s")
+        started = threading.Event()
+
+        def job() -> Answer:
+            started.set()
+            self._session.forget()
+            try:
+                return work()
+            except Exception as exc:  # whatever msal made of the answer: classified here
+                return classify(exc, self._session.last, d)
+
+        loop = asyncio.get_running_loop()
+        try:
+            fut = loop.run_in_executor(self._executor, job)
+        except RuntimeError:  # the executor was shut down: the device is stopping
+            return Unanswered("device_busy", "the device is shutting down")
+        self._busy = fut
+        try:
+            done, _ = await asyncio.wait({fut}, timeout=d.call)
+        except asyncio.CancelledError:
+            fut.add_done_callback(self._late)
+            raise
+        if not done:
+            fut.add_done_callback(self._late)
+            if not started.is_set():
+                return Unanswered("device_busy", "the device's identity-provider workers are all "
+                                  "busy with other requests; it will try again")
+            return Unanswered("provider_timeout",
+                              f"the identity provider did not answer within {d.call:g} s")
+        return fut.result()
+
+    def _late(self, fut: asyncio.Future[Answer]) -> None:
+        if not fut.cancelled() and self.on_late is not None:
+            self.on_late()
+
+
+def classify(exc: BaseException, ex: Exchange, d: IdpDeadlines) -> Answer:
+    """An exception from msal or requests, with what the session saw, as an `Answer`."""
+    what = ex.what or "token answer"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return Unanswered("provider_unreachable", "the identity provider's certificate is not "
+                          "trusted by this device (TLS failure)")
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return Unanswered("provider_timeout", "the identity provider did not accept a "
+                          f"connection within {d.connect:g} s")
+    if isinstance(exc, SlowAnswer):
+        return Unanswered("provider_timeout",
+                          f"the identity provider did not finish its answer within {d.body:g} s")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return Unanswered("provider_timeout",
+                          f"the identity provider did not answer within {d.read:g} s")
+    if isinstance(exc, requests.exceptions.InvalidSchema):
+        return Unanswered("provider_misconfigured", str(exc))
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return Unanswered("provider_unreachable", "the identity provider cannot be reached "
+                          "(connection refused or host unreachable)")
+    if isinstance(exc, AnswerTooLarge):
+        return Garbled(str(exc), what=what)
+    if isinstance(exc, requests.RequestException):
+        return Garbled("a broken HTTP answer", what=what, retry_after=ex.retry_after)
+    text = str(exc)
+    if isinstance(exc, ValueError) and "issuer" in text and "does not match" in text:
+        return Garbled("its issuer does not match the provider's authority",
+                       what="discovery document for this authority")
+    if isinstance(exc, ValueError) and "device authorization endpoint" in text:
+        return Garbled("no device_authorization_endpoint", what="discovery document")
+    if ex.status >= 400 or (ex.status and ex.shape not in ("a JSON object", "")):
+        detail = f"HTTP {ex.status}" if ex.status >= 400 else f"HTTP {ex.status}, {ex.shape}"
+    elif ex.status:
+        detail = f"HTTP {ex.status}, a JSON object with fields of the wrong type"
+    else:
+        detail = shorten(f"{type(exc).__name__}: {text}", 120)
+    return Garbled(detail, what=what, retry_after=ex.retry_after)
