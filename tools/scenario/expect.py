@@ -46,10 +46,11 @@ def _shown(values: list[str]) -> str:
 
 
 def check_reply(reply: ConsoleReply, expects: list[tuple[int, str]], path: str,
-                variables: Mapping[str, str]) -> list[str]:
-    """Every failed expectation as `path:line: what was expected, what came`; [] when all hold."""
+                variables: Mapping[str, str], line: int = 0) -> list[str]:
+    """Every failed expectation as `path:line: what was expected, what came`; [] when all hold.
+    `line` is the command's own line, named when the OK nobody wrote down is missing."""
     failures: list[str] = []
-    final = [e for e in expects if e[1] == "OK" or e[1].startswith("ERR")] or [(0, "OK")]
+    final = [e for e in expects if e[1] == "OK" or e[1].startswith("ERR")] or [(line, "OK")]
     for no, exp in final:
         where = f"{path}:{no}"
         if exp == "OK" and not reply.ok:

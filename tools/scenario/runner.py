@@ -180,7 +180,8 @@ class _FileRun:
         deadline = time.monotonic() + (step.within or 0.0)
         while True:
             reply = self.console.run(text, timeout=_budget(text, self.options.timeout))
-            failures = check_reply(reply, step.expects, self.scenario.path, self.variables)
+            failures = check_reply(reply, step.expects, self.scenario.path, self.variables,
+                                   step.line_no)
             if not failures or time.monotonic() >= deadline:
                 break
             time.sleep(REPEAT)
