@@ -7,7 +7,7 @@
                    [--web tcp:HOST:PORT [--web-http PORT] [--web-name NAME]...
                     [--web-cert FILE [--web-key FILE]]]
     mfp-sim demo [--state DIR] [--headless] [--no-web]
-    mfp-sim scenario FILE --console URL [--testbed FILE]
+    mfp-sim scenario FILE... --console URL [--testbed FILE] [--approver CMD] [--junit-xml OUT]
     mfp-sim bench [--quick|--smoke] [--json FILE] [--only NAME...]
 
 Every command prints `key=value` lines a script can read (`console=...`, `ready=1`) and runs
@@ -239,11 +239,16 @@ _SCENARIO_EPILOG = """\
 examples:
   mfp-sim scenario tests/scenarios/get_token.scn \\
       --console tcp:127.0.0.1:4000 \\
+      --testbed state/bench/testbed.json --junit-xml report.xml
+  mfp-sim scenario my.scn --console /dev/pts/5 --timeout 30 \\
+      --approver 'python3 approve.py {user_code} {account}'
+  mfp-sim scenario --library --console tcp:127.0.0.1:4000 \\
       --testbed state/bench/testbed.json
-  mfp-sim scenario my.scn --console /dev/pts/5 --timeout 30
 
-Exit status 0 when every step passed (docs/shell.md: Scenario files).
+Exit status 0 when every step passed, 1 when one failed, 2 when a file
+could not run (docs/hil.md: Scenario files).
 """
+
 
 _BENCH_EPILOG = """\
 examples:
@@ -325,9 +330,24 @@ def parser() -> argparse.ArgumentParser:
                        description="Run a scenario file (commands and expected replies) against "
                        "a running\ndevice's console.",
                        epilog=_SCENARIO_EPILOG, formatter_class=_RAW)
-    s.add_argument("file", help="scenario file (docs/shell.md: Scenario files)")
-    s.add_argument("--console", required=True, help="tcp:HOST:PORT, socket://HOST:PORT, /dev/pts/N or a serial port")
-    s.add_argument("--testbed", help="testbed.json, for bench actions (approve, revoke, ...)")
+    s.add_argument("files", nargs="*", metavar="FILE",
+                   help="scenario files, run in order (docs/hil.md: Scenario files)")
+    s.add_argument("--library", action="store_true",
+                   help="also run every file of the scenario library shipped with mfp-sim")
+    s.add_argument("--list", action="store_true",
+                   help="print the library's files (to copy them) and exit")
+    s.add_argument("--console", help="tcp:HOST:PORT, socket://HOST:PORT, /dev/pts/N or a serial port")
+    s.add_argument("--password", help="administrator password, sent with login on connecting "
+                   "(a console reachable from the network needs it)")
+    s.add_argument("--testbed", help="testbed.json, for bench actions (approve, revoke, fault, ...)")
+    s.add_argument("--approver", metavar="CMD",
+                   help="the site's approver command for '! approve', e.g. "
+                        "'python3 approve.py {user_code} {account} {verification_uri}'")
+    s.add_argument("--approver-timeout", type=float, default=120.0,
+                   help="seconds the approver may take (default 120)")
+    s.add_argument("--var", action="append", metavar="NAME=VALUE",
+                   help="give {NAME} a value (over the file's '! default'); repeatable")
+    s.add_argument("--junit-xml", metavar="OUT", help="write a JUnit XML report to OUT")
     s.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each reply")
 
     b = sub.add_parser("bench", help="measure speed and memory; prints a table",
@@ -359,9 +379,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             return _bench(args)
         if args.command == "scenario":
-            from mfp_sim.tools.scenario import main as scenario_main
+            from mfp_sim.tools.scenario.command import from_arguments
 
-            return scenario_main(args.file, args.console, args.testbed, args.timeout)
+            return from_arguments(args)
         runner = {"device": _device, "testbed": _testbed, "demo": _demo}[args.command]
         asyncio.run(runner(args))
     except (FirmwareError, HwsimError, TestbedError) as exc:
