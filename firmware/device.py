@@ -117,6 +117,13 @@ class Device:
             self._running = False
             parts = self._boot()
         except BaseException:
+            # A refused start (integrity check, bad settings file...) leaves nothing open: the
+            # NVRAM file closed, the threads gone, the folder free for the next try.
+            nvram = getattr(self, "nvram", None)
+            if nvram is not None:
+                nvram.close()
+            if getattr(self, "_own_executor", False):
+                self.idp_executor.shutdown(wait=False)
             if self.lock is not None:
                 self.lock.release()
             raise

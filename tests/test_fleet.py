@@ -70,13 +70,16 @@ def device_counts(run: FleetRun) -> dict[str, Any]:
     Left out: how many refusals a store got while throttled. When two of a device's own tasks
     are due at the same instant (a POP check and its token's retry), which takes the token
     first depends on which worker thread finished first, and so does whether the second asks
-    the throttled provider again.
+    the throttled provider again. Nor how many discovery documents were fetched: a device
+    keeps the first one it gets, but its stores starting Get Token at the same instant each
+    fetch one when they all ask before the first answer is kept (thread timing again).
     """
     final = run.series[-1]
     counts = {key: final.get(key) for key in ("tokens", "mail_sessions", "jobs", "messages",
                                               "device_states", "token_states")}
     counts["granted"] = {kind: outcomes.get("ok", 0)
-                         for kind, outcomes in final["idp_requests"].items()}
+                         for kind, outcomes in final["idp_requests"].items()
+                         if kind != "discovery"}
     return counts
 
 
@@ -110,6 +113,14 @@ async def test_a_fleet_of_50_on_the_virtual_clock(tmp_path: Path) -> None:
     assert final["token_calls"]["refresh"]["temporarily_unavailable"] >= throttled
     assert final["retries_after_refusal"] > 0
     assert final["tokens"]["refreshed"] == 3 * DEVICES  # each store renewed once, after it
+    # ... and no store asked again sooner than its back-off (docs/tokens.md: 30 s, jittered
+    # down to half), though the provider said Retry-After: 1: none within 12.6 s (the
+    # histogram's bucket under 15 s), whether seen at the call or at the HTTP request.
+    for name in ("backoff", "request_backoff"):
+        counts = final["hist"][name]
+        first = next(i for i, count in enumerate(counts) if count)
+        assert Histogram.upper(first - 1) >= 12.5, (name, Histogram.upper(first - 1))
+        assert sum(counts) >= throttled
 
     # Mail went round: every job sent; what was sent was printed or waits in a mailbox.
     jobs, messages = final["jobs"], final["messages"]
@@ -161,14 +172,3 @@ async def test_the_same_fleet_over_two_ray_actors_counts_the_same(tmp_path: Path
                                       "pop3": stats["pop3"]["sessions"]}
     assert sum(final["idp_requests"]["device_poll"].values()) == stats["idp"]["token"][
         "by_grant_type"]["device_code"]
-
-
-@pytest.mark.xfail(strict=True, reason="on main a mail session whose token is due renews it at "
-                   "once, whatever the last refusal said (firmware/tokens/store.py "
-                   "access_token); branch tokens backs off on demand too (RefreshPolicy)")
-async def test_throttled_refreshes_back_off(tmp_path: Path) -> None:
-    """After a throttled answer, no store asks the identity provider again within 50 s."""
-    run, _ = await run_fleet(tmp_path, devices=10)
-    backoff = run.series[-1]["hist"]["backoff"]
-    first = next(i for i, count in enumerate(backoff) if count)
-    assert Histogram.upper(first) >= 50.0, Histogram.upper(first)

@@ -13,11 +13,12 @@ EPILOG = """\
 examples:
   mfp-sim testbed --state state/bench            (in another terminal, first)
   mfp-sim fleet --devices 500 --testbed state/bench/testbed.json --duration 10m
-  mfp-sim fleet --devices 2000 --testbed state/bench/testbed.json --processes 2 \\
-      --profile docs/fleet/office.toml --events docs/fleet/storm.events --report report/
+  mfp-sim fleet --devices 2000 --testbed state/bench/testbed.json \\
+      --processes 2 --profile docs/fleet/office.toml \\
+      --events docs/fleet/storm.events --report report/
   mfp-sim testbed --state state/vbench --clock virtual
-  mfp-sim fleet --devices 50 --testbed state/vbench/testbed.json --clock virtual \\
-      --duration 2h --events docs/fleet/storm.events
+  mfp-sim fleet --devices 50 --testbed state/vbench/testbed.json \\
+      --clock virtual --duration 2h --events docs/fleet/storm.events
   mfp-sim fleet --devices 10000 --testbed bench/testbed.json --ray 10.0.0.5:6379
 
 Prints a progress line while it runs, then report=DIR/report.html.
