@@ -105,12 +105,12 @@ async def test_a_fleet_of_50_on_the_virtual_clock(tmp_path: Path) -> None:
     assert max(s["device_states"].get("off", 0) for s in run.series if s["t"] > 0) == 15
 
     # Throttling was met: every store's scheduled refresh was refused, then retried later
-    # (the bench counted each 429 it sent; the devices also got msal's cached ones).
+    # (the bench counted each 429 it sent; each was one answer a store got).
     stats = run.bench_stats
     assert stats is not None
     throttled = stats["idp"]["faults_fired"]["throttled"]
     assert final["idp_requests"]["refresh"]["http_429"] == throttled >= 3 * DEVICES
-    assert final["token_calls"]["refresh"]["temporarily_unavailable"] >= throttled
+    assert final["token_calls"]["refresh"]["temporarily_unavailable"] == throttled
     assert final["retries_after_refusal"] > 0
     assert final["tokens"]["refreshed"] == 3 * DEVICES  # each store renewed once, after it
     # ... and no store asked again sooner than its back-off (docs/tokens.md: 30 s, jittered

@@ -35,6 +35,7 @@ from typing import Any
 
 from mfp_sim.tools.fleet.coordinator import Fleet, FleetPlan, FleetRun
 from mfp_sim.tools.fleet.metrics import Histogram
+from mfp_sim.tools.fleet.network import throttled as count_throttled
 from mfp_sim.tools.fleet.profile import FleetProfile
 from mfp_sim.tools.fleet.report import summarise, windows, write_report
 from mfp_sim.tools.fleet.timeline import Timeline
@@ -193,7 +194,7 @@ def _storm(n: int, root: Path, quick: bool) -> list[Figure]:
     final = run.series[-1]
     answers = Histogram.from_json(final["hist"]["backoff"])
     requests = Histogram.from_json(final["hist"]["request_backoff"])
-    throttled = sum(v.get("temporarily_unavailable", 0) for v in final["idp_requests"].values())
+    throttled = sum(count_throttled(v) for v in final["idp_requests"].values())
     least = answers.percentile(0.01) if answers.total else float("nan")
     return [
         Figure("fleet storm: devices stuck at the end", summary["stuck"], "devices", "0",

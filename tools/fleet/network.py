@@ -9,9 +9,9 @@ leaves the event loop:
   refused with `requests.ConnectionError` when the device's site is cut off.
 - **answers the device got**: msal is blocking, so the token stores run it in worker
   threads; the shard's loop gets a `MeteredExecutor`, which sees each msal call and its
-  answer. Answers and requests differ where msal answers by itself (its Retry-After cache
-  repeats a 429 without asking the server): the back-off a device keeps is measured here,
-  between an answer saying "not now" and the same store's next call.
+  answer (a throttled request is ``http_429`` at the HTTP layer, whose body the token store
+  reads itself, and ``temporarily_unavailable`` here). The back-off a device keeps is measured
+  here, between an answer saying "not now" and the same store's next call.
 - **mail**: SMTP and POP3 sessions open sockets with the loop's `create_connection`; the
   shard's loop wraps it, so each session is counted by server port and timed from connect to
   close, and refused with ENETUNREACH when the site is cut off.
@@ -44,7 +44,8 @@ import requests.adapters
 
 from .metrics import Histogram
 
-__all__ = ["DEVICE", "NETWORK", "Network", "MeteredExecutor", "TEMPORARY"]
+__all__ = ["DEVICE", "NETWORK", "Network", "MeteredExecutor", "TEMPORARY", "THROTTLED",
+           "throttled"]
 
 #: The device (its number in the fleet) on whose behalf the current task runs.
 DEVICE: ContextVar[int | None] = ContextVar("fleet_device", default=None)
@@ -70,8 +71,16 @@ TEMPORARY = frozenset({"temporarily_unavailable", "server_error", "slow_down", "
                        "timeout", "http_429", "http_500", "http_502", "http_503",
                        "provider_unreachable", "provider_timeout", "device_busy",
                        "not_a_token_response"})
+#: A throttled request, as the HTTP layer sees it: the OAuth error when the body was read
+#: there, HTTP 429 when the token store streams the answer and reads the body itself.
+THROTTLED = ("temporarily_unavailable", "http_429")
 _CODE = re.compile(r"\b(AADSTS\d+)\b")
 _UNREACHABLE = "Network is unreachable (the site's network is down)"
+
+
+def throttled(outcomes: Mapping[str, int]) -> int:
+    """Throttled requests among one kind's outcomes (`THROTTLED`)."""
+    return sum(outcomes.get(o, 0) for o in THROTTLED)
 
 
 def _request_kind(request: requests.PreparedRequest) -> str:
