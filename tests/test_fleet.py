@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import mailbox
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,7 @@ def left_in_mailboxes(bench: Testbed) -> int:
                if folder.is_dir())
 
 
+@pytest.mark.timeout(150)  # 13 s on a quiet machine, 40 s on this loaded one
 async def test_a_fleet_of_50_on_the_virtual_clock(tmp_path: Path) -> None:
     run, bench = await run_fleet(tmp_path)
     final = run.series[-1]
@@ -96,7 +98,8 @@ async def test_a_fleet_of_50_on_the_virtual_clock(tmp_path: Path) -> None:
     # Every device ends on, with its three tokens Retrieved; no job left unsent.
     assert [d for d in run.devices if d["state"] != "retrieved" or not d["on"]] == []
     assert all(set(d["tokens"].values()) == {"retrieved"} for d in run.devices)
-    assert sum(d["pending_jobs"] for d in run.devices) == 0
+    assert sum(d["pending_jobs"] for d in run.devices) == 0, [
+        (d["n"], d["pending"]) for d in run.devices if d["pending_jobs"]]
 
     # The power cut hit exactly the drawn 30 %, and the series shows them off.
     cut = next(e for e in EVENTS.events if isinstance(e, PowerCut)).devices(DEVICES, PROFILE.seed)
@@ -148,7 +151,7 @@ async def test_a_fleet_of_50_on_the_virtual_clock(tmp_path: Path) -> None:
     assert "100 checks, 0 failed" in poll_round["event"]
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(240)  # 35 s on a quiet machine, 90 s on this loaded one
 async def test_the_same_fleet_over_two_ray_actors_counts_the_same(tmp_path: Path) -> None:
     pytest.importorskip("ray")
     import ray
@@ -172,3 +175,47 @@ async def test_the_same_fleet_over_two_ray_actors_counts_the_same(tmp_path: Path
                                       "pop3": stats["pop3"]["sessions"]}
     assert sum(final["idp_requests"]["device_poll"].values()) == stats["idp"]["token"][
         "by_grant_type"]["device_code"]
+
+
+@pytest.mark.timeout(150)
+def test_the_command_against_a_virtual_clock_bench(tmp_path: Path) -> None:
+    """`mfp-sim fleet` as a person runs it, against `mfp-sim testbed --clock virtual` in its
+    own process: a site's network goes down and comes back, one device's accounts are
+    revoked; the progress line shows, the report says which device ended Invalid and that no
+    device with power is stuck."""
+    from mfp_sim.tools.hil_processes import MfpProcess, mfp_sim_command
+
+    events = tmp_path / "events"
+    events.write_text("network_down at=ready+10s site=2 for=1m\n"
+                      "revoke at=ready+30s count=1\n", encoding="utf-8")
+    profile = tmp_path / "profile.toml"
+    profile.write_text('[mail]\npop_check_interval = 1\n[fleet]\nsites = 2\nseed = 3\n',
+                       encoding="utf-8")
+    bench = MfpProcess(["testbed", "--state", str(tmp_path / "bench"), "--clock", "virtual"],
+                       tmp_path / "bench-process")
+    try:
+        bench.wait_ready(60)
+        done = subprocess.run(
+            [*mfp_sim_command(), "fleet", "--devices", "6", "--testbed",
+             bench.values["testbed"], "--clock", "virtual", "--tick", "10s",
+             "--duration", "6m", "--profile", str(profile), "--events", str(events),
+             "--bench-knob", "access_token_lifetime=120", "--state", str(tmp_path / "fleet"),
+             "--report", str(tmp_path / "report")],
+            capture_output=True, text=True, timeout=120)
+    finally:
+        bench.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == f"report={(tmp_path / 'report' / 'report.html').resolve()}"
+    progress = done.stderr.splitlines()
+    assert progress[0].startswith("fleet 00:00:00  on 0/6"), progress
+    assert progress[-1].startswith("fleet 00:06:00  on 6/6  Retrieved 5  tokens 15/18"), progress
+    data = json.loads((tmp_path / "report" / "report.json").read_text())
+    summary = data["summary"]
+    assert summary["final_states"] == {"retrieved": 5, "invalid": 1}, data["devices"]
+    assert summary["stuck"] == 0 and summary["tokens"]["invalidated"] == 3
+    # The site's devices could not reach a server while it was down, then renewed again.
+    assert sum(v.get("unreachable", 0) for v in summary["idp_requests"].values()) \
+        + sum(summary["mail_connect_failed"].values()) > 0
+    assert all(r["equal"] for r in data["comparison"] if r["must_match"]), data["comparison"]
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "network down at site 2" in html and "revoke" in html

@@ -156,11 +156,43 @@ def test_the_command_refuses_before_starting(tmp_path: Path, capsys: pytest.Capt
     assert "a whole number from 1" in capsys.readouterr().err
 
 
+_HEAVY = "[m for m in sys.modules if m.split('.')[0] in ('ray', 'matplotlib')]"
+
+
 def test_a_device_and_the_command_never_import_ray_or_matplotlib() -> None:
     code = ("import sys; import mfp_sim.firmware.device, mfp_sim.tools.cli; "
             "from mfp_sim.tools.cli import parser; parser(); "
-            "heavy = [m for m in sys.modules if m.split('.')[0] in ('ray', 'matplotlib', 'jinja2')];"
-            "print(heavy)")
+            f"print({_HEAVY})")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.mark.timeout(90)
+def test_the_demo_runs_without_ray_or_matplotlib(tmp_path: Path) -> None:
+    """The whole demo (bench, device, console, web page) started and stopped in a fresh
+    process: none of the fleet's libraries is loaded."""
+    code = f"""
+import asyncio, io, sys
+from pathlib import Path
+from mfp_sim.tools.demo import run_demo
+
+async def main():
+    stop = asyncio.Event()
+    out = io.StringIO()
+    task = asyncio.create_task(run_demo(Path(sys.argv[1]), True, stop=stop, out=out))
+    for _ in range(600):
+        if "ready=1" in out.getvalue() or task.done():
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    print("ready" if "ready=1" in out.getvalue() else "not ready")
+    print({_HEAVY})
+
+asyncio.run(main())
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "demo")],
+                         capture_output=True, text=True, timeout=80)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["ready", "[]"], out.stdout

@@ -1,6 +1,7 @@
 """`mfp-sim fleet`: read the options and files, run the fleet, write the report.
 
-While it runs, one progress line (redrawn in place on a terminal, every 10 s otherwise):
+While it runs, one progress line (redrawn in place on a terminal; elsewhere every 10 s and
+once at the end):
 
     fleet 00:04:10  on 2000/2000  Retrieved 1994  tokens 5990/6000  idp 41.2/s  mail 8.0/s  lag p99 6 ms
 """
@@ -37,9 +38,11 @@ class Progress:
         self.stores = stores
         self.tty = out.isatty()
         self._last_print = 0.0
+        self._unprinted = ""
 
     def __call__(self, now: dict[str, Any], before: dict[str, Any]) -> None:
         line = self.line(now, before)
+        self._unprinted = line
         if self.tty:
             self.out.write("\r" + line.ljust(110)[:130])
             self.out.flush()
@@ -47,6 +50,7 @@ class Progress:
             self._last_print = time.monotonic()
             self.out.write(line + "\n")
             self.out.flush()
+            self._unprinted = ""
 
     def line(self, now: dict[str, Any], before: dict[str, Any]) -> str:
         t = int(now.get("t", 0))
@@ -73,9 +77,13 @@ class Progress:
                 f"idp {idp:.1f}/s  mail {mail:.1f}/s  lag p99 {p99:.0f} ms")
 
     def done(self) -> None:
+        """End the line on a terminal; elsewhere, print the last state if not yet printed."""
         if self.tty:
             self.out.write("\n")
-            self.out.flush()
+        elif self._unprinted:
+            self.out.write(self._unprinted + "\n")
+        self._unprinted = ""
+        self.out.flush()
 
 
 def prepare_state(folder: Path) -> Path:

@@ -175,23 +175,30 @@ class FleetMfp:
             self._tally.jobs[f"{kind}_refused"] += 1  # refused at the panel (no token yet, …)
 
     def expired_tokens(self) -> int:
-        """Stores whose access token has run out on the device clock (Retrieved or not, a
-        device holding one cannot send or receive until it renews it)."""
+        """Retrieved stores whose access token has run out on the device clock (a device
+        holding one cannot send or receive until it renews it)."""
         if self.device is None:
             return 0
         now = self.device.clock.now()
         count = 0
         for store in self.profile.stores:
+            if self.states.get(store) != TokenState.RETRIEVED.value:
+                continue
             status = self.device.api.token_status(store)
             if status.access_expires_at is not None and status.access_expires_at <= now:
                 count += 1
         return count
 
     def pending_jobs(self) -> int:
+        return len(self.pending())
+
+    def pending(self) -> list[str]:
+        """The unfinished jobs: state, attempts, next attempt (device clock) and reason."""
         if self.device is None:
-            return 0
-        return sum(1 for j in self.device.api.jobs()
-                   if j.state in (JobState.QUEUED, JobState.SENDING))
+            return []
+        return [f"job {j.id} {j.state.value} after {j.attempts} attempt(s), next at "
+                f"{j.next_attempt_at:.0f}: {j.reason or '-'}" for j in self.device.api.jobs()
+                if j.state in (JobState.QUEUED, JobState.SENDING)]
 
     # ---------------------------------------------------------------- events
     def _token(self, event: TokenChanged) -> None:

@@ -74,9 +74,12 @@ def summarise(run: FleetRun) -> dict[str, Any]:
     final = run.series[-1] if run.series else {}
     states = Counter(d["state"] for d in run.devices)
     not_well = [d for d in run.devices if d["state"] not in ("retrieved",)]
-    # Stuck: has power, yet a token is not Retrieved or has run out and was not renewed.
+    # Stuck: has power, yet a token is neither Retrieved nor Invalid, or is Retrieved but ran
+    # out and was not renewed. Invalid is an end the device reached on its own (the provider
+    # said the grant is gone: a revocation); a person's Get Token is the way on.
     stuck = [d["n"] for d in run.devices if d["on"] and (
-        d["state"] != "retrieved" or d.get("expired_tokens", 0))]
+        any(s not in ("retrieved", "invalid") for s in d["tokens"].values())
+        or d.get("expired_tokens", 0))]
     hist = {k: Histogram.from_json(v) for k, v in final.get("hist", {}).items()}
     lag = Histogram()
     for shard in final.get("shards", []):

@@ -373,6 +373,7 @@ class Shard:
         """Each device as it stands: on or off, its tokens, its unfinished jobs."""
         return [{"n": m.number, "on": m.on, "site": m.site, "state": m.state(),
                  "tokens": dict(m.states), "pending_jobs": m.pending_jobs(),
+                 "pending": m.pending()[:3],
                  "expired_tokens": m.expired_tokens(),
                  "boots": m.boots} for m in self.mfps.values()]
 
