@@ -69,8 +69,8 @@ BENCH_ARGS ?=
 bench: install browser-deps
 	$(BIN)/mfp-sim bench --json state/bench.json $(BENCH_ARGS)
 
-# The fleet's figures (issue 12, docs/fleet.md): runs of thousands of devices, about half an
-# hour; `make bench-fleet QUICK=1` runs a tenth of the devices.
+# The fleet's figures (issue 12, docs/fleet.md): runs of thousands of devices, about a
+# quarter of an hour here; `make bench-fleet QUICK=1` runs a tenth of the devices.
 bench-fleet: install
 	$(BIN)/python -m mfp_sim.tools.bench_fleet $(if $(QUICK),--quick)
 
