@@ -196,3 +196,45 @@ asyncio.run(main())
                          capture_output=True, text=True, timeout=80)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["ready", "[]"], out.stdout
+
+
+COMPANY = """
+[providers.keycloak]
+authority = "https://sso.example.com/realms/office"
+client_id = "mfp-device"
+scopes = { smtp = ["smtp.send"], pop = ["pop.read"] }
+[providers.keycloak.presets.smtp]
+server = "mail.example.com"
+port = 2587
+security = "starttls"
+[providers.keycloak.presets.pop]
+server = "mail.example.com"
+port = 2995
+"""
+
+
+def test_a_providers_file_names_the_mail_servers_the_fleet_counts() -> None:
+    from mfp_sim.tools.fleet.coordinator import provider_ports
+
+    assert provider_ports(COMPANY, "keycloak") == {2587: "smtp", 2995: "pop3"}
+    assert provider_ports("", "microsoft") == {587: "smtp", 995: "pop3"}
+
+
+@pytest.mark.parametrize(("text", "provider", "words"), [
+    (COMPANY, "okta", "the profile's provider 'okta' is not among the providers (google, keycloak, microsoft)"),
+    ("[providers.keycloak]\nauthority = 'http://sso.example.com'\n", "keycloak", "--providers: "),
+    ("not toml [", "keycloak", "--providers: providers file the file is not valid TOML"),
+])
+def test_a_wrong_providers_file_is_refused_before_starting(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, provider: str,
+        words: str) -> None:
+    providers = tmp_path / "providers.toml"
+    providers.write_text(text, encoding="utf-8")
+    profile = tmp_path / "profile.toml"
+    profile.write_text(f'[fleet]\nprovider = "{provider}"\napprove = "none"\n', encoding="utf-8")
+    status = main(["fleet", "--devices", "3", "--providers", str(providers), "--profile",
+                   str(profile), "--state", str(tmp_path / "s"), "--report", str(tmp_path / "r")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert words in err, err
+    assert not (tmp_path / "r").exists()

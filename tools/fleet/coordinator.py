@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mfp_sim.firmware.errors import ProviderError
+from mfp_sim.firmware.providers import BUILTIN_PROVIDERS, ProviderRegistry
 from mfp_sim.hwsim.clock import VirtualClock
 
 from .bench_link import BenchLink
@@ -93,11 +95,38 @@ class FleetPlan:
         if self.clock == "virtual" and not bench:
             raise FleetInputError("--clock virtual needs the bench (--testbed): a real identity "
                                   "provider's tokens expire on real time")
+        if self.providers_toml is not None or self.testbed is None:
+            provider_ports(self.providers_toml or "", self.profile.provider)  # refuses if wrong
         for event in self.timeline.events:
             if isinstance(event, NetworkDown) and event.site > self.profile.sites:
                 raise FleetInputError(f"{self.timeline.source} line {event.line}: site {event.site}, "
                                       f"but the profile has {self.profile.sites} site(s) "
                                       "([fleet] sites)")
+
+
+def provider_ports(providers_toml: str, name: str) -> dict[int, str]:
+    """The mail ports of provider `name` (its SMTP and POP presets), from a providers file's
+    text (built-in providers without one): how the shards tell an SMTP session from a POP3 one
+    against a company's own servers. Refuses a file the devices would refuse, or a provider it
+    does not name."""
+    import tempfile
+
+    registry = ProviderRegistry(BUILTIN_PROVIDERS)
+    if providers_toml:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "providers.toml"
+            path.write_text(providers_toml, encoding="utf-8")
+            try:
+                registry.load_toml(path)
+            except ProviderError as exc:
+                raise FleetInputError(f"--providers: {str(exc).replace(str(path), 'the file')}") \
+                    from None
+    if name not in registry:
+        raise FleetInputError(f"the profile's provider {name!r} is not among the providers "
+                              f"({', '.join(registry.names())}): name one in [fleet] provider, or "
+                              "give --testbed for the bench's (local)")
+    presets = registry.get(name).presets
+    return {p.port: "smtp" if service == "smtp" else "pop3" for service, p in presets.items()}
 
 
 @dataclass
@@ -204,6 +233,8 @@ class Fleet:
                 if name.startswith(("smtp", "pop3")):
                     ports[int(port)] = "smtp" if name.startswith("smtp") else "pop3"
             ca_pem = Path(str(testbed["ca_file"])).read_text(encoding="ascii")
+        if plan.providers_toml is not None or testbed is None:
+            ports.update(provider_ports(plan.providers_toml or "", plan.profile.provider))
         numbers = list(range(1, plan.devices + 1))
         size = -(-plan.devices // plan.processes)
         return [ShardSpec(index=i, numbers=tuple(numbers[i * size:(i + 1) * size]),
