@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import mailbox
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -180,17 +181,26 @@ async def test_the_same_fleet_over_two_ray_actors_counts_the_same(tmp_path: Path
 @pytest.mark.timeout(150)
 def test_the_command_against_a_virtual_clock_bench(tmp_path: Path) -> None:
     """`mfp-sim fleet` as a person runs it, against `mfp-sim testbed --clock virtual` in its
-    own process: a site's network goes down and comes back, one device's accounts are
-    revoked; the progress line shows, the report says which device ended Invalid and that no
-    device with power is stuck."""
+    own process, the codes approved by the site's approver (a script of the site's, run once
+    per code): a site's network goes down and comes back, one device's accounts are revoked;
+    the progress line shows, the report says which device ended Invalid and that no device
+    with power is stuck."""
     from mfp_sim.tools.hil_processes import MfpProcess, mfp_sim_command
 
     events = tmp_path / "events"
     events.write_text("network_down at=ready+10s site=2 for=1m\n"
                       "revoke at=ready+30s count=1\n", encoding="utf-8")
     profile = tmp_path / "profile.toml"
-    profile.write_text('[mail]\npop_check_interval = 1\n[fleet]\nsites = 2\nseed = 3\n',
-                       encoding="utf-8")
+    profile.write_text('[mail]\npop_check_interval = 1\n[fleet]\nsites = 2\nseed = 3\n'
+                       'approve = "site"\n', encoding="utf-8")
+    approved = tmp_path / "approved.txt"
+    approver = tmp_path / "approve.py"
+    approver.write_text(
+        "import sys\nfrom mfp_sim.tools.bench_control import BenchControl\n"
+        "code, account, uri, store, testbed = sys.argv[1:]\n"
+        "BenchControl.from_file(testbed).approve(code, account)\n"
+        f"with open({str(approved)!r}, 'a') as out:\n"
+        "    out.write(f'{code} {account} {store} {uri}\\n')\n", encoding="utf-8")
     bench = MfpProcess(["testbed", "--state", str(tmp_path / "bench"), "--clock", "virtual"],
                        tmp_path / "bench-process")
     try:
@@ -200,7 +210,9 @@ def test_the_command_against_a_virtual_clock_bench(tmp_path: Path) -> None:
              bench.values["testbed"], "--clock", "virtual", "--tick", "10s",
              "--duration", "6m", "--profile", str(profile), "--events", str(events),
              "--bench-knob", "access_token_lifetime=120", "--state", str(tmp_path / "fleet"),
-             "--report", str(tmp_path / "report")],
+             "--report", str(tmp_path / "report"), "--approver",
+             f"{sys.executable} {approver} {{user_code}} {{account}} {{verification_uri}} "
+             f"{{store}} {bench.values['testbed']}"],
             capture_output=True, text=True, timeout=120)
     finally:
         bench.stop()
@@ -217,5 +229,10 @@ def test_the_command_against_a_virtual_clock_bench(tmp_path: Path) -> None:
     assert sum(v.get("unreachable", 0) for v in summary["idp_requests"].values()) \
         + sum(summary["mail_connect_failed"].values()) > 0
     assert all(r["equal"] for r in data["comparison"] if r["must_match"]), data["comparison"]
+    lines = approved.read_text().splitlines()
+    assert len(lines) == 18 == summary["approvals"]["approved"]  # 6 devices × 3 stores
+    assert {line.split()[1] for line in lines} == {
+        f"{kind}{n}@example.test" for kind in ("mfp", "fax", "print") for n in range(1, 7)}
+    assert all(line.split()[3].startswith("https://127.0.0.1:") for line in lines)
     html = (tmp_path / "report" / "report.html").read_text()
     assert "network down at site 2" in html and "revoke" in html

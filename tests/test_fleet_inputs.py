@@ -151,6 +151,11 @@ def test_the_command_refuses_before_starting(tmp_path: Path, capsys: pytest.Capt
                    "--state", str(tmp_path / "s"), "--report", str(tmp_path / "r")])
     assert status == 2
     assert "site 4, but the profile has 1 site(s)" in capsys.readouterr().err
+    status = main(["fleet", "--devices", "10", "--testbed", str(testbed), "--approver",
+                   "approve {code}", "--state", str(tmp_path / "s"), "--report", str(tmp_path / "r")])
+    assert status == 2
+    assert 'approve = "site" and --approver CMD go together (approve is \'bench\', --approver given)' \
+        in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["fleet", "--devices", "0", "--testbed", str(testbed)])
     assert "a whole number from 1" in capsys.readouterr().err

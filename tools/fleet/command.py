@@ -120,8 +120,9 @@ def _plan(args: argparse.Namespace) -> FleetPlan:
         raise FleetInputError(str(exc)) from None
     profile = FleetProfile.load(Path(args.profile)) if args.profile else FleetProfile()
     if args.providers and profile.approve == "bench":
-        raise FleetInputError("with --providers someone else approves the codes: set "
-                              "[fleet] approve = \"none\" in the profile (docs/fleet.md)")
+        raise FleetInputError("with --providers the bench does not approve the codes: set "
+                              "[fleet] approve = \"site\" (with --approver CMD) or \"none\" "
+                              "in the profile (docs/fleet.md)")
     timeline = Timeline.load(Path(args.events)) if args.events else Timeline()
     processes = args.processes or 1
     # Absolute: a shard on another machine makes the same folder there.
@@ -131,7 +132,7 @@ def _plan(args: argparse.Namespace) -> FleetPlan:
                      testbed=testbed, providers_toml=providers, ca_pems=ca_pems,
                      processes=processes, ray_address=args.ray, tick=args.tick,
                      sample_every=args.sample, workers=args.workers,
-                     bench_knobs=dict(args.bench_knob or []))
+                     bench_knobs=dict(args.bench_knob or []), approver=args.approver)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from typing import Any
 from mfp_sim.firmware.errors import ProviderError
 from mfp_sim.firmware.providers import BUILTIN_PROVIDERS, ProviderRegistry
 from mfp_sim.hwsim.clock import VirtualClock
+from mfp_sim.tools.site_approver import ApproverError, SiteApprover
 
 from .bench_link import BenchLink
 from .errors import FleetInputError, FleetSetupError
@@ -68,6 +69,8 @@ class FleetPlan:
     bench_knobs: Mapping[str, Any] = field(default_factory=dict)
     #: End this long after every device first had all its tokens (`duration` stays the cap).
     after_ready: float | None = None
+    #: The site's approver command (profile approve = "site"; tools/site_approver.py).
+    approver: str | None = None
 
     @property
     def uses_ray(self) -> bool:
@@ -91,7 +94,17 @@ class FleetPlan:
                                   "testbed.json that has its control_url")
         if self.profile.approve == "bench" and not bench:
             raise FleetInputError(f"{self.profile.source}: approve = \"bench\" needs --testbed; with "
-                                  "your own identity provider set [fleet] approve = \"none\"")
+                                  "your own identity provider set [fleet] approve = \"site\" "
+                                  "(with --approver) or \"none\"")
+        if (self.profile.approve == "site") != (self.approver is not None):
+            raise FleetInputError(f"{self.profile.source}: approve = \"site\" and --approver CMD go "
+                                  f"together (approve is {self.profile.approve!r}, --approver "
+                                  f"{'given' if self.approver is not None else 'not given'})")
+        if self.approver is not None:
+            try:
+                SiteApprover(self.approver)
+            except ApproverError as exc:
+                raise FleetInputError(f"--approver: {exc}") from None
         if self.clock == "virtual" and not bench:
             raise FleetInputError("--clock virtual needs the bench (--testbed): a real identity "
                                   "provider's tokens expire on real time")
@@ -242,7 +255,7 @@ class Fleet:
                           profile=plan.profile, testbed=testbed, bench_ca_pem=ca_pem,
                           providers_toml=plan.providers_toml, ca_pems=plan.ca_pems,
                           clock=plan.clock, clock_start=self._t0, workers=plan.workers,
-                          mail_ports=ports)
+                          mail_ports=ports, approver=plan.approver)
                 for i in range(plan.processes) if numbers[i * size:(i + 1) * size]]
 
     async def _start_shards(self) -> None:

@@ -25,6 +25,7 @@ from mfp_sim.firmware.errors import FirmwareError
 from mfp_sim.firmware.events import Alert, JobChanged, Printed, Refused, TokenChanged
 from mfp_sim.firmware.tokens.machine import TokenState
 from mfp_sim.firmware.vocabulary import JobState
+from mfp_sim.tools.site_approver import ApprovalRequest
 
 from .network import Network
 from .profile import FleetProfile
@@ -101,7 +102,7 @@ class FleetMfp:
         return asyncio.get_running_loop().create_task(as_device(), context=self.context)
 
     # ------------------------------------------------------------------ power
-    async def power_on(self, device: Device) -> list[tuple[str, str]]:
+    async def power_on(self, device: Device) -> list[ApprovalRequest]:
         """Start `device` (built on this MFP's folder); set it up on its first boot; press Get
         Token where there is no token. Returns the (user code, account) pairs to approve."""
         self.device = device
@@ -115,7 +116,7 @@ class FleetMfp:
             self.states[store] = device.api.token_status(store).state.value
         self._check_ready()
         await self._configure(device)
-        codes = []
+        codes: list[ApprovalRequest] = []
         for store in self.profile.stores:
             if self.states[store] in ("not_retrieved", "waiting"):
                 found = await self.get_token(store)
@@ -148,8 +149,8 @@ class FleetMfp:
             if changes:
                 await api.update(store, changes)
 
-    async def get_token(self, store: str) -> tuple[str, str] | None:
-        """[Get Token] → [OK] on one store: the user code to approve, or None if refused."""
+    async def get_token(self, store: str) -> ApprovalRequest | None:
+        """[Get Token] → [OK] on one store: what a person would approve, or None if refused."""
         if self.device is None:
             return None
         try:
@@ -158,7 +159,8 @@ class FleetMfp:
             self._tally.get_token_refused += 1
             self._on_flow_failed(self, store)
             return None
-        return prompt.user_code, self.accounts[store]
+        return ApprovalRequest(prompt.user_code, self.accounts[store], prompt.verification_uri,
+                               store)
 
     # ------------------------------------------------------------------ jobs
     async def send(self, kind: str) -> None:

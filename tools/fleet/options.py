@@ -65,7 +65,11 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> argparse.Ar
     where = f.add_mutually_exclusive_group(required=True)
     where.add_argument("--testbed", help="testbed.json of a running bench (mfp-sim testbed)")
     where.add_argument("--providers", help="providers TOML naming your own identity provider "
-                       "and mail servers (docs/providers.md); then [fleet] approve = \"none\"")
+                       "and mail servers (docs/providers.md); then [fleet] approve = \"site\" "
+                       "or \"none\"")
+    f.add_argument("--approver", metavar="CMD",
+                   help="the site's approver, run once per code when the profile says approve = "
+                   "\"site\": e.g. 'python3 approve.py {user_code} {account}' (docs/hil.md)")
     f.add_argument("--ca", action="append", help="a CA certificate (PEM) the devices trust; "
                    "repeatable")
     f.add_argument("--profile", help="fleet profile (TOML): stores, accounts, job rates, POP "

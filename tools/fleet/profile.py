@@ -17,6 +17,7 @@
     sites = 10                    # devices in this many sites, in blocks (network_down site=K)
     seed = 1                      # which devices an event hits, when jobs happen
     approve = "bench"             # bench: approve every code through the bench's control API;
+                                  # site: run the site's approver (--approver CMD) for each;
                                   # none: someone else approves (a company's own IdP)
     regain_after = 60             # s: press Get Token again after a flow failed (0: never)
     power_on_spread = 0           # s over which the devices are first powered on
@@ -44,7 +45,7 @@ from .errors import ProfileError
 
 __all__ = ["FleetProfile", "Approve", "expand", "default_accounts"]
 
-Approve = Literal["bench", "none"]
+Approve = Literal["bench", "site", "none"]
 _PLACEHOLDER = re.compile(r"\{[^}]*\}")
 
 
@@ -235,9 +236,10 @@ def _fleet(source: str, table: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(provider, str) or not provider.strip():
         raise ProfileError(f"{where} provider: a provider name (local for the bench)")
     approve = table.get("approve", "bench")
-    if approve not in ("bench", "none"):
-        raise ProfileError(f"{where} approve: \"bench\" (the bench's control API) or \"none\" "
-                           f"(someone else approves), not {approve!r}")
+    if approve not in ("bench", "site", "none"):
+        raise ProfileError(f"{where} approve: \"bench\" (the bench's control API), \"site\" (the "
+                           "site's approver, --approver) or \"none\" (someone else approves), "
+                           f"not {approve!r}")
     return {
         "provider": provider.strip(),
         "sites": int(_number(f"{where} sites", table.get("sites", 1), 1, 10_000, whole=True)),

@@ -31,6 +31,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from typing import Any
 from mfp_sim.firmware.device import Device
 from mfp_sim.hwsim.clock import Clock, RealClock, VirtualClock
 from mfp_sim.tools.device_builder import build_device
+from mfp_sim.tools.site_approver import ApprovalRequest, ApproverError, SiteApprover
 
 from .bench_link import BenchLink
 from .metrics import Histogram
@@ -48,8 +50,12 @@ from .profile import FleetProfile
 
 __all__ = ["Shard", "ShardSpec"]
 
+log = logging.getLogger(__name__)
+
 #: Devices powered on at the same time (each builds, starts and asks for its tokens).
 POWER_ON_AT_ONCE = 64
+#: Site approver processes running at once per shard.
+SITE_APPROVERS_AT_ONCE = 4
 #: How often the event-loop lag is probed (real seconds).
 LAG_PROBE = 0.05
 
@@ -71,6 +77,8 @@ class ShardSpec:
     clock_start: float = 0.0
     workers: int = 16
     mail_ports: dict[int, str] = field(default_factory=dict)
+    #: The site's approver command (profile approve = "site"), tools/site_approver.py.
+    approver: str | None = None
 
 
 class Agenda:
@@ -122,7 +130,9 @@ class Shard:
         self.clock: Clock = clock or RealClock()
         self.tally = Tally()
         self.mfps: dict[int, FleetMfp] = {}
-        self._approvals: list[tuple[str, str]] = []
+        self._approvals: list[ApprovalRequest] = []
+        self._site: SiteApprover | None = None
+        self._site_threads: ThreadPoolExecutor | None = None
         self.approvals: Counter[str] = Counter()
         self.refusals: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -160,6 +170,10 @@ class Shard:
             self._providers.write_text(spec.providers_toml, encoding="utf-8")
         if self.profile.approve == "bench" and self._testbed and self._testbed.get("control_url"):
             self.link = BenchLink(str(self._testbed["control_url"]), spec.bench_ca_pem)
+        if self.profile.approve == "site" and spec.approver:
+            self._site = SiteApprover(spec.approver)
+            self._site_threads = ThreadPoolExecutor(SITE_APPROVERS_AT_ONCE,
+                                                    thread_name_prefix="fleet-approver")
         for n in spec.numbers:
             self.mfps[n] = FleetMfp(n, spec.total, self.profile, self.tally, self.network,
                                      self._flow_failed, self._plan_jobs)
@@ -182,6 +196,8 @@ class Shard:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.link is not None:
             await self.link.close()
+        if self._site_threads is not None:
+            self._site_threads.shutdown(wait=False, cancel_futures=True)
         self.network.uninstall()
         self.nvram.close()
         self._log.close()
@@ -277,13 +293,33 @@ class Shard:
         if not self._approvals:
             return
         pending, self._approvals = self._approvals, []
+        if self._site is not None:
+            await self._site_approve(pending)
+            return
         if self.link is None:
             self.approvals["left_to_someone_else"] += len(pending)
             return
-        approved, refused = await self.link.approve_all(pending)
+        approved, refused = await self.link.approve_all(
+            (request.user_code, request.account) for request in pending)
         self.approvals["approved"] += approved
         for item in refused:
             self.refusals[str(item.get("error", "refused"))] += 1
+
+    async def _site_approve(self, pending: list[ApprovalRequest]) -> None:
+        """The site's approver, once per code, a few at a time (each is a process)."""
+        site, loop = self._site, asyncio.get_running_loop()
+        assert site is not None
+
+        async def one(request: ApprovalRequest) -> None:
+            try:
+                await loop.run_in_executor(self._site_threads, site.approve, request)
+            except ApproverError as exc:
+                self.refusals["site_approver"] += 1
+                log.warning("fleet: %s", exc)
+            else:
+                self.approvals["approved"] += 1
+
+        await asyncio.gather(*(one(r) for r in pending))
 
     async def _approve_often(self) -> None:
         while True:
