@@ -5,7 +5,8 @@ fixtures read it. This module imports nothing of the bench's servers (aiohttp, a
 aiosmtpd), so a device process that only reads the file starts quickly.
 
     {"issuer", "ca_file", "control_url", "verification_uri", "client_id", "scopes",
-     "ports": {"idp", "smtp", "smtps", "pop3", "pop3s"}, "maildir_root", "policy", "state_dir"}
+     "ports": {"idp", "smtp", "smtps", "pop3", "pop3s"}, "maildir_root", "mail_viewer", "policy",
+     "state_dir"}
 """
 
 from __future__ import annotations
