@@ -8,6 +8,8 @@
           │                            or STARTTLS/STLS configured and not offered (nothing sent in clear)
           ├── MailAuthError            the server refused the login; `.server_text` as it said it
           │    └── MailTokenError      no usable OAuth token: not retrieved, invalid, renewal failed
+          ├── MailBusyError            the server or the mailbox cannot serve now (POP3 [IN-USE],   temporary
+          │                            [SYS/TEMP], [LOGIN-DELAY] at login): credentials are fine
           ├── MailReplyError           SMTP refused the message (MAIL, RCPT, DATA); 4xx is temporary
           ├── MailProtocolError        the reply is not SMTP: garbage, oversized, cut off
           ├── MailContentError         a received message holds nothing printable, or a bad document
@@ -23,16 +25,22 @@ administrator reads. The reason always ends with the server's words unchanged, b
 seeds insist that a refusal such as "Login to your account via a web browser to verify your
 account" reaches the administrator as the server wrote it. The POP3 and receive branches are
 subclasses, not a parallel tree: nothing translates one error into another.
+
+The outcomes of the fault catalogue (docs/faults.md) are worded as `sentences.Reason`s: the
+message is then a `Reason`, and `reason` hands it on as one, so the panel and the web page
+can say it in the device's language while the console reads the English.
 """
 
 from __future__ import annotations
 
 from ..errors import MailError
+from ..sentences import Reason
 from ..vocabulary import Step
 
 __all__ = [
     "TOKEN_UPDATE_FAILED",
     "MailAuthError",
+    "MailBusyError",
     "MailConnectError",
     "MailContentError",
     "MailError",
@@ -45,7 +53,7 @@ __all__ = [
 ]
 
 #: What the real device's connection test shows for a token that cannot be renewed.
-TOKEN_UPDATE_FAILED = "Token update failed. Please delete the token and obtain it again."
+TOKEN_UPDATE_FAILED = Reason("mail.token_update_failed")
 
 
 class MailFailure(MailError):
@@ -74,8 +82,9 @@ class MailFailure(MailError):
 
     @property
     def reason(self) -> str:
-        """What the administrator reads (console, panel, alert), the server's words included."""
-        return str(self)
+        """What the administrator reads (console, panel, alert), the server's words included
+        (a `Reason` when the device words it as a sentence of its table)."""
+        return self.message if isinstance(self.message, Reason) else str(self)
 
 
 class MailConnectError(MailFailure):
@@ -100,6 +109,13 @@ class MailAuthError(MailFailure):
 
 class MailTokenError(MailAuthError):
     """No usable OAuth token. `temporary` when the store still holds a grant (renewal pending)."""
+
+
+class MailBusyError(MailFailure):
+    """The server answered the sign-in with "not now" (RFC 3206 [IN-USE], [SYS/TEMP])."""
+
+    step = Step.AUTH
+    temporary = True
 
 
 class MailReplyError(MailFailure):
