@@ -63,8 +63,11 @@ test: install system-deps browser-deps lint
 soak: install
 	$(BIN)/python -m pytest -q -m soak
 
+# Speed and memory figures with issue 9's goals (docs/bench.md); a few minutes. The figures are
+# also written to state/bench.json. BENCH_ARGS=--quick for a shorter run, --only NAME... for some.
+BENCH_ARGS ?=
 bench: install browser-deps
-	$(BIN)/mfp-sim bench
+	$(BIN)/mfp-sim bench --json state/bench.json $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check firmware hwsim tools panel tests

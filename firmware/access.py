@@ -1,10 +1,12 @@
 """Who may act on the device: the administrator password, its attempt limit, and which
 addresses are reachable from beyond the device's own machine.
 
-Every face checks the administrator password through one `PasswordGuard` (the API's), so the
-limit holds whichever face a guesser uses: each wrong password is answered only after a
-delay, and after `MAX_FAILURES` wrong ones in a row every check is refused for
-`LOCKOUT_SECONDS`, the right password included. The guard counts on the event loop's clock,
+The console's `login` and the current password of a password change (on every face) go through
+one `PasswordGuard` (the API's), so that limit holds whichever of them a guesser uses: each wrong
+password is answered only after a delay, and after `MAX_FAILURES` wrong ones in a row every
+check is refused for `LOCKOUT_SECONDS`, the right password included. The web page's login has
+its own limit on the device clock (`firmware.web.guard.LoginGuard`: the page says until when it
+is locked); the panel's login is physical access and, as on a real MFP, unlimited. The guard counts on the event loop's clock,
 not the device clock: guessing happens in real time, and a virtual clock that stands still in
 a test must not lock the console for ever.
 """

@@ -107,6 +107,14 @@ class Device:
             self._running = False
             parts = self._boot()
         except BaseException:
+            # A refused start (integrity check, bad settings file...) leaves nothing open: the
+            # NVRAM file closed, the threads gone, the folder free for the next try.
+            nvram = getattr(self, "nvram", None)
+            if nvram is not None:
+                nvram.close()
+            executor = getattr(self, "idp_executor", None)
+            if executor is not None:
+                executor.shutdown(wait=False)
             self.lock.release()
             raise
         self.api = DeviceApi(clock=clock, contexts=self.contexts, providers=providers,

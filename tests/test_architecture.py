@@ -11,8 +11,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("hwsim", "firmware", "panel", "tools")
 #: Which layers each layer may import (docs/architecture.md: imports only point down).
@@ -113,8 +111,6 @@ def test_layers_point_down():
     assert wrong == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7: tools/bench*.py's circle is being taken "
-                   "apart with the benchmark's rewrite; remove this mark then")
 def test_no_import_circles():
     circles = []
     for component in _cycles():

@@ -204,6 +204,33 @@ async def test_a_second_device_on_the_same_folder_in_this_process_is_refused(tmp
     await second.stop()
 
 
+def _open_files_under(folder: Path) -> list[str]:
+    """The files under `folder` this process still holds open (from /proc/self/fd)."""
+    fd_dir = Path("/proc/self/fd")
+    held = []
+    for fd in fd_dir.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed while listing
+            continue
+        if target.startswith(str(folder)):
+            held.append(target)
+    return held
+
+
+async def test_a_start_refused_after_nvram_opened_leaves_nothing_open(tmp_path: Path):
+    """A CA the device cannot read stops the start after NVRAM was opened: the file is closed
+    again and the folder free, so the admin fixes the CA and starts again in the same process."""
+    with pytest.raises(Exception, match="not a PEM certificate"):
+        Device(tmp_path / "dev", clock=VirtualClock(), providers=ProviderRegistry(),
+               ca_pems=[b"garbage"])
+    assert _open_files_under(tmp_path) == []
+    again = _device(tmp_path / "dev")
+    assert again.settings.smtp().port > 0
+    assert _open_files_under(tmp_path)  # this one holds its NVRAM
+    await again.stop()
+
+
 class _Device:
     """`mfp-sim device` as a process, until it prints ready=1."""
 

@@ -6,5 +6,6 @@ Map:
     mailserver/ the local mail server: SMTP (aiosmtpd) and POP3 (ours) over Maildirs.
     testbed     starts the identity provider and mail server together, writes testbed.json.
     cli         the `mfp-sim` command: testbed, device, panel/demo, bench.
+    benchmark/  `make bench`: speed and memory figures, clients measured out of process.
     hil         the hardware-in-the-loop client (pyserial) and its pytest plugin.
 """

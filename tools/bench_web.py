@@ -14,9 +14,10 @@ Two figures, on the machine it runs on (median of several rounds, never asserted
   covers the event bus, the server-sent event, the page's script fetching the token area and
   the browser drawing it.
 
-Hook into `tools/bench*`: `await bench_web(quick)` returns `WebFigure`s with the fields of the
-benchmark's `Figure` (name, value, unit, goal, met, note). Alone:
-`python -m mfp_sim.tools.bench_web [--quick]`.
+`make bench` runs it as its section `web` (`tools/benchmark/web.py`, which takes `key`, name,
+value, unit and note and holds the figures to the goals in its own table). Alone:
+`python -m mfp_sim.tools.bench_web [--quick]`. The device, its web server and the bench run in
+one process here: what is timed is the browser and the device's web server.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class WebFigure:
     goal: str
     met: bool | None
     note: str = ""
+    key: str = ""  # the benchmark's stable figure key
 
 
 def _login_to_token_page(browser: Browser, url: str) -> tuple[float, float]:
@@ -110,9 +112,10 @@ async def _measure(rounds: int) -> list[WebFigure]:
         WebFigure("web page: login → token page loaded (headless Chromium, via WebDriver)", wall,
                   "ms", "< 1000 ms", wall < 1000,
                   f"median of {len(loads)}; the token page's own navigation {nav:.0f} ms "
-                  f"({browser.trust} trust)"),
+                  f"({browser.trust} trust)", key="web.login"),
         WebFigure("web page: token event → label updated in the page (SSE + fetch)", update,
-                  "ms", "< 200 ms", update < 200, f"median of {len(updates)}, min {min(updates):.1f}"),
+                  "ms", "< 200 ms", update < 200, f"median of {len(updates)}, min {min(updates):.1f}",
+                  key="web.token_shown"),
     ]
 
 

@@ -7,8 +7,8 @@
                    [--web tcp:HOST:PORT [--web-http PORT] [--web-name NAME]...
                     [--web-cert FILE [--web-key FILE]]]
     mfp-sim demo [--state DIR] [--headless] [--no-web]
-    mfp-sim scenario FILE --console URL [--testbed FILE]
-    mfp-sim bench
+    mfp-sim scenario FILE... --console URL [--testbed FILE] [--approver CMD] [--junit-xml OUT]
+    mfp-sim bench [--quick|--smoke] [--json FILE] [--only NAME...]
 
 Every command prints `key=value` lines a script can read (`console=...`, `ready=1`) and runs
 until interrupted (Ctrl-C or SIGTERM), then shuts down cleanly.
@@ -181,10 +181,16 @@ async def _demo(args: argparse.Namespace) -> None:
     await run_demo(Path(args.state), headless=args.headless, web=not args.no_web)
 
 
-def _bench(args: argparse.Namespace) -> None:
-    from mfp_sim.tools.bench import main as bench_main
+def _bench(args: argparse.Namespace) -> int:
+    from mfp_sim.tools.benchmark import main as bench_main
+    from mfp_sim.tools.benchmark.servers import BenchError
 
-    bench_main(quick=args.quick)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    try:
+        return bench_main(mode, Path(args.json) if args.json else None, args.only)
+    except BenchError as exc:
+        print(f"mfp-sim bench: error: {exc}", file=sys.stderr)
+        return 2
 
 
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -233,16 +239,23 @@ _SCENARIO_EPILOG = """\
 examples:
   mfp-sim scenario tests/scenarios/get_token.scn \\
       --console tcp:127.0.0.1:4000 \\
+      --testbed state/bench/testbed.json --junit-xml report.xml
+  mfp-sim scenario my.scn --console /dev/pts/5 --timeout 30 \\
+      --approver 'python3 approve.py {user_code} {account}'
+  mfp-sim scenario --library --console tcp:127.0.0.1:4000 \\
       --testbed state/bench/testbed.json
-  mfp-sim scenario my.scn --console /dev/pts/5 --timeout 30
 
-Exit status 0 when every step passed (docs/shell.md: Scenario files).
+Exit status 0 when every step passed, 1 when one failed, 2 when a file
+could not run (docs/hil.md: Scenario files).
 """
+
 
 _BENCH_EPILOG = """\
 examples:
-  mfp-sim bench              the full measurement (what `make bench` runs)
+  mfp-sim bench              the full measurement (`make bench`; ten minutes)
   mfp-sim bench --quick      fewer repetitions, for a first look
+  mfp-sim bench --only send drain --json out.json
+                             two sections; every figure also as JSON
 
 docs/bench.md explains each figure and its target.
 """
@@ -317,16 +330,40 @@ def parser() -> argparse.ArgumentParser:
                        description="Run a scenario file (commands and expected replies) against "
                        "a running\ndevice's console.",
                        epilog=_SCENARIO_EPILOG, formatter_class=_RAW)
-    s.add_argument("file", help="scenario file (docs/shell.md: Scenario files)")
-    s.add_argument("--console", required=True, help="tcp:HOST:PORT, socket://HOST:PORT, /dev/pts/N or a serial port")
-    s.add_argument("--testbed", help="testbed.json, for bench actions (approve, revoke, ...)")
+    s.add_argument("files", nargs="*", metavar="FILE",
+                   help="scenario files, run in order (docs/hil.md: Scenario files)")
+    s.add_argument("--library", action="store_true",
+                   help="also run every file of the scenario library shipped with mfp-sim")
+    s.add_argument("--list", action="store_true",
+                   help="print the library's files (to copy them) and exit")
+    s.add_argument("--console", help="tcp:HOST:PORT, socket://HOST:PORT, /dev/pts/N or a serial port")
+    s.add_argument("--password", help="administrator password, sent with login on connecting "
+                   "(a console reachable from the network needs it)")
+    s.add_argument("--testbed", help="testbed.json, for bench actions (approve, revoke, fault, ...)")
+    s.add_argument("--approver", metavar="CMD",
+                   help="the site's approver command for '! approve', e.g. "
+                        "'python3 approve.py {user_code} {account} {verification_uri}'")
+    s.add_argument("--approver-timeout", type=float, default=120.0,
+                   help="seconds the approver may take (default 120)")
+    s.add_argument("--var", action="append", metavar="NAME=VALUE",
+                   help="give {NAME} a value (over the file's '! default'); repeatable")
+    s.add_argument("--junit-xml", metavar="OUT", help="write a JUnit XML report to OUT")
     s.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each reply")
 
     b = sub.add_parser("bench", help="measure speed and memory; prints a table",
-                       description="Measure speed and memory (token flows, mail, the panel) and "
-                       "print a table\nwith each figure's target.",
+                       description="Measure speed and memory (mail, tokens, start-up, memory, "
+                       "NVRAM, the panel)\nwith the bench's servers in their own process and "
+                       "print a table with each\nfigure's goal.",
                        epilog=_BENCH_EPILOG, formatter_class=_RAW)
-    b.add_argument("--quick", action="store_true", help="fewer repetitions")
+    size = b.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer repetitions, smaller counts")
+    size.add_argument("--smoke", action="store_true",
+                      help="tiny counts: checks that every measurement runs; figures meaningless")
+    b.add_argument("--json", metavar="FILE",
+                   help="also write every figure as JSON: [{name, value, unit, goal, met, ...}]")
+    b.add_argument("--only", nargs="+", metavar="NAME",
+                   help="run these sections only: send drain token startup memory backlog "
+                        "history panel web")
     return p
 
 
@@ -340,12 +377,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "bench":
-            _bench(args)
-            return 0
+            return _bench(args)
         if args.command == "scenario":
-            from mfp_sim.tools.scenario import main as scenario_main
+            from mfp_sim.tools.scenario.command import from_arguments
 
-            return scenario_main(args.file, args.console, args.testbed, args.timeout)
+            return from_arguments(args)
         runner = {"device": _device, "testbed": _testbed, "demo": _demo}[args.command]
         asyncio.run(runner(args))
     except (FirmwareError, HwsimError, TestbedError) as exc:

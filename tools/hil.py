@@ -1,157 +1,43 @@
-"""Hardware-in-the-loop client: drive a device's serial console from scripts and pytest.
+"""Hardware-in-the-loop: the console client and the pytest plugin (`mfp_hil`).
 
-The same client talks to a simulated device and to a bench device on a real serial port
-(`/dev/ttyUSB0`), through pyserial. A console address is given in any form a device prints or
-a person types: `tcp:HOST:PORT` (what `mfp-sim device` and the demo print),
-`socket://HOST:PORT` (pyserial's form), or a terminal, `/dev/pts/N`. A command's reply ends at
-its `OK` or `ERR` line; every read is bounded by the timeout, so a dead device fails the
-script instead of hanging it. Lines the device streams between replies (`event=…`, after
-`events on`) are kept apart in `MfpConsole.events`, never mixed into a reply.
+`MfpConsole` (from `hil_console`) drives a device's serial console from any script:
 
-As a pytest plugin (`pytest -p tools.hil --mfp-console tcp:127.0.0.1:PORT`) it provides
-the `mfp_console` fixture.
+    with MfpConsole("tcp:127.0.0.1:4000") as console:
+        console.ok("set smtp.account alice@example.test")
+        print(console.ok("token smtp status")["state"])
+
+Installed with `pip install mfp-sim[hil]`, pytest loads this module as the plugin `mfp_hil`
+(an entry point; no conftest needed). Its fixtures (`hil_fixtures`):
+
+    mfp_bench     the bench's control API (a testbed started for the session, or --mfp-testbed)
+    mfp_device    a simulated device of the test's own, on that bench, virtual clock
+    mfp_console   the console of the device under test (--mfp-console ADDRESS, else mfp_device's)
+    mfp_approve   approve a waiting store's code: the site's approver (--mfp-approver) or the bench
+    mfp_provider, mfp_account   what the tests sign in with (--mfp-provider, --mfp-account)
+
+and the marker `@pytest.mark.mfp_bench` for tests that need the bench's control API (skipped
+against an external device without --mfp-testbed). docs/hil.md walks through both.
 """
 
 from __future__ import annotations
 
-import shlex
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from .hil_console import ConsoleReply, HilError, HilTimeout, MfpConsole, serial_url
 
-import serial
+__all__ = ["ConsoleReply", "HilError", "HilTimeout", "MfpConsole", "serial_url"]
 
-__all__ = ["ConsoleReply", "MfpConsole", "HilError", "HilTimeout", "serial_url"]
-
-
-def serial_url(address: str) -> str:
-    """A console address as pyserial opens it: `tcp:HOST:PORT` → `socket://HOST:PORT`;
-    `socket://…`, `/dev/pts/N` and any other pyserial URL or device path unchanged."""
-    text = address.strip()
-    if text.startswith("tcp:"):
-        return "socket://" + text.removeprefix("tcp:")
-    if text.startswith("pty:"):
-        return text.removeprefix("pty:")
-    return text
-
-
-class HilError(Exception):
-    """The device answered ERR where OK was required."""
-
-
-class HilTimeout(HilError):
-    """No complete reply within the timeout."""
-
-
-@dataclass
-class ConsoleReply:
-    command: str
-    lines: list[str]
-    ok: bool
-    error: str = ""
-    values: dict[str, str] = field(default_factory=dict)
-
-    def __getitem__(self, key: str) -> str:
-        return self.values[key]
-
-
-class MfpConsole:
-    def __init__(self, url: str, *, timeout: float = 10.0, baudrate: int = 115200,
-                 password: str | None = None) -> None:
-        """Open the console at `url` (any form `serial_url` takes); with `password`, log in."""
-        self.url = serial_url(url)
-        self.timeout = timeout
-        self.events: list[str] = []  # streamed `event=…` lines, in arrival order
-        self._port = serial.serial_for_url(self.url, baudrate=baudrate, timeout=0.2)
-        self._pending = b""
-        if password is not None:
-            self.ok(f"login {shlex.quote(password)}")
-
-    def _read_line(self, deadline: float) -> str | None:
-        """One whole line from the device, or None when the deadline passed."""
-        while b"\n" not in self._pending:
-            if time.monotonic() > deadline:
-                return None
-            self._pending += self._port.read_until(b"\n")
-        raw, _, self._pending = self._pending.partition(b"\n")
-        return raw.rstrip(b"\r").decode("utf-8", errors="replace")
-
-    def wait_event(self, prefix: str = "event=", *, timeout: float | None = None) -> str:
-        """The first streamed line starting with `prefix` (read or already kept); bounded."""
-        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
-        while True:
-            for i, line in enumerate(self.events):
-                if line.startswith(prefix):
-                    return self.events.pop(i)
-            line = self._read_line(deadline)
-            if line is None:
-                raise HilTimeout(f"no streamed line starting with {prefix!r} within the timeout")
-            if line.startswith("event="):
-                self.events.append(line)
-
-    def run(self, command: str, *, timeout: float | None = None) -> ConsoleReply:
-        """Send one line; return its reply (OK or ERR) within `timeout` seconds."""
-        if "\n" in command or "\r" in command:
-            raise ValueError("one command per call: no line breaks")
-        self._port.write(command.encode("utf-8") + b"\n")
-        self._port.flush()
-        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
-        lines: list[str] = []
-        while True:
-            line = self._read_line(deadline)
-            if line is None:
-                raise HilTimeout(f"no OK/ERR for {command!r} within the timeout; got {lines!r}")
-            if line.startswith("event=") and not lines:
-                self.events.append(line)  # streamed between replies: not part of this one
-                continue
-            if line == "OK" or line.startswith("ERR"):
-                values = dict(x.split("=", 1) for x in lines if "=" in x)
-                return ConsoleReply(command, lines, line == "OK", line[4:] if line != "OK" else "", values)
-            lines.append(line)
-
-    def ok(self, command: str, *, timeout: float | None = None) -> ConsoleReply:
-        """Like `run`, but an ERR raises `HilError` with the device's reason."""
-        reply = self.run(command, timeout=timeout)
-        if not reply.ok:
-            raise HilError(f"{command!r} → ERR {reply.error}")
-        return reply
-
-    def close(self) -> None:
-        self._port.close()
-
-    def __enter__(self) -> MfpConsole:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-# ------------------------------------------------------------------ pytest plugin
-def pytest_addoption(parser: Any) -> None:
-    parser.addoption("--mfp-console", default=None,
-                     help="console of the device under test: tcp:HOST:PORT, socket://HOST:PORT, "
-                          "/dev/pts/N, /dev/ttyUSB0")
-    parser.addoption("--mfp-timeout", type=float, default=10.0, help="seconds to wait for each reply")
-
-
-def _fixture() -> Any:
-    import pytest
-
-    @pytest.fixture
-    def mfp_console(request: Any) -> Iterator[MfpConsole]:
-        url = request.config.getoption("--mfp-console")
-        if not url:
-            pytest.skip("no device: pass --mfp-console URL")
-        with MfpConsole(url, timeout=request.config.getoption("--mfp-timeout")) as console:
-            yield console
-
-    return mfp_console
-
-
-try:  # only when loaded as a pytest plugin
-    import pytest as _pytest  # noqa: F401
-
-    mfp_console = _fixture()
+try:  # the plugin needs pytest (`pip install mfp-sim[hil]`); the client does not
+    import pytest  # noqa: F401
 except ImportError:  # pragma: no cover - scripts without pytest
     pass
+else:
+    from .hil_fixtures import (  # noqa: F401  (pytest finds hooks and fixtures by name here)
+        mfp_account,
+        mfp_approve,
+        mfp_bench,
+        mfp_console,
+        mfp_device,
+        mfp_provider,
+        pytest_addoption,
+        pytest_configure,
+        pytest_runtest_setup,
+    )

@@ -1,0 +1,68 @@
+"""Process start → console answers: `mfp-sim device --testbed testbed.json` as a person
+starts it, timed from just before the spawn to the first reply on its TCP console.
+
+The device reads the running bench's testbed.json (so the provider `local` and the bench CA
+are set up, as in the demo and the HIL tests), runs on the virtual clock, and gets the command
+`clock`; the time ends when its `OK` arrives. Interpreter start, imports, NVRAM, trust store,
+token stores and the console are all in it.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .figures import Figure
+from .measure import median
+from .servers import BenchError, mfp_sim_command
+
+if TYPE_CHECKING:
+    from .runner import BenchRun
+
+__all__ = ["measure", "start_once"]
+
+
+def start_once(testbed_json: Path) -> float:
+    """Milliseconds from spawn to the console's first `OK`."""
+    with tempfile.TemporaryDirectory(prefix="mfp-bench-start-") as tmp:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [*mfp_sim_command(), "device", "--nvram", tmp, "--testbed", str(testbed_json),
+             "--clock", "virtual", "--console", "tcp:127.0.0.1:0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().strip()
+            if not line.startswith("console=tcp:"):
+                raise BenchError(f"mfp-sim device printed {line!r} first, not console=tcp:…; "
+                                 f"stderr: {proc.stderr.read()[-500:] if proc.stderr else ''}")
+            port = int(line.rsplit(":", 1)[1])
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.settimeout(10)
+                s.sendall(b"clock\n")
+                data = b""
+                while b"OK" not in data:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        raise BenchError("the console closed before answering")
+                    data += chunk
+            return (time.perf_counter() - t0) * 1000
+        finally:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate(timeout=10)
+
+
+def measure(run: BenchRun) -> list[Figure]:
+    testbed_json = run.servers().json_path
+    times = [start_once(testbed_json) for _ in range(run.sizes.starts)]
+    return [Figure("startup.console", "process start → console answers (mfp-sim device "
+                   "--testbed)", median(times), "ms",
+                   f"median of {len(times)} ({min(times):.0f}–{max(times):.0f} ms)")]
