@@ -164,28 +164,11 @@ SENTENCES: dict[str, str] = {
                                      "but the mail server does not accept them. Check that "
                                      "{account} has a licensed mailbox that allows SMTP AUTH, and "
                                      "that the app has the mail permission (SMTP.Send)"),
-    "smtp.unavailable": N_("The SMTP server {where} is temporarily unavailable: {reply}"),
     "pop.token_refused_renewed": N_("The server refused the token even after it was renewed "
                                     "({reply}): the identity provider issues tokens for {account}, "
                                     "but the mail server does not accept them. Check that {account} "
                                     "has a licensed mailbox that allows POP3, and that the app has "
                                     "the mail permission (POP.AccessAsUser.All)"),
-    "pop.logon_refused": N_("The server refused the user name or password ({reply}): check "
-                            "{section}.user and {section}.password, or use OAuth 2.0"),
-    "pop.in_use": N_("The mailbox is in use by another POP3 session ({reply}); the device will "
-                     "try again at the next check"),
-    "pop.unavailable": N_("The POP3 server is temporarily unavailable ({reply}); the device will "
-                          "try again at the next check"),
-    "pop.tls_required": N_("The server requires TLS before sign-in ({reply}), and "
-                           "{section}.security is off. Set {section}.security to ssl (port 995) or "
-                           "starttls (port 110)"),
-    "pop.tls_required_token": N_("The server requires TLS before sign-in ({reply}), and "
-                                 "{section}.security is off. Set {section}.security to ssl (port "
-                                 "995) or starttls (port 110). The token is not the cause and was "
-                                 "not renewed"),
-    # ---- the send queue ----------------------------------------------------------------------
-    "job.retry": N_("{reason} (attempt {attempt} of {attempts}; next in {delay} s)"),
-    "job.gave_up": N_("{reason} (gave up after {attempts} attempts)"),
 }
 
 

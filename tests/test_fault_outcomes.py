@@ -281,3 +281,53 @@ async def test_device_outcome(name: str, make_device: Any, bench: Testbed, clock
 async def test_device_outcome_at_get_token(name: str, make_device: Any, bench: Testbed,
                                            clock: VirtualClock) -> None:
     await meet(name, AT_GET_TOKEN[name], await make_device(), bench, clock)
+
+
+async def test_the_reason_is_said_in_italian_on_the_web_page_with_the_providers_words(
+        make_device: Any, bench: Testbed, clock: VirtualClock) -> None:
+    """The console keeps the English; the web page (and the panel, through the same catalog)
+    says the sentence in the device's language, the provider's words and code untouched."""
+    import html
+
+    from mfp_sim.firmware.i18n import Catalog
+    from mfp_sim.firmware.sentences import say
+
+    from .web_helpers import Client, start_web
+
+    device = await make_device()
+    await obtain_token(device, bench, clock)
+    await Bench(bench).arm("mfa_required", username=ALICE)
+    english = (await sh(device, "token smtp check"))["reason"]
+    assert english.startswith("Token update failed: AADSTS50076: ")
+    assert (await sh(device, "set device.language it"))["_ok"]
+    italian = say(device.api.token_status("smtp").reason, Catalog("it").gettext)
+    assert italian.startswith("Aggiornamento del token non riuscito: AADSTS50076: Due to a "
+                              "configuration change"), italian
+    assert italian.count("AADSTS50076") == 1 and "(invalid_grant)" in italian
+    assert "autenticazione a più fattori" in italian and "Please" not in italian
+    assert (await sh(device, "token smtp status"))["reason"] == english  # the console: English
+    server = await start_web(device, bench)
+    try:
+        admin = Client(server.url, str(bench.ca_file))
+        await admin.login()
+        page = html.unescape((await admin.get("/settings/smtp")).text)
+    finally:
+        await server.stop()
+    assert italian in page and english not in page
+
+
+async def test_an_invalid_tokens_sentence_survives_a_power_cut_still_translatable(
+        make_device: Any, bench: Testbed, clock: VirtualClock) -> None:
+    from mfp_sim.firmware.i18n import Catalog
+    from mfp_sim.firmware.sentences import Reason, say
+
+    device = await make_device()
+    await obtain_token(device, bench, clock)
+    await Bench(bench).arm("consent_required", username=ALICE)
+    before = (await sh(device, "token smtp check"))["reason"]
+    assert (await sh(device, "power cycle"))["_ok"]
+    await wait_for(lambda: device.api.token_status("smtp").reason == before, what="reloaded")
+    reason = device.api.token_status("smtp").reason
+    assert isinstance(reason, Reason) and reason.code == "token.invalid"
+    assert say(reason, Catalog("it").gettext).startswith("Aggiornamento del token non riuscito: "
+                                                         "AADSTS65001: ")
