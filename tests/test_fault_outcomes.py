@@ -204,7 +204,7 @@ async def meet(name: str, outcome: Outcome, device: Device, bench: Testbed,
     control = Bench(bench)
     drive = outcome.drive
     if drive == "refresh":
-        await obtain_token(device, bench, clock)
+        await setup_smtp(device, bench, clock)
         before = refreshes(await control.stats())
         await control.arm(name, username=ALICE, **({"hang_seconds": 5} if name == "hang" else {}))
         reply = await sh(device, "token smtp check")
@@ -262,6 +262,13 @@ async def meet(name: str, outcome: Outcome, device: Device, bench: Testbed,
     store = "pop.ifax" if drive.startswith("pop") else "smtp"
     assert device.api.token_status(store).state.value == outcome.state
     said_once(said, outcome)
+    if drive == "refresh" and outcome.state == "invalid":  # a job then says it once too
+        job = await wait_job(device, (await sh(device, f"scan to={BOB}"))["job"], "failed")
+        code = next(w for w in outcome.says if w.startswith(("AADSTS", "(wrong_issuer")))
+        assert job.reason.startswith("Token update failed. Please delete the token"), job.reason
+        for words in ("Token update failed", "Please delete the token", code):
+            assert job.reason.count(words) == 1, (words, job.reason)
+        assert refreshes(await control.stats()) - before == outcome.refreshes  # no new request
 
 
 @pytest.mark.parametrize("name", sorted(OUTCOMES))
