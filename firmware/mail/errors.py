@@ -8,8 +8,6 @@
           │                            or STARTTLS/STLS configured and not offered (nothing sent in clear)
           ├── MailAuthError            the server refused the login; `.server_text` as it said it
           │    └── MailTokenError      no usable OAuth token: not retrieved, invalid, renewal failed
-          ├── MailBusyError            the server or the mailbox cannot serve now (POP3 [IN-USE],   temporary
-          │                            [SYS/TEMP], [LOGIN-DELAY] at login): credentials are fine
           ├── MailReplyError           SMTP refused the message (MAIL, RCPT, DATA); 4xx is temporary
           ├── MailProtocolError        the reply is not SMTP: garbage, oversized, cut off
           ├── MailContentError         a received message holds nothing printable, or a bad document
@@ -40,7 +38,6 @@ from ..vocabulary import Step
 __all__ = [
     "TOKEN_UPDATE_FAILED",
     "MailAuthError",
-    "MailBusyError",
     "MailConnectError",
     "MailContentError",
     "MailError",
@@ -109,13 +106,6 @@ class MailAuthError(MailFailure):
 
 class MailTokenError(MailAuthError):
     """No usable OAuth token. `temporary` when the store still holds a grant (renewal pending)."""
-
-
-class MailBusyError(MailFailure):
-    """The server answered the sign-in with "not now" (RFC 3206 [IN-USE], [SYS/TEMP])."""
-
-    step = Step.AUTH
-    temporary = True
 
 
 class MailReplyError(MailFailure):
