@@ -27,7 +27,7 @@ from mfp_sim.hwsim.scanner import MAX_PAGES, Scanner
 from .access import PasswordGuard
 from .certinfo import CertificateInfo, check_ca, describe, load_certificates
 from .contexts import Contexts, MailContext
-from .errors import CommandError, ConfirmationNeeded, SettingsError
+from .errors import CommandError, ConfirmationNeeded, DeviceFlowError, SettingsError
 from .events import Event, EventBus, Subscription
 from .mail.connection_test import ConnectionReport, check_pop, check_smtp
 from .mail.jobs import JobInfo, JobQueue
@@ -40,6 +40,7 @@ from .receive.results import PollResult
 from .receive.unit import ReceptionUnit
 from .settings import DEVICE, SettingsErrors, SmtpSettings, parse_address
 from .settings_store import SettingsStore
+from .tokens.auth_code import SignIns
 from .tokens.machine import TokenState
 from .tokens.store import CheckResult, FlowPrompt, TokenStatus, TokenStore
 from .trust import TrustError, TrustStore
@@ -115,6 +116,10 @@ class DeviceApi:
         self._tray = tray
         self._network = network
         self._control = control
+        #: The device's web page (`https://HOST:PORT/`) while it runs: set by the web server,
+        #: so the panel and the console can send a person there to sign in ("" otherwise).
+        self.web_address = ""
+        self._sign_ins: SignIns | None = None
         self.attach(parts)
 
     def attach(self, parts: DeviceParts) -> None:
@@ -127,6 +132,8 @@ class DeviceApi:
         self._fax_memory = parts.fax_memory
         self._journal = parts.journal
         self._trust = parts.trust
+        self.cancel_sign_ins()  # a sign-in under way is RAM: a boot forgets it
+        self._sign_ins = SignIns(self.clock.monotonic)
 
     # ----------------------------------------------------------- settings
     def settings_items(self, section: str) -> list[tuple[str, str]]:
@@ -230,7 +237,43 @@ class DeviceApi:
         return self._store(store).status()
 
     async def get_token(self, store: str) -> FlowPrompt:
+        provider = self.web_sign_in(store)
+        if provider is not None and self.token_status(store).state is not TokenState.WAITING:
+            name = provider.display_name
+            where = (f"open the device's web page, {self.web_address}, this setting's page, and "
+                     if self.web_address else
+                     "start the device's web page (mfp-sim device --web tcp:127.0.0.1:0; the "
+                     "demo starts it), open this setting's page there and ")
+            raise DeviceFlowError("web_sign_in", f"{name} does not give devices a mail token "
+                                  f"through a code (its device flow refuses the mail scope): "
+                                  f"{where}press “Sign in with {name}”")
         return await self._store(store).get_token()
+
+    def web_sign_in(self, store: str) -> Provider | None:
+        """The provider of a context's settings when its tokens come only through the web
+        page's sign-in (Google), else None."""
+        name = self.get(f"{self.contexts.get(store).name}.provider")
+        if name not in self._providers:
+            return None
+        provider = self._providers.get(name)
+        return provider if provider.web_sign_in else None
+
+    async def begin_sign_in(self, store: str, redirect_uri: str, owner: str = "") -> str:
+        """[Sign in with …] on the web page: the provider's address to send the browser to,
+        which comes back to `redirect_uri` (`tokens.auth_code`). `owner` names the web session."""
+        assert self._sign_ins is not None
+        return await self._sign_ins.begin(self._store(store), redirect_uri, owner)
+
+    async def finish_sign_in(self, reply: Mapping[str, str], redirect_uri: str,
+                             owner: str = "") -> str:
+        """The browser came back from the provider to `redirect_uri` with `reply` (the query):
+        the store that now holds the token; `SignInError` with the reason otherwise."""
+        assert self._sign_ins is not None
+        return await self._sign_ins.finish(reply, redirect_uri, owner)
+
+    def cancel_sign_ins(self) -> None:
+        if self._sign_ins is not None:
+            self._sign_ins.cancel()
 
     async def clear_token(self, store: str) -> None:
         await self._store(store).clear()

@@ -218,6 +218,7 @@ class Device:
     async def _halt(self) -> None:
         """Stop every firmware task; a failure of one (NVRAM already off) stops no other."""
         self._running = False
+        self.api.cancel_sign_ins()
         stops = [u.stop for u in self.receivers.values()] + [self.jobs.stop]
         stops += [s.stop for s in self.stores.values()]
         for stop in stops:

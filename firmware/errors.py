@@ -7,6 +7,8 @@
      │    ├── TokenStateError  the action is impossible in the store's current state
      │    ├── DeviceFlowError  Get Token failed; `.error` is the OAuth `error` code (or the device's
      │    │                    own: provider_unreachable, provider_timeout, not_a_token_response)
+     │    ├── SignInError      a sign-in through the web page (authorization code) was refused;
+     │    │                    `.error` the OAuth `error` or the device's own (unknown_state, …)
      │    ├── TokenUnavailable no usable token (not retrieved, invalid, or expired and not renewed
      │    │                    yet); `.cause` is why, in the provider's words, said once
      │    └── RecordError      a stored token record that cannot be read
@@ -47,6 +49,13 @@ class DeviceFlowError(TokenError):
         super().__init__(text)
         self.error = error
         self.description = description
+
+
+class SignInError(TokenError):
+    def __init__(self, error: str, message: str, *, store: str = "") -> None:
+        super().__init__(message)
+        self.error = error
+        self.store = store
 
 
 class TokenUnavailable(TokenError):

@@ -9,6 +9,11 @@ organisation registers its own app), `google` (real endpoints; Google's device f
 mail scope, and the device shows that refusal), and `local`, the bench's identity provider,
 filled in from `testbed.json`. QA adds or overrides providers with a TOML file
 (docs/providers.md).
+
+`sign_in` says how the device obtains a token from a provider: `device_code` (the device-code
+flow, from the panel, the console or the web page) or `web_page` (the authorization-code flow
+with PKCE through the device's web page, `tokens.auth_code`): Google's device flow refuses the
+mail scope, so a device gets a Gmail token only through a browser.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from .errors import ProviderError
 from .settings import Security
 from .vocabulary import Service
 
-__all__ = ["ServerPreset", "Provider", "ProviderRegistry", "BUILTIN_PROVIDERS"]
+__all__ = ["ServerPreset", "Provider", "ProviderRegistry", "BUILTIN_PROVIDERS", "SignIn", "SIGN_INS"]
 
 
 AuthorityKind = Literal["entra", "oidc"]
+SignIn = Literal["device_code", "web_page"]
+SIGN_INS: tuple[SignIn, ...] = ("device_code", "web_page")
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,12 @@ class Provider:
     scopes: Mapping[str, tuple[str, ...]]
     presets: Mapping[str, ServerPreset] = field(default_factory=dict)
     note: str = ""
+    sign_in: SignIn = "device_code"
+
+    @property
+    def web_sign_in(self) -> bool:
+        """Tokens come only through the web page's browser sign-in (module docstring)."""
+        return self.sign_in == "web_page"
 
     def scopes_for(self, service: Service) -> list[str]:
         return list(self.scopes.get(service, ()))
@@ -79,7 +92,9 @@ GOOGLE = Provider(
         "smtp": ServerPreset("smtp.gmail.com", 587, Security.STARTTLS),
         "pop": ServerPreset("pop.gmail.com", 995, Security.SSL),
     },
-    note="Google's device flow does not grant mail scopes (it answers invalid_scope)",
+    note="Google's device flow does not grant mail scopes (it answers invalid_scope): "
+         "sign in through the device's web page",
+    sign_in="web_page",
 )
 
 BUILTIN_PROVIDERS: tuple[Provider, ...] = (MICROSOFT, GOOGLE)
@@ -94,7 +109,8 @@ def _security(name: str, value: Any) -> Security:
 
 def provider_from_mapping(name: str, data: Mapping[str, Any], base: Provider | None = None) -> Provider:
     """Build a provider from a TOML table; keys absent from the table keep `base`'s values."""
-    allowed = {"display_name", "authority", "authority_kind", "client_id", "scopes", "presets", "note"}
+    allowed = {"display_name", "authority", "authority_kind", "client_id", "scopes", "presets", "note",
+               "sign_in"}
     unknown = set(data) - allowed
     if unknown:
         raise ProviderError(f"provider {name!r}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -108,6 +124,10 @@ def provider_from_mapping(name: str, data: Mapping[str, Any], base: Provider | N
         if data["authority_kind"] not in ("entra", "oidc"):
             raise ProviderError(f"provider {name!r}: authority_kind must be 'entra' or 'oidc'")
         values["authority_kind"] = data["authority_kind"]
+    if "sign_in" in data:
+        if data["sign_in"] not in SIGN_INS:
+            raise ProviderError(f"provider {name!r}: sign_in must be one of {', '.join(SIGN_INS)}")
+        values["sign_in"] = data["sign_in"]
     if "scopes" in data:
         scopes = data["scopes"]
         if not isinstance(scopes, Mapping) or not all(

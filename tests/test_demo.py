@@ -64,6 +64,10 @@ async def test_headless_demo_is_configured_on_first_start_only(tmp_path):
     assert printed["web"] == info["web"] and info["web"].startswith("https://127.0.0.1:")
     login = await asyncio.to_thread(_get, info["web"] + "login", tmp_path / "bench" / "ca.pem")
     assert login.status_code == 200 and "Administrator login" in login.text
+    # The bench's mail viewer, to watch the scan arrive: printed, in demo.json, trusted.
+    assert printed["mail_viewer"] == info["mail_viewer"]
+    mail = await asyncio.to_thread(_get, info["mail_viewer"], tmp_path / "bench" / "ca.pem")
+    assert mail.status_code == 200 and "Bench mailboxes" in mail.text
     # The log file has the demo's INFO lines without -v, while the demo runs.
     log_text = (tmp_path / "demo.log").read_text()
     assert f"INFO mfp_sim.tools.demo: demo started: console {info['console']}" in log_text

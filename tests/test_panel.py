@@ -346,6 +346,28 @@ async def test_get_token_without_an_account_says_why(device):
         assert ALICE in text_of(app.screen, "#question")
 
 
+async def test_get_token_for_google_sends_the_user_to_the_web_page(device):
+    """Google's device flow refuses the mail scope: no confirmation, no flow, the address."""
+    from dataclasses import replace
+
+    google = replace(device.providers.get("local"), name="google", display_name="Google (bench)",
+                     sign_in="web_page")
+    device.providers.add(google)
+    await device.api.set("smtp.provider", "google")
+    await device.api.set("smtp.account", ALICE)
+    device.api.web_address = "https://127.0.0.1:8443/"  # as the web server sets it
+    app = make_panel(device)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_page(pilot, "smtp")
+        await pilot.click("#get-token")
+        await until(pilot, lambda: text_of(app.screen, "#token-reason") != "", what="the refusal")
+        assert not isinstance(app.screen, ConfirmDialog)
+        reason = text_of(app.screen, "#token-reason")
+        assert "Google (bench) does not give devices a mail token through a code" in reason
+        assert "https://127.0.0.1:8443/" in reason and "Sign in with Google (bench)" in reason
+        assert device.api.token_status("smtp").state.value == "not_retrieved"
+
+
 async def test_get_token_refusal_in_italian_on_a_pop_page(device):
     await device.api.set("device.language", "it")
     app = make_panel(device)

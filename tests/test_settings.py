@@ -103,6 +103,7 @@ display_name = "Company Keycloak"
 authority = "https://sso.example.com/realms/office"
 client_id = "mfp"
 scopes = { smtp = ["smtp.send"], pop = ["pop.read"] }
+sign_in = "web_page"
 [providers.keycloak.presets.smtp]
 server = "mail.example.com"
 port = 465
@@ -114,12 +115,15 @@ security = "ssl"
     assert ms.client_id.startswith("1111") and ms.authority.startswith("https://login.microsoftonline.com")
     kc = registry.get("keycloak")
     assert kc.authority_kind == "oidc" and kc.presets["smtp"].port == 465
+    assert kc.web_sign_in and not ms.web_sign_in
+    assert registry.get("google").sign_in == "web_page"  # built in: Google refuses device flows
 
 
 @pytest.mark.parametrize("text, words", [
     ("[providers.x]\nauthority = 'http://insecure'\nclient_id='a'\nscopes={smtp=['s']}", "https://"),
     ("[providers.x]\nclient_id='a'", "needs"),
     ("[providers.microsoft]\nbogus = 1", "unknown keys"),
+    ("[providers.microsoft]\nsign_in = 'browser'", "sign_in must be one of device_code, web_page"),
     ("[providers.microsoft.presets.smtp]\nserver='a'\nport=0", "1..65535"),
     ("not toml [", "not valid TOML"),
     ("[other]\na=1", "no [providers.NAME] tables"),

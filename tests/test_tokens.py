@@ -219,12 +219,17 @@ async def test_pop_token_is_issued_for_pop(device, bench, clock):
 
 
 async def test_google_policy_refusal_is_shown_clearly(tmp_path, clock, make_device):
+    """A Google-like provider not marked "sign in through the web page" (a providers file
+    without `sign_in`): the device tries the device flow and shows Google's refusal."""
+    from dataclasses import replace
+
     from mfp_sim.firmware.providers import ProviderRegistry
     from mfp_sim.tools.idp import IdpPolicy
 
     async with Testbed(tmp_path / "google", clock, policy=IdpPolicy.google()) as google:
         registry = ProviderRegistry()
-        registry.add(google.provider())
+        assert google.provider().sign_in == "web_page"  # what testbed.json's profile says
+        registry.add(replace(google.provider(), sign_in="device_code"))
         device = await make_device("g", providers=registry)
         device.trust.add(google.ca.ca_pem)
         await sh(device, f"set smtp.account {ALICE}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +245,55 @@ async def test_a_change_on_the_console_shows_at_once_and_clear_asks_first(site: 
     await site.submit("#confirm-ok")
     assert await site.text("#token-label") == "Not retrieved"
     assert site.device.stores["smtp"].state is TokenState.NOT_RETRIEVED
+
+
+async def test_sign_in_with_google_through_the_page_then_refreshed(site: Site):
+    """The bench turns into Google (its device flow refuses the mail scope) and the device's
+    `google` provider points at it, as a providers file pointing at a test tenant would."""
+    google = replace(site.bench.provider(), name="google", display_name="Google (bench)",
+                     sign_in="web_page")
+    site.device.providers.add(google)
+    site.bench.idp.configure({"profile": "google", "access_token_lifetime": 3600})
+    store = site.device.stores["smtp"]
+    try:
+        await sh(site.device, "set smtp.provider google")
+        await site.open("/settings/smtp")
+        assert await site.text("#sign-in") == "Sign in with Google (bench)"
+        assert not await site.run(lambda: site.driver.find_elements("id", "get-token"))
+        await site.shot("sign-in-google")
+        await site.submit("#sign-in")
+        assert "Google (bench)" in await site.text("#question")
+        await site.submit("#confirm-ok")
+        await site.until(lambda d: d.current_url.startswith(site.bench.idp.authorize_url),
+                         "the provider's sign-in page")
+        assert "Sign in" in await site.run(lambda: site.driver.title)
+        await site.type("input[name=username]", ALICE)
+        await site.type("input[name=password]", "alice-pass-1")
+        await site.shot("google-sign-in")
+        await site.click("button[value=allow]")
+        await site.until(lambda d: d.current_url.startswith(site.web.url + "settings/smtp"),
+                         "back on the device's page")
+        await site.until(lambda d: d.find_element("id", "token-label").text == "Retrieved",
+                         "Retrieved")
+        assert "Signed in" in await site.text(".msg")
+        assert store.state is TokenState.RETRIEVED
+        assert site.bench.stats.token_requests("authorization_code", ALICE) == 1
+        await site.shot("sign-in-retrieved")
+        before = site.bench.stats.token_requests("refresh_token", ALICE)
+        await site.clock.advance(3600)  # refreshed on the device clock like any other token
+        await wait_for(lambda: site.bench.stats.token_requests("refresh_token", ALICE) > before,
+                       what="the refresh")
+        assert store.state is TokenState.RETRIEVED
+        # an hour idle ended the web session (10 minutes): the page went to the login
+        await site.until(lambda d: d.find_element("id", "password"), "the login page")
+        await site.type("#password", "admin")
+        await site.submit("#login")
+        await site.open("/settings/smtp")
+        assert await site.text("#token-label") == "Retrieved"
+    finally:
+        await sh(site.device, "token smtp clear")
+        await sh(site.device, "set smtp.provider local")
+        site.bench.idp.configure({"profile": "entra"})
 
 
 async def test_every_page_for_the_record(site: Site):

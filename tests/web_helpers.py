@@ -48,6 +48,15 @@ class Client:
         return await asyncio.to_thread(self.http.post, self.base + path, data=data, timeout=15,
                                        **kw)
 
+    async def get_absolute(self, url: str, **kw: Any) -> requests.Response:
+        """A page elsewhere (the bench's sign-in page), or here by its whole address."""
+        kw.setdefault("allow_redirects", self.allow_redirects)
+        return await asyncio.to_thread(self.http.get, url, timeout=15, **kw)
+
+    async def post_absolute(self, url: str, data: dict[str, Any], **kw: Any) -> requests.Response:
+        kw.setdefault("allow_redirects", self.allow_redirects)
+        return await asyncio.to_thread(self.http.post, url, data=data, timeout=15, **kw)
+
     async def login(self, password: str = "admin") -> requests.Response:
         form = await self.get("/login")
         return await self.post("/login", {"csrf": csrf_of(form.text), "password": password})

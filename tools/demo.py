@@ -9,6 +9,8 @@ What runs (all on 127.0.0.1, ports chosen by the system, one real clock):
   - the device's web page over HTTPS (address on the status line too; `--no-web`: none), its
     certificate issued by this run's bench CA for the device's own key, so a browser that
     imported `DIR/bench/ca.pem` shows no warning;
+  - the bench's mail viewer, a page listing the mailboxes and what the device sent
+    (`mail_viewer` in demo.json, printed headless), to watch a scan arrive;
   - the front panel (Textual), or with `--headless` nothing but the console.
 
 On the first start (no `DIR/demo.json` yet) SMTP is set to OAuth 2.0 with provider `local`
@@ -17,8 +19,8 @@ what the user changed. Because the bench is new at every start (new ports, a new
 provider that remembers no grant), each start points every `local` setting at the new
 servers, and forgets tokens issued by an earlier run's bench: they could never be renewed.
 
-`DIR/demo.json` tells scripts where things are: console, web page, verification page, control
-API.
+`DIR/demo.json` tells scripts where things are: console, web page, verification page, mail
+viewer, control API.
 
 What the demo did for the user on start (the first start's settings, tokens of a previous run
 it cleared) are start-up notes: on the panel, in a bar above the status line until [OK];
@@ -118,6 +120,7 @@ class Demo:
             "console": self.console.address,
             "web": self.web.url if self.web is not None else "",
             "verification_uri": self.bench.idp.verification_uri,
+            "mail_viewer": self.bench.viewer.url if self.bench.viewer is not None else "",
             "control_url": self.bench.idp.control_url,
             "testbed": str(self.bench.json_path.resolve()),
             "nvram": str((self.state_dir / "device").resolve()),
@@ -237,7 +240,7 @@ async def _run(state: Path, headless: bool, stop: asyncio.Event | None, out: Tex
         if headless:  # no panel to show the notes on: they go with the addresses
             for note in demo.notes:
                 print(f"note={note.text(str)}", file=out, flush=True)
-        for key in ("console", "web", "verification_uri", "control_url", "account"):
+        for key in ("console", "web", "verification_uri", "mail_viewer", "control_url", "account"):
             print(f"{key}={info[key]}", file=out, flush=True)
         if headless:
             print("ready=1", file=out, flush=True)

@@ -6,14 +6,16 @@ process and writes `testbed.json`, which `mfp-sim device --testbed` and scripts 
 
     {"issuer", "ca_file", "control_url", "verification_uri", "authorize_url", "client_id",
      "scopes", "idp_profile", "policy", "mail_certificate",
-     "ports": {"idp", "smtp", "smtps", "pop3", "pop3s"}, "maildir_root", "state_dir"}
+     "ports": {"idp", "smtp", "smtps", "pop3", "pop3s"}, "maildir_root", "mail_viewer",
+     "state_dir"}
 
 The mail server checks OAuth tokens with the identity provider's own verifier, so a token the
 bench revokes or a user it disables is refused by SMTP and POP3 exactly as Exchange would.
 Both servers share one fault board and one set of counters, so the IdP's control API arms the
 whole fault catalogue (``/control/fault``) and reports what the device did (``/control/stats``);
 the mail server's certificate is a knob of ``/control/config`` (``mail_certificate``).
-Mail lands in `maildir_root/<address>/` (stdlib Maildir), where tests read it directly.
+Mail lands in `maildir_root/<address>/` (stdlib Maildir), where tests read it directly and the
+mail viewer (`mail_viewer`, a page of the bench: tools/mailserver/viewer.py) shows it to people.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from .idp import (
     IdpPolicy,
 )
 from .mailserver import CERTIFICATE_CHOICES, CertificateChoice, MailFaults, MailServer
+from .mailserver.viewer import MailViewer
 from .testbed_file import TestbedError, local_provider
 
 __all__ = ["Testbed"]
@@ -73,6 +76,8 @@ class Testbed:
         self._with_mail = mail
         self._mail_certificate: CertificateChoice = mail_certificate
         self._mail: MailServer | None = None
+        #: The mail viewer (a page listing the mailboxes), while the mail server runs.
+        self.viewer: MailViewer | None = None
         self._started: list[Any] = []
 
     @property
@@ -123,6 +128,9 @@ class Testbed:
             await mail.start()
             self._mail = mail
             self._started.append(mail)
+            self.viewer = MailViewer(self.maildir_root, self.ca.server_context())
+            await self.viewer.start()
+            self._started.append(self.viewer)
             self.idp.extra_knobs["mail_certificate"] = ExtraKnob(
                 get=lambda: mail.certificate,
                 prepare=lambda value: _certificate_setter(mail, value),
@@ -140,6 +148,8 @@ class Testbed:
             ports.update(smtp=self._mail.smtp_port, smtps=self._mail.smtps_port,
                          pop3=self._mail.pop3_port, pop3s=self._mail.pop3s_port)
             mail["maildir_root"] = str(self.maildir_root.resolve())
+            if self.viewer is not None:
+                mail["mail_viewer"] = self.viewer.url
         return {
             "issuer": self.idp.issuer,
             "ca_file": str(self.ca_file.resolve()),
@@ -170,6 +180,7 @@ class Testbed:
         while self._started:
             await self._started.pop().stop()
         self._mail = None
+        self.viewer = None
 
     async def __aenter__(self) -> Testbed:
         await self.start()

@@ -5,7 +5,8 @@ fixtures read it. This module imports nothing of the bench's servers (aiohttp, a
 aiosmtpd), so a device process that only reads the file starts quickly.
 
     {"issuer", "ca_file", "control_url", "verification_uri", "client_id", "scopes",
-     "ports": {"idp", "smtp", "smtps", "pop3", "pop3s"}, "maildir_root", "policy", "state_dir"}
+     "ports": {"idp", "smtp", "smtps", "pop3", "pop3s"}, "maildir_root", "mail_viewer", "policy",
+     "state_dir"}
 """
 
 from __future__ import annotations
@@ -45,13 +46,16 @@ def local_provider(info: dict[str, Any]) -> Provider:
         presets["smtp"] = ServerPreset("127.0.0.1", int(ports["smtp"]), Security.STARTTLS)
     if "pop3s" in ports:
         presets["pop"] = ServerPreset("127.0.0.1", int(ports["pop3s"]), Security.SSL)
+    profile = str(info.get("idp_profile", info.get("policy", "entra")))
+    google = profile == "google"  # the bench stands in for Google: no device flow for mail
     return Provider(
         name="local",
-        display_name="Bench identity provider",
+        display_name="Google (bench)" if google else "Bench identity provider",
         authority=str(info["issuer"]),
         authority_kind="oidc",
         client_id=str(info["client_id"]),
         scopes={k: tuple(v) for k, v in dict(info["scopes"]).items()},
         presets=presets,
-        note=f"profile {info.get('idp_profile', info.get('policy', 'entra'))}",
+        note=f"profile {profile}",
+        sign_in="web_page" if google else "device_code",
     )

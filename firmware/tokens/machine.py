@@ -67,6 +67,8 @@ _HELD = ["retrieved", "refresh_failing"]
 TRANSITIONS: list[dict[str, Any]] = [
     # [Get Token] → [OK]: the device flow starts with the provider.
     {"trigger": "start", "source": ["not_retrieved", "invalid"], "dest": "waiting"},
+    # Sign-in through the web page (authorization code with PKCE, auth_code.py) gave a token.
+    {"trigger": "signed_in", "source": ["not_retrieved", "invalid"], "dest": "retrieved"},
     # The user approved; the poll returned a token for the configured account.
     {"trigger": "authorized", "source": "waiting", "dest": "retrieved"},
     # Declined, code expired, provider error, account changed while waiting.
@@ -91,6 +93,7 @@ LABELS: dict[TokenState, str] = {
 #: What each trigger means to a person, for error messages.
 _ACTIONS = {
     "start": "Get Token",
+    "signed_in": "Sign in",
     "authorized": "finish authorization",
     "flow_failed": "end authorization",
     "refreshed": "renew the token",
@@ -102,6 +105,10 @@ _ACTIONS = {
 _ADVICE = {
     ("start", TokenState.RETRIEVED): "a token is already retrieved; Clear it first to obtain a new one",
     ("start", TokenState.WAITING): "authorization is already under way; Clear it to start again",
+    ("signed_in", TokenState.RETRIEVED): "a token is already retrieved; Clear it first to sign "
+                                         "in again",
+    ("signed_in", TokenState.WAITING): "authorization is already under way; Clear it to start "
+                                       "again",
 }
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
@@ -50,6 +51,12 @@ from .reasons import shorten
 
 __all__ = ["ProviderClient", "classify", "issuer_matches"]
 
+# The web page's sign-in asks for the reply in the query (`response_mode=query`, Google's and
+# RFC 6749's default), not as a cross-site form post: the device page refuses form posts from
+# other sites (anti-forgery). msal warns about that on every authorization request.
+warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended",
+                        category=UserWarning)
+
 
 class ProviderClient:
     def __init__(self, provider: Provider, *, context: Any, deadlines: IdpDeadlines,
@@ -69,6 +76,27 @@ class ProviderClient:
 
     def serialize(self) -> str:
         return str(self._cache.serialize())
+
+    # ------------------------------------------ browser sign-in (auth_code.py)
+    async def begin_sign_in(self, scopes: Sequence[str], redirect_uri: str,
+                            login_hint: str) -> dict[str, Any] | Answer:
+        """msal's authorization request (state, nonce, PKCE S256 verifier and challenge): its
+        flow object, or why the provider could not be asked (discovery failed)."""
+        def work() -> Any:
+            return self._application().initiate_auth_code_flow(
+                list(scopes), redirect_uri=redirect_uri, login_hint=login_hint or None)
+        return await self._run(work)
+
+    async def finish_sign_in(self, flow: dict[str, Any], reply: dict[str, str]) -> Answer:
+        """The browser came back: msal checks the state and redeems the code with the PKCE
+        verifier (a refusal in the reply, `error=access_denied`, comes back as `Refused`)."""
+        def work() -> Answer:
+            try:
+                result = self._application().acquire_token_by_auth_code_flow(flow, reply)
+            except ValueError as exc:  # msal: state missing or different (CSRF), bad scope
+                return Refused("state_mismatch", str(exc).split(":")[0])
+            return parse_token(result, self._session.last)
+        return await self._run(work)
 
     # ------------------------------------------------------------- requests
     async def start_flow(self, scopes: Sequence[str]) -> Answer:

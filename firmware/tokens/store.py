@@ -436,6 +436,55 @@ class TokenStore:
             "authorization is not finished yet"
         raise TokenUnavailable(f"{self.name}: token is {LABELS[SHOWN_AS[phase]]}: {hint}")
 
+    # ------------------------------------------ browser sign-in (auth_code.py)
+    def sign_in_client(self) -> tuple[ProviderClient, str]:
+        """[Sign in with …]: a new client for the provider in the settings, and the account to
+        sign in as. The client is not this store's until `signed_in`: nothing changes here."""
+        if not self._machine.can("signed_in"):
+            self._machine.fire("signed_in")  # raises TokenStateError with the advice
+        provider_name, account = self._target()
+        if not account:
+            raise TokenStateError(
+                f"Sign in: set {self.name}.account first (the e-mail address to sign in with)")
+        provider = self._providers.get(provider_name)
+        if not provider.client_id:
+            raise DeviceFlowError("no_client_id", f"provider {provider.name!r} has no client id: "
+                                  "add one in a providers file (docs/providers.md)")
+        client = ProviderClient(provider, context=self._trust.ssl_context(),
+                                deadlines=self._deadlines, executor=self._executor,
+                                discovery=self._discovery, link=self._trust.link)
+        return client, account
+
+    def signed_in(self, client: ProviderClient, grant: Granted, account: str) -> None:
+        """The browser sign-in gave a token: held and refreshed from now on exactly as one from
+        the device flow. Raises (and nothing changes) if the settings or the state moved on."""
+        provider_name, current = self._target()
+        if (provider_name, current.lower()) != (client.provider.name, account.lower()):
+            raise TokenStateError("Sign in: the account or provider changed during the sign-in; "
+                                  "sign in again")
+        if not self._machine.can("signed_in"):
+            self._machine.fire("signed_in")
+        user = grant.user
+        if user and user.lower() != account.lower():
+            raise TokenStateError(f"Signed in as {user}, but the account name is {account}; "
+                                  f"sign in again as {account}")
+        self._epoch += 1
+        self._drop_client()
+        client.on_late = lambda: self._late_answer(client)
+        self._client = client
+        self._account, self._provider = account, client.provider.name
+        self._token_user = user or account
+        self._access_token = grant.access_token
+        self._policy = RefreshPolicy.issued(grant, self._now(), self._rng)
+        self._fire("signed_in", "")
+        log.info("%s: token retrieved for %s by sign-in (%s)", self.name, account,
+                 mask(grant.access_token))
+        self._spawn(self._refresh_loop)
+
+    def sign_in_refused(self, reason: str) -> None:
+        """A sign-in through the web page ended without a token: the state stays, the reason shows."""
+        self._set_reason(reason)
+
     # ----------------------------------------------------------- supervision
     def _spawn(self, body: Callable[[], Awaitable[None]]) -> None:
         epoch = self._epoch

@@ -41,8 +41,10 @@ _HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-#: Paths anyone may open: the login itself and the page's stylesheet and script.
-PUBLIC_PREFIXES = ("/login", "/static/")
+#: Paths anyone may open: the login itself, the page's stylesheet and script, and the address
+#: a sign-in comes back to (it only passes the reply on to a page behind the login:
+#: views_signin.py).
+PUBLIC_PREFIXES = ("/login", "/static/", "/oauth/callback")
 #: Paths fetched by the page's script, not opened by a person: 401 instead of the login page.
 _SCRIPT_PATHS = ("/events", "/part/")
 #: The live stream does not keep a session alive (an open tab is not an active admin).

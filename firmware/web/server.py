@@ -25,7 +25,15 @@ from aiohttp import web
 
 from ..api import DeviceApi
 from ..device import Device
-from . import live, views_login, views_pages, views_security, views_settings, views_token
+from . import (
+    live,
+    views_login,
+    views_pages,
+    views_security,
+    views_settings,
+    views_signin,
+    views_token,
+)
 from .certificate import DEFAULT_NAMES, DeviceCertificate
 from .event_log import EventLog
 from .guard import LoginGuard, Sessions
@@ -86,8 +94,8 @@ class DeviceWebServer:
             app, loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=jinja2.select_autoescape(["html"], default=True),
             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-        for module in (views_login, views_pages, views_settings, views_token, views_security,
-                       live):
+        for module in (views_login, views_pages, views_settings, views_token, views_signin,
+                       views_security, live):
             app.router.add_routes(module.routes)
         app.router.add_static("/static/", HERE / "static", append_version=False)
         app.on_shutdown.append(self._end_streams)
@@ -104,6 +112,8 @@ class DeviceWebServer:
                            ssl_context=self.certificate.server_context())
         await site.start()
         self.port = int(runner.addresses[0][1])
+        self.state.port = self.port
+        self.api.web_address = self.url
         self.state.cookie = f"__Host-mfp-session-{self.port}"
         self.state.login_cookie = f"__Host-mfp-login-{self.port}"
         if self.config.http_port is not None:
@@ -131,6 +141,8 @@ class DeviceWebServer:
             await asyncio.wait(list(self.state.streams), timeout=2)
 
     async def stop(self) -> None:
+        if self.api.web_address == self.url:
+            self.api.web_address = ""
         for stop_log in self._unlisten:
             stop_log()
         self._unlisten.clear()

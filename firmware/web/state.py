@@ -36,6 +36,8 @@ class WebState:
     #: devices on one host (two ports) do not overwrite each other's session in one browser.
     cookie: str = "__Host-mfp-session"
     login_cookie: str = "__Host-mfp-login"
+    #: The HTTPS port the server listens on (a sign-in's redirect URI comes back to it).
+    port: int = 0
     #: The live event streams open now (ended when the server stops).
     streams: set[asyncio.Task[object]] = field(default_factory=set)
 

@@ -42,8 +42,11 @@ def token_area(request: web.Request, sp: SettingsPage) -> dict[str, Any]:
     area: dict[str, Any] = {
         "page": sp.id, "store": status.store, "state": status.state.value,
         "label": _(TOKEN_LABELS[status.state.value]), "reason": say(status.reason, _),
-        "account": status.account, "prompt": None,
+        "account": status.account, "prompt": None, "sign_in": "",
     }
+    provider = api.web_sign_in(sp.token)
+    if provider is not None:  # no device flow for mail: [Sign in with …] (views_signin.py)
+        area["sign_in"] = provider.display_name
     prompt = status.prompt
     if status.state is TokenState.WAITING and prompt is not None:
         left = max(0, int(prompt.expires_at - api.now()))

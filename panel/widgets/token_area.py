@@ -7,6 +7,8 @@ so what it shows never drifts from the device whoever made the change.
 
 [Get Token] with no account set is refused before the confirmation, naming the field as the
 page labels it: there is nothing to confirm yet, and the user must know which field to fill.
+So is [Get Token] for a provider whose tokens come only through the web page's sign-in
+(Google): the device's refusal says to sign in there, with the page's address.
 """
 
 from __future__ import annotations
@@ -135,6 +137,11 @@ class TokenArea(DeviceListener, Widget):
         missing = self.missing_account()
         if missing:
             self.refusal = missing
+            return
+        if self.api.web_sign_in(self.target) is not None:
+            # No device flow for this provider's mail scope: the device refuses at once, saying
+            # to sign in on the web page (and where): nothing to confirm.
+            self.run_worker(self._start_flow(), group="token", exclusive=True)
             return
         status = self.api.token_status(self.target)
         question = self._("Get a token for {account} from {provider}?").format(
