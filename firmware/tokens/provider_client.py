@@ -95,7 +95,7 @@ class ProviderClient:
                 result = self._application().acquire_token_by_auth_code_flow(flow, reply)
             except ValueError as exc:  # msal: state missing or different (CSRF), bad scope
                 return Refused("state_mismatch", str(exc).split(":")[0])
-            return parse_token(result, self._session.last)
+            return self._checked(parse_token(result, self._session.last))
         return await self._run(work)
 
     # ------------------------------------------------------------- requests
