@@ -80,6 +80,7 @@ SENTENCES: dict[str, str] = {
     "cause.slow_answer": N_("the identity provider did not finish its answer within {seconds} s"),
     "cause.unreachable": N_("the identity provider cannot be reached (connection refused or host "
                             "unreachable)"),
+    "cause.dropped": N_("the identity provider closed the connection without answering"),
     "cause.untrusted": N_("the identity provider's certificate is not trusted by this device "
                           "(TLS failure)"),
     "cause.previous_pending": N_("the identity provider has not answered the previous request after "

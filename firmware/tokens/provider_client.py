@@ -21,6 +21,7 @@ another issuer (a wrong tenant, a mix-up) becomes `Untrusted`, never a `Granted`
 from __future__ import annotations
 
 import asyncio
+import http.client
 import threading
 import time
 import warnings
@@ -30,6 +31,7 @@ from typing import Any
 
 import msal
 import requests
+import urllib3
 
 from ..deadlines import IdpDeadlines
 from ..providers import Provider
@@ -219,6 +221,8 @@ def classify(exc: BaseException, ex: Exchange, d: IdpDeadlines) -> Answer:
     if isinstance(exc, requests.exceptions.InvalidSchema):
         return Unanswered("provider_misconfigured", str(exc))
     if isinstance(exc, requests.exceptions.ConnectionError):
+        if _dropped(exc):  # connected, sent the request, then the server hung up
+            return Unanswered("provider_unreachable", Reason("cause.dropped"))
         return Unanswered("provider_unreachable", Reason("cause.unreachable"))
     if isinstance(exc, AnswerTooLarge):
         return Garbled(str(exc), what=what)
@@ -240,6 +244,20 @@ def classify(exc: BaseException, ex: Exchange, d: IdpDeadlines) -> Answer:
     else:
         detail = shorten(f"{type(exc).__name__}: {text}", 120)
     return Garbled(detail, what=what, retry_after=ex.retry_after)
+
+
+def _dropped(exc: BaseException) -> bool:
+    """Whether a connection error is the server closing an open connection without an answer
+    (urllib3's `ProtocolError`: "Connection aborted.", `RemoteDisconnected`), not a refusal."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # requests wraps urllib3's error, which wraps http.client's
+        if seen is None:
+            return False
+        if isinstance(seen, urllib3.exceptions.ProtocolError | http.client.RemoteDisconnected):
+            return True
+        nested = [a for a in seen.args if isinstance(a, BaseException)]
+        seen = nested[0] if nested else seen.__cause__ or seen.__context__
+    return False
 
 
 def issuer_matches(issuer: str, authority: str, kind: str) -> bool:
