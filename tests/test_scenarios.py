@@ -103,6 +103,18 @@ def test_the_library_has_one_home_and_the_docs_list_every_file():
     assert listed.returncode == 0 and {Path(p).name for p in listed.stdout.split()} == names
 
 
+def test_the_library_tries_every_entry_of_the_fault_catalogue():
+    """A QA team copies the library to see every way a provider or a mail server says no: each
+    catalogue entry is armed (`! fault NAME`) in at least one section."""
+    from mfp_sim.tools.idp.faults import CATALOGUE as IDP_FAULTS
+    from mfp_sim.tools.mailserver.faults import CATALOGUE as MAIL_FAULTS
+
+    armed = {m for p in library_files()
+             for m in re.findall(r"^! fault (\w+)", p.read_text(), re.M)}
+    catalogue = {e.name for e in (*IDP_FAULTS, *MAIL_FAULTS)}
+    assert catalogue - armed == set()
+
+
 FAILING = """! default account alice@example.test
 ! reset
 ## Get Token

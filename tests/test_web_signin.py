@@ -276,3 +276,16 @@ async def test_the_sign_in_forms_need_the_anti_forgery_token(admin: Client, devi
         assert refused.status_code == 403
     callback = await admin.get("/oauth/callback?code=<script>&state=x")
     assert "<script>" not in callback.text and callback.headers["Cache-Control"] == "no-store"
+
+
+async def test_tokens_from_another_issuer_are_not_taken(admin: Client, device: Device,
+                                                        google: Testbed):
+    """The provider answers the code with an ID token issued by another tenant: the device
+    takes nothing (OpenID Connect Core §3.1.3.7), as for a device-code flow."""
+    google.board.arm("wrong_issuer", phases=("idp.auth_code",))
+    location = await at_bench(admin, await start_sign_in(admin))
+    done = await come_back(admin, location)
+    assert done.headers["Location"] == "/settings/smtp#token"
+    page = unescape((await admin.get("/settings/smtp")).text)
+    assert "Sign-in failed" in page and "(wrong_issuer)" in page, page[-3000:]
+    assert device.stores["smtp"].state is TokenState.NOT_RETRIEVED

@@ -23,11 +23,16 @@ administrator reads. The reason always ends with the server's words unchanged, b
 seeds insist that a refusal such as "Login to your account via a web browser to verify your
 account" reaches the administrator as the server wrote it. The POP3 and receive branches are
 subclasses, not a parallel tree: nothing translates one error into another.
+
+The outcomes of the fault catalogue (docs/faults.md) are worded as `sentences.Reason`s: the
+message is then a `Reason`, and `reason` hands it on as one, so the panel and the web page
+can say it in the device's language while the console reads the English.
 """
 
 from __future__ import annotations
 
 from ..errors import MailError
+from ..sentences import Reason
 from ..vocabulary import Step
 
 __all__ = [
@@ -45,7 +50,7 @@ __all__ = [
 ]
 
 #: What the real device's connection test shows for a token that cannot be renewed.
-TOKEN_UPDATE_FAILED = "Token update failed. Please delete the token and obtain it again."
+TOKEN_UPDATE_FAILED = Reason("mail.token_update_failed")
 
 
 class MailFailure(MailError):
@@ -74,8 +79,9 @@ class MailFailure(MailError):
 
     @property
     def reason(self) -> str:
-        """What the administrator reads (console, panel, alert), the server's words included."""
-        return str(self)
+        """What the administrator reads (console, panel, alert), the server's words included
+        (a `Reason` when the device words it as a sentence of its table)."""
+        return self.message if isinstance(self.message, Reason) else str(self)
 
 
 class MailConnectError(MailFailure):

@@ -13,9 +13,10 @@ store's whole reason, which already carries its own advice.
 from __future__ import annotations
 
 from ..errors import TokenUnavailable
+from ..sentences import Reason
 from ..tokens.machine import TokenState
 from ..tokens.store import BearerToken, TokenStore, Urgency
-from .errors import TOKEN_UPDATE_FAILED, MailTokenError
+from .errors import MailTokenError
 
 __all__ = ["SessionToken"]
 
@@ -39,10 +40,9 @@ class SessionToken:
         except TokenUnavailable as exc:
             raise self.failure(exc, refusal) from exc
         if token.access_token == used.access_token:
-            reason = self._store.status().reason or "it was renewed moments ago"
-            raise MailTokenError(
-                f"the server refused the token ({refusal}) and it could not be renewed now "
-                f"({reason}); will try again", server_text=refusal, temporary=True, step=self._step)
+            why = self._store.status().reason or "it was renewed moments ago"
+            raise MailTokenError(Reason("mail.token_not_renewed_now", refusal=refusal, why=why),
+                                 server_text=refusal, temporary=True, step=self._step)
         return token
 
     def failure(self, exc: TokenUnavailable, refusal: str = "") -> MailTokenError:
@@ -51,8 +51,9 @@ class SessionToken:
         refused = f"the server refused the token ({refusal}); " if refusal else ""
         name = self._store.name
         if state is TokenState.INVALID:
-            return MailTokenError(f"{TOKEN_UPDATE_FAILED} ({refused}{name}: {exc.cause})",
-                                  server_text=refusal, step=self._step)
+            said = (Reason("mail.token_invalid_refused", refusal=refusal, store=name, cause=exc.cause)
+                    if refusal else Reason("mail.token_invalid", store=name, cause=exc.cause))
+            return MailTokenError(said, server_text=refusal, step=self._step)
         if state is TokenState.RETRIEVED:  # a grant is held; renewal failed for now
             return MailTokenError(f"{refused}{exc}", server_text=refusal, temporary=True,
                                   step=self._step)

@@ -52,6 +52,7 @@ from .errors import (
     MailTimeoutError,
     MailTlsError,
 )
+from .refusals import NOT_THE_TOKEN, auth_refusal, enhanced_code, sender_refusal
 from .session_token import SessionToken
 
 __all__ = ["BeforeData", "SmtpSender", "reply_text"]
@@ -257,8 +258,8 @@ class SmtpSender:
             return token.account
         except SMTPAuthenticationError as exc:
             _check_reply(exc, f"{cfg.server}:{cfg.port}")
-            if exc.code != 535:
-                raise _auth_refused(exc) from exc
+            if exc.code != 535 or enhanced_code(exc.message) in NOT_THE_TOKEN:
+                raise _auth_refused(exc, token.account) from exc  # a tenant setting: no refresh
             first = reply_text(exc.code, exc.message)
         log.info("smtp: XOAUTH2 refused for %s (%s): %s; renewing the token once",
                  token.account, mask(token.access_token), first)
@@ -271,7 +272,7 @@ class SmtpSender:
             await self._auth_xoauth2(smtp, cfg, renewed)
         except SMTPResponseException as exc:
             _check_reply(exc, f"{cfg.server}:{cfg.port}")
-            raise _auth_refused(exc, "even with a freshly renewed token") from exc
+            raise _auth_refused(exc, renewed.account, renewed=True) from exc
         return renewed.account
 
     async def _auth_xoauth2(self, smtp: aiosmtplib.SMTP, cfg: SmtpSettings,
@@ -303,8 +304,9 @@ class SmtpSender:
         except SMTPResponseException as exc:
             _check_reply(exc, f"{cfg.server}:{cfg.port}")
             text = reply_text(exc.code, exc.message)
-            raise MailReplyError(f"the server refused the message: {text}", code=exc.code,
-                                 server_text=text) from exc
+            raise sender_refusal(exc.code, exc.message, text, sender=sender,
+                                 account=cfg.account if cfg.auth is AuthMethod.OAUTH2
+                                 else cfg.user) from exc
         except (SMTPServerDisconnected, SMTPTimeoutError) as exc:
             raise _lost(exc, "the mail transaction", cfg) from exc
         except ValueError as exc:  # aiosmtplib refuses an address it cannot send safely
@@ -384,8 +386,8 @@ def _lost(exc: Exception, during: str, cfg: SmtpSettings) -> MailFailure:
                              temporary=True)
 
 
-def _auth_refused(exc: SMTPResponseException, extra: str = "") -> MailAuthError:
-    text = reply_text(exc.code, exc.message)
-    detail = f" {extra}" if extra else ""
-    return MailAuthError(f"the server refused the sign-in{detail}: {text}", server_text=text,
-                         code=exc.code, temporary=400 <= exc.code < 500)
+def _auth_refused(exc: SMTPResponseException, account: str = "", *,
+                  renewed: bool = False) -> MailAuthError:
+    """A refused AUTH, worded by its enhanced code (`refusals`)."""
+    return auth_refusal(exc.code, exc.message, reply_text(exc.code, exc.message),
+                        account=account, renewed=renewed)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from ..mail.errors import MailAuthError, MailConnectError, MailTlsError
 from ..mail.session_token import SessionToken
 from ..pop3 import Pop3AuthError, Pop3Client, Pop3ServerError, Pop3TokenRejected
+from ..sentences import Reason
 from ..settings import AuthMethod, PopSettings, Security
 from ..tokens.store import mask
 from ..trust import TrustStore
@@ -136,9 +137,9 @@ class Mailbox:
                 try:
                     await pop.login_xoauth2(renewed.account, renewed.access_token)
                 except Pop3TokenRejected as again:
-                    raise MailAuthError(
-                        f"the server refused the token even after renewal: {again.text}",
-                        server_text=again.text) from again
+                    raise MailAuthError(  # the mailbox, not the token (docs/faults.md)
+                        Reason("pop.token_refused_renewed", reply=again.text,
+                               account=renewed.account), server_text=again.text) from again
                 token = renewed
             notes.append(f"signed in with XOAUTH2 as {token.account}")
             return

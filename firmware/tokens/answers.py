@@ -9,8 +9,10 @@ decide. Nothing a server can send raises past the adapter.
      ├── Granted     a token answer: the access token, its lifetime, who signed in
      ├── Refused     an OAuth error answer (`error`, `error_description`, Entra's `error_codes`)
      ├── Unanswered  no answer: connection refused, TLS not trusted, nothing within the deadline
-     └── Garbled     something that is not an OAuth answer: HTTP 500, not JSON, a JSON list,
-                     fields of the wrong type, an answer too large
+     ├── Garbled     something that is not an OAuth answer: HTTP 500, not JSON, a JSON list,
+     │               fields of the wrong type, an answer too large
+     └── Untrusted   a token answer the device will not use: its ID token names another issuer
+                     than the provider's authority (msal 1.39 no longer checks `iss`)
 
 `parse_issued` and `parse_token` check every field a decision depends on, so a `Granted` always
 holds a non-empty string token and a positive lifetime.
@@ -22,10 +24,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..sentences import Reason
 from .reasons import mask, provider_words
 
 __all__ = ["Answer", "Exchange", "Garbled", "Granted", "Issued", "Refused", "Unanswered",
-           "parse_issued", "parse_token", "shape_of", "DEFAULT_LIFETIME", "MAX_LIFETIME"]
+           "Untrusted", "error_answer", "parse_issued", "parse_token", "shape_of", "DEFAULT_LIFETIME",
+           "MAX_LIFETIME"]
 
 #: A token answer without `expires_in` (RFC 6749 only recommends it): one hour, as Entra's.
 DEFAULT_LIFETIME = 3600.0
@@ -46,6 +50,8 @@ class Exchange:
     retry_after: float | None = None
     shape: str = ""  # "a JSON object", "not JSON", ... (see shape_of)
     what: str = ""  # "discovery document", "device-code answer", "token answer"
+    #: An error answer's JSON object (msal raises on HTTP 5xx without handing it over).
+    error_body: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class Granted:
     access_token: str
     expires_in: float
     user: str  # who signed in, from the ID token ("" if the provider did not say)
+    issuer: str = ""  # the ID token's `iss` ("" without an ID token)
 
     def __repr__(self) -> str:  # never a token in full, even by accident
         return f"Granted(user={self.user!r}, expires_in={self.expires_in}, " \
@@ -98,11 +105,17 @@ class Refused:
 @dataclass(frozen=True)
 class Unanswered:
     code: str  # provider_unreachable | provider_timeout | device_busy
-    detail: str
+    detail: str  # a clause (a `Reason` when the device words it)
     retry_after: float | None = None
 
     def words(self) -> str:
         return self.detail
+
+
+#: What a garbled answer was meant to be, as the sentences table words it.
+_WHAT = {"token answer": "what.token_answer", "device-code answer": "what.device_code_answer",
+         "discovery document": "what.discovery",
+         "discovery document for this authority": "what.discovery_authority"}
 
 
 @dataclass(frozen=True)
@@ -113,10 +126,25 @@ class Garbled:
     code: str = "not_a_token_response"
 
     def words(self) -> str:
-        return f"the identity provider answered something that is not a {self.what} ({self.detail})"
+        what = Reason(_WHAT[self.what]) if self.what in _WHAT else self.what
+        return Reason("cause.garbled", what=what, detail=self.detail)
 
 
-Answer = Issued | Granted | Refused | Unanswered | Garbled
+@dataclass(frozen=True)
+class Untrusted:
+    """Tokens the device refuses: the ID token's issuer is not the provider's authority
+    (OpenID Connect Core §3.1.3.7: the client must check `iss`)."""
+
+    issuer: str
+    authority: str
+    error: str = "wrong_issuer"
+    retry_after: float | None = None
+
+    def words(self) -> str:
+        return Reason("cause.wrong_issuer", issuer=self.issuer, authority=self.authority)
+
+
+Answer = Issued | Granted | Refused | Unanswered | Garbled | Untrusted
 
 
 def shape_of(value: Any) -> str:
@@ -214,11 +242,23 @@ def parse_token(body: Any, ex: Exchange) -> Granted | Refused | Garbled:
     if lifetime is None:
         return _garbled("expires_in is not a number of seconds", ex, what)
     claims = body.get("id_token_claims")
-    user = ""
+    user = issuer = ""
     if isinstance(claims, dict):
         for name in ("preferred_username", "upn", "email"):
             value = claims.get(name)
             if isinstance(value, str) and value:
                 user = value
                 break
-    return Granted(access_token=token, expires_in=lifetime, user=user)
+        iss = claims.get("iss")
+        issuer = iss if isinstance(iss, str) else ("(not a string)" if iss is not None else "")
+    return Granted(access_token=token, expires_in=lifetime, user=user, issuer=issuer[:200])
+
+
+def error_answer(ex: Exchange) -> Refused | None:
+    """The OAuth error of an HTTP 5xx answer msal raised on, when it was one (Entra's
+    `server_error` with its AADSTS code), so the reason keeps the provider's words."""
+    body = ex.error_body
+    if body is None or not isinstance(body.get("error"), str):
+        return None
+    found = _refused(body, ex, ex.what or "token answer")
+    return found if isinstance(found, Refused) else None

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import FirmwareError, SignInError
-from .answers import Garbled, Granted, Refused, Unanswered
+from .answers import Garbled, Granted, Refused, Unanswered, Untrusted
 from .provider_client import ProviderClient
 from .reasons import seconds
 from .store import TokenStore
@@ -183,4 +183,6 @@ def _said(answer: object) -> tuple[str, str]:
         return answer.error, answer.words()
     if isinstance(answer, Unanswered | Garbled):
         return answer.code, answer.words()
+    if isinstance(answer, Untrusted):
+        return answer.error, answer.words()
     return "not_a_token_response", "the identity provider answered something unexpected"

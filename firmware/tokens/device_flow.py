@@ -8,7 +8,8 @@ wait before the next poll and what an answer leads to:
                              back-off from the interval up to a minute, and never sooner than a
                              Retry-After; `note` is the reason to show while it lasts
     Authorized(grant)        the user approved: a token
-    Ended(reason)            declined, code expired, unknown code, any other OAuth error
+    Ended(reason)            declined, code expired, unknown code, any other OAuth error (with
+                             who must act: `reasons.advice_for`), tokens from another issuer
 
 The code's lifetime is kept on the monotonic clock: setting the device's date forwards or
 backwards neither ends a code the provider still honours nor keeps one it has dropped. After a
@@ -19,8 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .answers import Answer, Garbled, Granted, Issued, Refused
-from .reasons import capital
+from ..sentences import Reason
+from .answers import Answer, Garbled, Granted, Issued, Refused, Untrusted
+from .reasons import advice_for, seconds
 from .timing import Instant, backoff
 
 __all__ = ["DeviceFlowPoller", "PollAgain", "Authorized", "Ended", "FLOW_ENDINGS",
@@ -36,12 +38,12 @@ MAX_INTERVAL = 300.0
 #: A Retry-After beyond this is taken as this: the code would be long gone anyway.
 MAX_RETRY_AFTER = 3600.0
 
-#: OAuth errors that end a device flow, with the words the device shows.
+#: OAuth errors that end a device flow, with the sentence the device shows (`sentences`).
 FLOW_ENDINGS = {
-    "authorization_declined": "Authorization was declined at the sign-in page",
-    "access_denied": "Authorization was declined at the sign-in page",
-    "expired_token": "The code expired before it was approved; press Get Token to start again",
-    "bad_verification_code": "The provider does not know this code; press Get Token to start again",
+    "authorization_declined": "flow.declined",
+    "access_denied": "flow.declined",
+    "expired_token": "flow.expired",
+    "bad_verification_code": "flow.unknown_code",
 }
 
 
@@ -66,7 +68,7 @@ FlowAction = PollAgain | Authorized | Ended
 
 
 def expired_reason() -> str:
-    return f"{FLOW_ENDINGS['expired_token']} (expired_token)"
+    return Reason(FLOW_ENDINGS["expired_token"], error="expired_token")
 
 
 class DeviceFlowPoller:
@@ -110,9 +112,12 @@ class DeviceFlowPoller:
             return Authorized(answer)
         if isinstance(answer, Refused):
             return self._refused(answer, now)
+        if isinstance(answer, Untrusted):  # tokens from another issuer: never Retrieved
+            return Ended(Reason("token.get_refused", cause=answer.words(),
+                                advice=advice_for(answer.error, get_token=True)))
         if isinstance(answer, Issued):  # a device-code answer where a token answer belongs
             answer = Garbled("a device-code answer")
-        return self._trouble(capital(answer.words()), answer.retry_after, now)
+        return self._trouble(answer.words(), answer.retry_after, now)
 
     def _refused(self, answer: Refused, now: Instant) -> FlowAction:
         if answer.error == "authorization_pending":
@@ -125,14 +130,15 @@ class DeviceFlowPoller:
             self._next = now.mono + self.interval
             return PollAgain(self.interval, interval_changed=True)
         if answer.temporary:
-            return self._trouble("The identity provider is not answering properly "
-                                 f"({answer.words_with_status()})",
+            return self._trouble(Reason("flow.not_answering", cause=answer.words_with_status()),
                                  answer.retry_after, now)
-        words = FLOW_ENDINGS.get(answer.error)
-        if words is None:
-            return Ended(answer.words() if answer.description or answer.codes
-                         else f"The provider ended the authorization ({answer.error})")
-        return Ended(f"{words} ({answer.error})")
+        ending = FLOW_ENDINGS.get(answer.error)
+        if ending is not None:
+            return Ended(Reason(ending, error=answer.error))
+        if not (answer.description or answer.codes):
+            return Ended(Reason("flow.ended", error=answer.error))
+        return Ended(Reason("token.get_refused", cause=answer.words(),
+                            advice=advice_for(answer.error, answer.codes, get_token=True)))
 
     def _trouble(self, what: str, retry_after: float | None, now: Instant) -> PollAgain:
         self.failures += 1
@@ -140,4 +146,5 @@ class DeviceFlowPoller:
                     backoff(self.failures, base=self.interval, cap=OUTAGE_BACKOFF_CAP, rng=None),
                     min(retry_after or 0.0, MAX_RETRY_AFTER))
         self._next = now.mono + delay
-        return PollAgain(delay, f"{what}; still polling")
+        return PollAgain(delay, Reason("flow.polling", capital=True, trouble=what,
+                                       wait=seconds(delay)))

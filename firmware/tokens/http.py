@@ -162,6 +162,7 @@ class IdpSession(requests.Session):
             retry_after=_retry_after(response.headers.get("Retry-After")),
             shape=_shape(body),
             what=_what(text_url),
+            error_body=_error_body(body) if response.status_code >= 500 else None,
         )
         return response
 
@@ -184,6 +185,15 @@ class IdpSession(requests.Session):
             chunks.append(chunk)
             if time.monotonic() > deadline:
                 raise SlowAnswer(f"the answer did not arrive within {self.deadlines.body:g} s")
+
+
+def _error_body(body: bytes) -> dict[str, Any] | None:
+    """An error answer's JSON object, kept for its `error` and codes (msal raises on 5xx)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) and "error" in doc else None
 
 
 def _shape(body: bytes) -> str:

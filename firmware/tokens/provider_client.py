@@ -12,11 +12,16 @@ beside it, because two refreshes racing with one refresh token would spend it tw
 providers revoke the whole grant when a spent refresh token comes back. When such a late call
 finishes, `on_late` tells the store, which saves the token cache (a rotated refresh token
 must not be lost).
+
+Every token answer's ID token is checked here against the provider's authority (`iss`,
+OpenID Connect Core §3.1.3.7): msal 1.39 leaves that to the application, and a token from
+another issuer (a wrong tenant, a mix-up) becomes `Untrusted`, never a `Granted`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import threading
 import time
 import warnings
@@ -26,14 +31,27 @@ from typing import Any
 
 import msal
 import requests
+import urllib3
 
 from ..deadlines import IdpDeadlines
 from ..providers import Provider
-from .answers import Answer, Exchange, Garbled, Refused, Unanswered, parse_issued, parse_token
+from ..sentences import Reason
+from .answers import (
+    Answer,
+    Exchange,
+    Garbled,
+    Granted,
+    Refused,
+    Unanswered,
+    Untrusted,
+    error_answer,
+    parse_issued,
+    parse_token,
+)
 from .http import AnswerTooLarge, DiscoveryCache, IdpSession, SlowAnswer
 from .reasons import shorten
 
-__all__ = ["ProviderClient", "classify"]
+__all__ = ["ProviderClient", "classify", "issuer_matches"]
 
 # The web page's sign-in asks for the reply in the query (`response_mode=query`, Google's and
 # RFC 6749's default), not as a cross-site form post: the device page refuses form posts from
@@ -79,7 +97,7 @@ class ProviderClient:
                 result = self._application().acquire_token_by_auth_code_flow(flow, reply)
             except ValueError as exc:  # msal: state missing or different (CSRF), bad scope
                 return Refused("state_mismatch", str(exc).split(":")[0])
-            return parse_token(result, self._session.last)
+            return self._checked(parse_token(result, self._session.last))
         return await self._run(work)
 
     # ------------------------------------------------------------- requests
@@ -96,7 +114,7 @@ class ProviderClient:
             mine = dict(flow, latest_attempt_at=0, expires_at=time.time() + 3600)
             result = self._application().acquire_token_by_device_flow(
                 mine, exit_condition=lambda f: True)
-            return parse_token(result, self._session.last)
+            return self._checked(parse_token(result, self._session.last))
         return await self._run(work)
 
     async def refresh(self, scopes: Sequence[str], user: str) -> Answer:
@@ -111,8 +129,15 @@ class ProviderClient:
             if result is None:
                 return Refused("no_refresh_token",
                                "the device holds no refresh token for this account")
-            return parse_token(result, self._session.last)
+            return self._checked(parse_token(result, self._session.last))
         return await self._run(work)
+
+    def _checked(self, answer: Answer) -> Answer:
+        """A token answer whose ID token names another issuer is not used (see the docstring)."""
+        if isinstance(answer, Granted) and answer.issuer and not issuer_matches(
+                answer.issuer, self.provider.authority, self.provider.authority_kind):
+            return Untrusted(answer.issuer, self.provider.authority)
+        return answer
 
     def release(self) -> None:
         """Close idle connections: a store that refreshes once an hour keeps none open."""
@@ -147,8 +172,8 @@ class ProviderClient:
         if self._busy is not None and not self._busy.done():
             done, _ = await asyncio.wait({self._busy}, timeout=d.call)
             if not done:
-                return Unanswered("provider_timeout", "the identity provider has not answered "
-                                  f"the previous request after {d.call:g} s")
+                return Unanswered("provider_timeout",
+                                  Reason("cause.previous_pending", seconds=f"{d.call:g}"))
         started = threading.Event()
 
         def job() -> Answer:
@@ -163,7 +188,7 @@ class ProviderClient:
         try:
             fut = loop.run_in_executor(self._executor, job)
         except RuntimeError:  # the executor was shut down: the device is stopping
-            return Unanswered("device_busy", "the device is shutting down")
+            return Unanswered("device_busy", Reason("cause.shutting_down"))
         self._busy = fut
         try:
             done, _ = await asyncio.wait({fut}, timeout=d.call)
@@ -173,10 +198,8 @@ class ProviderClient:
         if not done:
             fut.add_done_callback(self._late)
             if not started.is_set():
-                return Unanswered("device_busy", "the device's identity-provider workers are all "
-                                  "busy with other requests; it will try again")
-            return Unanswered("provider_timeout",
-                              f"the identity provider did not answer within {d.call:g} s")
+                return Unanswered("device_busy", Reason("cause.workers_busy"))
+            return Unanswered("provider_timeout", Reason("cause.no_answer", seconds=f"{d.call:g}"))
         return fut.result()
 
     def _late(self, fut: asyncio.Future[Answer]) -> None:
@@ -188,24 +211,24 @@ def classify(exc: BaseException, ex: Exchange, d: IdpDeadlines) -> Answer:
     """An exception from msal or requests, with what the session saw, as an `Answer`."""
     what = ex.what or "token answer"
     if isinstance(exc, requests.exceptions.SSLError):
-        return Unanswered("provider_unreachable", "the identity provider's certificate is not "
-                          "trusted by this device (TLS failure)")
+        return Unanswered("provider_unreachable", Reason("cause.untrusted"))
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return Unanswered("provider_timeout", "the identity provider did not accept a "
-                          f"connection within {d.connect:g} s")
+        return Unanswered("provider_timeout", Reason("cause.no_connection", seconds=f"{d.connect:g}"))
     if isinstance(exc, SlowAnswer):
-        return Unanswered("provider_timeout",
-                          f"the identity provider did not finish its answer within {d.body:g} s")
+        return Unanswered("provider_timeout", Reason("cause.slow_answer", seconds=f"{d.body:g}"))
     if isinstance(exc, requests.exceptions.Timeout):
-        return Unanswered("provider_timeout",
-                          f"the identity provider did not answer within {d.read:g} s")
+        return Unanswered("provider_timeout", Reason("cause.no_answer", seconds=f"{d.read:g}"))
     if isinstance(exc, requests.exceptions.InvalidSchema):
         return Unanswered("provider_misconfigured", str(exc))
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return Unanswered("provider_unreachable", "the identity provider cannot be reached "
-                          "(connection refused or host unreachable)")
+        if _dropped(exc):  # connected, sent the request, then the server hung up
+            return Unanswered("provider_unreachable", Reason("cause.dropped"))
+        return Unanswered("provider_unreachable", Reason("cause.unreachable"))
     if isinstance(exc, AnswerTooLarge):
         return Garbled(str(exc), what=what)
+    refused = error_answer(ex)  # an HTTP 5xx that is an OAuth error answer: keep its words
+    if refused is not None:
+        return refused
     if isinstance(exc, requests.RequestException):
         return Garbled("a broken HTTP answer", what=what, retry_after=ex.retry_after)
     text = str(exc)
@@ -221,3 +244,38 @@ def classify(exc: BaseException, ex: Exchange, d: IdpDeadlines) -> Answer:
     else:
         detail = shorten(f"{type(exc).__name__}: {text}", 120)
     return Garbled(detail, what=what, retry_after=ex.retry_after)
+
+
+def _dropped(exc: BaseException) -> bool:
+    """Whether a connection error is the server closing an open connection without an answer
+    (urllib3's `ProtocolError`: "Connection aborted.", `RemoteDisconnected`), not a refusal."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # requests wraps urllib3's error, which wraps http.client's
+        if seen is None:
+            return False
+        if isinstance(seen, urllib3.exceptions.ProtocolError | http.client.RemoteDisconnected):
+            return True
+        nested = [a for a in seen.args if isinstance(a, BaseException)]
+        seen = nested[0] if nested else seen.__cause__ or seen.__context__
+    return False
+
+
+def issuer_matches(issuer: str, authority: str, kind: str) -> bool:
+    """Whether an ID token's `iss` belongs to the provider's authority.
+
+    An OpenID provider's issuer is its authority, exactly (the bench's, Keycloak's realm,
+    Google's). Entra's authority names a tenant, or `organizations`/`common`/`consumers` for
+    any tenant, while `iss` is `https://login.microsoftonline.com/<tenant id>/v2.0`: the host
+    must match, and the tenant too when the authority names one by its id.
+    """
+    issuer, authority = issuer.rstrip("/"), authority.rstrip("/")
+    if kind != "entra":
+        return issuer == authority
+    host, _, tenant = authority.removeprefix("https://").partition("/")
+    iss_host, _, iss_path = issuer.removeprefix("https://").partition("/")
+    if not issuer.startswith("https://") or iss_host.lower() != host.lower():
+        return False
+    tenant = tenant.split("/")[0].lower()
+    if tenant in ("", "organizations", "common", "consumers") or "." in tenant:
+        return True  # any tenant, or one named by a domain (its id is not known here)
+    return iss_path.split("/")[0].lower() == tenant

@@ -11,14 +11,23 @@ It must read as one sentence with the provider's own code kept exactly once (`AA
 
 and whoever wraps a token failure (a mail job, a connection test) uses the cause, not the
 reason, next to its own words.
+
+A reason is a `sentences.Reason` (English for the console, translatable for the panel and the
+web page). When a provider refuses a grant for good, the reason adds who must act: the
+advice is chosen by Entra's AADSTS code (the code an administrator reads and searches for),
+else by the OAuth error (Keycloak, Google, plain RFC 6749), else the manual's "delete the
+token and obtain it again" (`advice_for`). The codes choose the words only: whether the token
+is Invalid is decided by the OAuth error (`refresh.GRANT_GONE`), as Microsoft asks clients to.
 """
 
 from __future__ import annotations
 
 import re
 
+from ..sentences import Reason
+
 __all__ = ["MAX_DESCRIPTION", "mask", "capital", "shorten", "first_line", "provider_words", "seconds",
-           "invalid_reason", "ADVICE_INVALID"]
+           "invalid_reason", "advice_for", "ADVICE_BY_CODE", "ADVICE_BY_ERROR", "ADVICE_INVALID"]
 
 #: The most of a provider's description a reason keeps. Entra's descriptions run to 400+
 #: characters with trace and correlation ids after the first line; the first sentence or two
@@ -26,6 +35,29 @@ __all__ = ["MAX_DESCRIPTION", "mask", "capital", "shorten", "first_line", "provi
 MAX_DESCRIPTION = 240
 #: What a person must do with a token that cannot be renewed (the manual's words).
 ADVICE_INVALID = "Please delete the token and obtain it again"
+
+#: Who must act, by Entra's AADSTS code (entra-docs reference-error-codes.md; docs/faults.md).
+ADVICE_BY_CODE: dict[int, str] = {
+    65001: "advice.consent",              # consent_required: nobody consented
+    90094: "advice.admin_consent",        # only an administrator may consent
+    50076: "advice.mfa",                  # MFA required by Conditional Access
+    50079: "advice.mfa",                  # MFA registration required
+    53003: "advice.conditional_access",   # blocked by Conditional Access
+    530035: "advice.security_defaults",   # blocked by security defaults
+    7000218: "advice.public_client",      # "Allow public client flows" off
+    700016: "advice.app_not_found",       # no such app registration in the tenant
+    50173: "advice.revoked",              # password changed, sessions revoked
+    700082: "advice.inactive",            # refresh token unused for 90 days
+    70043: "advice.sign_in_frequency",    # Conditional Access sign-in frequency
+}
+#: … and by the OAuth error, for providers that send no such code (RFC 6749 §5.2, OIDC).
+ADVICE_BY_ERROR: dict[str, str] = {
+    "invalid_client": "advice.client_config",
+    "unauthorized_client": "advice.client_config",
+    "consent_required": "advice.consent",
+    "invalid_scope": "advice.scope",
+    "wrong_issuer": "advice.wrong_issuer",
+}
 
 _AADSTS = re.compile(r"\bAADSTS\d+\b")
 
@@ -86,6 +118,22 @@ def seconds(value: float) -> str:
     return f"{round(value / 3600)} h"
 
 
-def invalid_reason(cause: str) -> str:
-    """The status reason of an Invalid store: why, then the manual's advice."""
-    return f"Token update failed: {cause.rstrip('.')}. {ADVICE_INVALID}"
+def advice_for(error: str, codes: tuple[int, ...] = (), *, get_token: bool = False) -> Reason:
+    """Who must act after a refusal for good; the manual's advice when nothing more is known
+    (at Get Token: start again)."""
+    for code in codes[:1]:
+        if code in ADVICE_BY_CODE:
+            return Reason(ADVICE_BY_CODE[code])
+    if error in ADVICE_BY_ERROR:
+        return Reason(ADVICE_BY_ERROR[error])
+    return Reason("advice.get_again" if get_token else "advice.sign_in_again")
+
+
+def invalid_reason(cause: str, advice: Reason | None = None) -> Reason:
+    """The status reason of an Invalid store: why, then who must act (the manual's advice)."""
+    return Reason("token.invalid", cause=_clause(cause), advice=advice or advice_for(""))
+
+
+def _clause(text: str) -> str:
+    """A clause inside a sentence ends without its own full stop; a `Reason` stays one."""
+    return text if isinstance(text, Reason) or not text.endswith(".") else text.rstrip(".")

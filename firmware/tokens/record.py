@@ -11,12 +11,17 @@ knows which fields to expect:
     version 2                        version, phase (a machine state: refresh_failing too),
                                      reason, cause, account, provider, token_user,
                                      access_token, issued_at, lifetime,
-                                     flow {msal, expires_at, interval}, cache
+                                     flow {msal, expires_at, interval}, cache,
+                                     and optionally said {code, capital, params}: the
+                                     reason as a sentence (`sentences.Reason`), so the
+                                     faces can still translate it after a power cut
 
 A version-1 record did not keep the token's lifetime; it is read as one hour ending at
 `access_expires_at` (what the device obtained then), and the first refresh learns the real one.
 A record that does not open, does not parse or holds wrong types raises `RecordError` with the
-reason; the store reports it and never uses such a record.
+reason; the store reports it and never uses such a record. A `said` this firmware cannot
+rebuild (a sentence code it does not know) only loses its translation: the English `reason`
+is shown.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from mfp_sim.hwsim.errors import KeystoreError
 from mfp_sim.hwsim.keystore import KeyStore
 
 from ..errors import RecordError
+from ..sentences import Reason
 from .machine import Phase
 
 __all__ = ["TokenRecord", "FlowRecord", "RECORD_VERSION", "seal", "unseal"]
@@ -75,6 +81,7 @@ class TokenRecord:
                 "msal": self.flow.msal, "expires_at": self.flow.expires_at,
                 "interval": self.flow.interval},
             "cache": self.cache,
+            **({"said": self.reason.to_json()} if isinstance(self.reason, Reason) else {}),
         }
 
     @classmethod
@@ -90,8 +97,11 @@ class TokenRecord:
             phase = Phase(data["phase"])
         except (KeyError, ValueError):
             raise RecordError(f"unknown token state {data.get('phase')!r}") from None
+        reason = _str(data, "reason")
+        if "said" in data:
+            reason = Reason.from_json(data["said"], reason)
         return cls(
-            phase=phase, reason=_str(data, "reason"), cause=_str(data, "cause"),
+            phase=phase, reason=reason, cause=_str(data, "cause"),
             account=_str(data, "account"), provider=_str(data, "provider"),
             token_user=_str(data, "token_user"), access_token=_str(data, "access_token"),
             issued_at=_num(data, "issued_at"), lifetime=_num(data, "lifetime"),

@@ -31,7 +31,9 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .answers import Answer, Garbled, Granted, Issued, Refused
+from ..sentences import Reason
+from .answers import Answer, Garbled, Granted, Issued, Refused, Untrusted
+from .reasons import advice_for
 from .timing import Instant, backoff
 
 __all__ = ["RefreshPolicy", "Renewed", "RetryLater", "GrantGone", "Urgency", "GRANT_GONE",
@@ -79,6 +81,7 @@ class RetryLater:
 @dataclass(frozen=True)
 class GrantGone:
     cause: str
+    advice: Reason  # who must act (`reasons.advice_for`)
 
 
 RefreshOutcome = Renewed | RetryLater | GrantGone
@@ -164,11 +167,14 @@ class RefreshPolicy:
             self._not_before = now.mono + MIN_REFRESH_INTERVAL
             return Renewed(answer)
         if isinstance(answer, Refused) and not answer.temporary and answer.error in GRANT_GONE:
-            return GrantGone(answer.words())
+            return GrantGone(answer.words(), advice_for(answer.error, answer.codes))
+        if isinstance(answer, Untrusted):  # the new tokens are not used, nor the grant again
+            return GrantGone(answer.words(), advice_for(answer.error))
         if isinstance(answer, Issued):
             answer = Garbled("a device-code answer")
+        cause: str
         if isinstance(answer, Refused):
-            cause = f"the identity provider did not renew the token ({answer.words_with_status()})"
+            cause = Reason("cause.not_renewed", words=answer.words_with_status())
         else:
             cause = answer.words()
         self.failures += 1

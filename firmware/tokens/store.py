@@ -38,14 +38,15 @@ from ..deadlines import IDP_DEADLINES, IdpDeadlines
 from ..errors import DeviceFlowError, FirmwareError, RecordError, TokenStateError, TokenUnavailable
 from ..events import EventBus, TokenChanged
 from ..providers import Provider, ProviderRegistry
+from ..sentences import Reason
 from ..trust import TrustStore
 from ..vocabulary import Service
-from .answers import Granted, Issued, Refused, Unanswered
+from .answers import Garbled, Granted, Issued, Refused, Unanswered, Untrusted
 from .device_flow import Authorized, DeviceFlowPoller, Ended, PollAgain, expired_reason
 from .http import DiscoveryCache
 from .machine import LABELS, SHOWN_AS, Phase, TokenMachine, TokenState
 from .provider_client import ProviderClient
-from .reasons import invalid_reason, mask, seconds
+from .reasons import advice_for, invalid_reason, mask, seconds
 from .record import FlowRecord, TokenRecord, seal, unseal
 from .refresh import GrantGone, RefreshPolicy, Renewed, Urgency
 from .tasks import TaskKeeper
@@ -171,8 +172,7 @@ class TokenStore:
                 interval=stored.interval, expires_at=stored.expires_at, now=self._now())
             if self._poller is None:
                 self._flow = None
-                self._fire("flow_failed", "The code expired while the device was off; "
-                           "press Get Token to start again")
+                self._fire("flow_failed", Reason("token.code_expired_offline"))
             else:
                 self._spawn(self._poll_loop)
         elif self.phase in _HELD:
@@ -226,14 +226,16 @@ class TokenStore:
                                   "settings changed meanwhile")
         if not isinstance(answer, Issued):
             self._drop_client()
+            reason: str
             if isinstance(answer, Refused):
                 reason = _describe_refusal(answer, provider)
                 error = answer.error
-            elif isinstance(answer, Granted):  # a token where a device code belongs
-                reason = "Get Token failed: the identity provider answered with a token, not a code"
+            elif isinstance(answer, Granted | Untrusted):  # a token where a device code belongs
+                reason = Reason("token.get_failed", cause=Garbled("a token answer", what=(
+                    "device-code answer")).words())
                 error = "not_a_device_code"
             else:
-                reason = f"Get Token failed: {answer.words()}"
+                reason = Reason("token.get_failed", cause=answer.words())
                 error = answer.code
             self._set_reason(reason)
             raise DeviceFlowError(error, reason)
@@ -294,8 +296,7 @@ class TokenStore:
         before = self._access_token
         held_back = self._policy.wait_before(self._now(), Urgency.ASKED)
         if held_back > 0:  # a Retry-After is running: not even the administrator may ask
-            self._set_reason("Not renewed now: the identity provider asked the device to wait; "
-                             f"next attempt in {seconds(held_back)}")
+            self._set_reason(Reason("token.held_back", wait=seconds(held_back)))
         else:
             await self._refresh_now()
         refreshed = self.phase in _HELD and self._access_token != before
@@ -306,21 +307,19 @@ class TokenStore:
         provider, account = self._target()
         changed = account.lower() != self._account.lower() or provider != self._provider
         if self.phase in _HELD and changed:
-            what = (f"account name changed from {self._account} to {account or '(empty)'}"
-                    if account.lower() != self._account.lower()
-                    else f"provider changed from {self._provider} to {provider}")
+            reason = (Reason("token.account_changed", old=self._account, new=account or "(empty)")
+                      if account.lower() != self._account.lower()
+                      else Reason("token.provider_changed", old=self._provider, new=provider))
             self._epoch += 1
             await self._tasks.cancel()
             self._drop_client()  # the old account's refresh token is not kept
-            reason = f"The {what}: clear the token and obtain it again"
             self._fire("invalidate", reason, cause=reason)
         elif self.phase is Phase.WAITING and changed:
             self._epoch += 1
             await self._tasks.cancel()
             self._drop_client()
             self._flow = self._poller = None
-            self._fire("flow_failed", "The account or provider changed during authorization; "
-                       "press Get Token again")
+            self._fire("flow_failed", Reason("token.target_changed"))
         elif self._tasks.busy("get-token"):
             self._epoch += 1  # a Get Token under way for the old settings is dropped
 
@@ -341,7 +340,7 @@ class TokenStore:
             try:
                 client = self._client_for()
             except FirmwareError as exc:  # e.g. the provider was removed from the device
-                self._end_flow(f"Authorization stopped: {exc}")
+                self._end_flow(Reason("token.flow_stopped", cause=str(exc)))
                 return
             answer = await client.poll(flow)
             if not self._current(epoch, Phase.WAITING):
@@ -363,8 +362,7 @@ class TokenStore:
         user = grant.user
         if user and user.lower() != self._account.lower():
             self._drop_client()
-            self._end_flow(f"Signed in as {user}, but the account name is {self._account}; "
-                           f"press Get Token and sign in as {self._account}")
+            self._end_flow(Reason("token.wrong_account", user=user, account=self._account))
             return
         now = self._now()
         self._token_user = user or self._account
@@ -418,16 +416,13 @@ class TokenStore:
             self._access_token = outcome.grant.access_token
             self._fire("refreshed", "", refreshed=True)
         elif isinstance(outcome, GrantGone):
-            self._drop_client()  # a dead grant's refresh token is not kept
-            self._fire("invalidate", invalid_reason(outcome.cause), cause=outcome.cause)
+            self._drop_client()  # a dead grant's refresh token (or another issuer's) is not kept
+            self._fire("invalidate", invalid_reason(outcome.cause, outcome.advice),
+                       cause=outcome.cause)
         else:
-            wait = seconds(outcome.delay)
-            if policy.fresh(now):
-                reason = f"Renewal failed: {outcome.cause}; retrying in {wait} (the token is still valid)"
-            else:
-                reason = (f"The access token expired and could not be renewed: {outcome.cause}; "
-                          f"retrying in {wait}")
-            self._fire("refresh_failed", reason, cause=outcome.cause)
+            code = "token.renewal_failed" if policy.fresh(now) else "token.expired_unrenewed"
+            self._fire("refresh_failed", Reason(code, cause=outcome.cause,
+                                                wait=seconds(outcome.delay)), cause=outcome.cause)
 
     def _require_held(self) -> None:
         phase = self.phase
@@ -565,7 +560,7 @@ class TokenStore:
         try:
             rec = unseal(blob, self._keys, self.key)
         except RecordError as exc:
-            self._reason = f"The stored token could not be read ({exc}); obtain it again"
+            self._reason = Reason("token.unreadable", cause=str(exc))
             log.warning("%s: %s", self.name, self._reason)
             return
         self._machine = TokenMachine(rec.phase)
@@ -583,13 +578,15 @@ class TokenStore:
                                                  rng=self._rng)
 
 
-def _describe_refusal(answer: Refused, provider: Provider) -> str:
+def _describe_refusal(answer: Refused, provider: Provider) -> Reason:
+    name = provider.display_name
     if answer.error == "invalid_scope":
-        return (f"{provider.display_name} refused the device-code flow for the mail scope "
-                f"({answer.words()}). This provider does not grant mail access to devices "
-                "through the device-code flow")
+        return Reason("token.scope_refused", provider=name, cause=answer.words())
     if answer.temporary:
-        later = seconds(answer.retry_after) if answer.retry_after else "a minute"
-        return (f"{provider.display_name} could not start authorization now "
-                f"({answer.words_with_status()}); press Get Token again in {later}")
-    return f"{provider.display_name} refused to start authorization ({answer.words()})"
+        later = seconds(answer.retry_after) if answer.retry_after else Reason("wait.a_minute")
+        return Reason("token.start_later", provider=name, cause=answer.words_with_status(),
+                      wait=later)
+    advice = advice_for(answer.error, answer.codes, get_token=True)
+    if advice.code == "advice.get_again":
+        advice = Reason("advice.check_provider")
+    return Reason("token.start_refused", provider=name, cause=answer.words(), advice=advice)

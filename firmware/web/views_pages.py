@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..sentences import say
 from ..tokens.machine import TokenState
 from ..words import JOB_KINDS, JOB_STATES, TOKEN_LABELS
 from .render import catalog, fragment, page
@@ -42,7 +43,7 @@ def _status(request: web.Request) -> dict[str, Any]:
         status = api.token_status(context.name)
         tokens.append({"title": _(context.title), "href": f"/settings/{context.name}",
                        "state": status.state.value, "label": _(TOKEN_LABELS[status.state.value]),
-                       "account": status.account, "reason": status.reason,
+                       "account": status.account, "reason": say(status.reason, _),
                        "invalid": status.state is TokenState.INVALID})
     jobs = api.jobs()
     alerts = st.log.entries(("alert", "refused"))[:5]

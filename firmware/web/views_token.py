@@ -17,6 +17,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from ..errors import FirmwareError
+from ..sentences import say
 from ..tokens.machine import TokenState
 from ..words import TOKEN_LABELS, field_label
 from .render import catalog, flash, fragment, page
@@ -40,7 +41,7 @@ def token_area(request: web.Request, sp: SettingsPage) -> dict[str, Any]:
     status = api.token_status(sp.token)
     area: dict[str, Any] = {
         "page": sp.id, "store": status.store, "state": status.state.value,
-        "label": _(TOKEN_LABELS[status.state.value]), "reason": status.reason,
+        "label": _(TOKEN_LABELS[status.state.value]), "reason": say(status.reason, _),
         "account": status.account, "prompt": None, "sign_in": "",
     }
     provider = api.web_sign_in(sp.token)

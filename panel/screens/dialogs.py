@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from mfp_sim.firmware.events import Event, TokenChanged
+from mfp_sim.firmware.sentences import say
 from mfp_sim.firmware.tokens.store import FlowPrompt
 from mfp_sim.firmware.words import TOKEN_LABELS
 
@@ -111,7 +112,7 @@ class TokenFlowDialog(DeviceListener, ModalScreen[None]):
         if self.state == "retrieved":
             reason = self._("The token was retrieved. You can close this window.")
         else:
-            reason = status.reason
+            reason = say(status.reason, self._)
         self.query_one("#flow-reason", Static).update(reason)
         self._tick()
         if seq:

@@ -23,6 +23,7 @@ from textual.widgets import Button, Label
 
 from mfp_sim.firmware.errors import FirmwareError
 from mfp_sim.firmware.events import Event, SettingsChanged, TokenChanged
+from mfp_sim.firmware.sentences import say
 from mfp_sim.firmware.tokens.store import TokenStatus
 from mfp_sim.firmware.words import TOKEN_LABELS, field_label
 
@@ -106,7 +107,7 @@ class TokenArea(DeviceListener, Widget):
         for state in TOKEN_LABELS:
             label.set_class(state == self.state, f"-{state}")
         reason = self.query_one("#token-reason", Label)
-        reason.update(self.refusal or self.reason)
+        reason.update(self.refusal or say(self.reason, self._))
         reason.set_class(bool(self.refusal), "-refused")
 
     def watch_refusal(self) -> None:

@@ -58,6 +58,10 @@ GOALS: dict[str, tuple[Goal, Goal | None]] = {
     "panel.token_shown": (Goal("<", 100), None),
     "web.login": (Goal("<", 1000), None),
     "web.token_shown": (Goal("<", 200), None),
+    # issue 8: at most two refresh requests per token lifetime (3600 s / L * 2)
+    "refresh.per_hour_30s": (Goal("<=", 240), None),
+    "refresh.per_hour_300s": (Goal("<=", 24), None),
+    "refresh.per_hour_3600s": (Goal("<=", 2), None),
 }
 
 

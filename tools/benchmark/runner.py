@@ -119,6 +119,8 @@ SECTIONS: dict[str, tuple[str, Callable[[BenchRun], list[Figure]]]] = {
     "history": ("POP poll with nothing new and a long history", _section("history", "measure")),
     "panel": ("panel start and token change → screen", _section("panel", "measure")),
     "web": ("the web page in headless Chromium", _section("web", "measure")),
+    "refresh": ("refresh requests per hour at token lifetimes 30 s, 300 s, 3600 s",
+                _section("refresh", "measure")),
 }
 
 
