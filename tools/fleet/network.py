@@ -189,11 +189,11 @@ def _call_outcome(result: Any) -> str:
     kind = type(result).__name__
     if kind in ("Issued", "Granted"):
         return "ok"
-    if kind == "Refused":
-        return str(getattr(result, "error", "refused"))
+    if kind in ("Refused", "Untrusted"):  # Untrusted: the ID token's issuer is not the provider's
+        return str(getattr(result, "error", kind.lower()))
     if kind in ("Unanswered", "Garbled"):
         return str(getattr(result, "code", kind.lower()))
-    return "ok"
+    return kind.lower()  # an answer type this table does not know yet: shown, not taken for ok
 
 
 def _failure(exc: BaseException) -> str:
