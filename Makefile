@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 STATE  ?= state/demo
 
-.PHONY: install python-check system-deps browser-deps demo demo-headless test test-fast soak bench lint clean
+.PHONY: install python-check system-deps browser-deps demo demo-headless test test-fast soak bench bench-fleet lint clean
 
 # Before anything else: a Python 3.11+ with the venv module, or a message saying what to install.
 python-check:
@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml | python-check
 	@$(PYTHON) -m venv $(VENV)
 	@echo "  [2/3] upgrading pip"
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@echo "  [3/3] installing mfp-sim with textual, msal, aiohttp, aiosmtpd, authlib and the test tools"
-	@$(BIN)/python -m pip install --quiet -e '.[test]'
+	@echo "  [3/3] installing mfp-sim with textual, msal, aiohttp, aiosmtpd, authlib, the test tools and the fleet's Ray and matplotlib"
+	@$(BIN)/python -m pip install --quiet -e '.[test,fleet]'
 	@touch $(STAMP)
 	@echo "Installed: $(BIN)/mfp-sim (try $(BIN)/mfp-sim --help)."
 
@@ -68,6 +68,11 @@ soak: install
 BENCH_ARGS ?=
 bench: install browser-deps
 	$(BIN)/mfp-sim bench --json state/bench.json $(BENCH_ARGS)
+
+# The fleet's figures (issue 12, docs/fleet.md): runs of thousands of devices, about a
+# quarter of an hour here; `make bench-fleet QUICK=1` runs a tenth of the devices.
+bench-fleet: install
+	$(BIN)/python -m mfp_sim.tools.bench_fleet $(if $(QUICK),--quick)
 
 lint: install
 	$(BIN)/ruff check firmware hwsim tools panel tests

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 from mfp_sim.hwsim.clock import Clock
@@ -78,7 +78,14 @@ class Device:
         network: NetworkLink | None = None,
         limits: ReceiveLimits | None = None,
         idp_deadlines: IdpDeadlines = IDP_DEADLINES,
+        nvram: Callable[[], Nvram] | None = None,
+        idp_executor: Executor | None = None,
     ) -> None:
+        """For many devices in one process (a fleet shard, tools/fleet): `nvram` opens this
+        device's records at each boot when they are kept elsewhere than
+        `<nvram_dir>/nvram.sqlite`, by an owner that also keeps the folder to this one device
+        (by default the device opens its own file and locks its folder); `idp_executor` runs
+        its msal calls on threads shared with other devices (by default its own few)."""
         self.dir = Path(nvram_dir)
         #: What tells this device from others in a fleet: its NVRAM folder's name (stable
         #: across power cycles; it spreads the devices' POP checks in time).
@@ -87,9 +94,10 @@ class Device:
         self.providers = providers
         self.contexts = Contexts(contexts)
         self._ca_pems = list(ca_pems)
+        self._open_nvram = nvram if nvram is not None else lambda: Nvram(self.dir)
         # One device per NVRAM folder: the lock is held until stop, across power cycles (the
         # process is the device); the key is kept apart (default <nvram>.keystore).
-        self.lock = NvramLock(self.dir)
+        self.lock = NvramLock(self.dir) if nvram is None else None
         try:
             # Hardware: made once, kept across power cycles.
             self.keystore = KeyStore.for_device(self.dir, keystore_dir)
@@ -99,7 +107,9 @@ class Device:
             self.limits = limits if limits is not None else ReceiveLimits()
             # msal is blocking: its calls run on the device's own few threads (never the
             # loop's shared default executor), each with a deadline.
-            self.idp_executor = ThreadPoolExecutor(IDP_WORKERS, thread_name_prefix="idp")
+            self._own_executor = idp_executor is None
+            self.idp_executor: Executor = (idp_executor if idp_executor is not None else
+                                           ThreadPoolExecutor(IDP_WORKERS, thread_name_prefix="idp"))
             self._idp_deadlines = idp_deadlines
             self.events = EventBus(clock.now)
             self.network.on_change(self._link_changed)
@@ -112,10 +122,10 @@ class Device:
             nvram = getattr(self, "nvram", None)
             if nvram is not None:
                 nvram.close()
-            executor = getattr(self, "idp_executor", None)
-            if executor is not None:
-                executor.shutdown(wait=False)
-            self.lock.release()
+            if getattr(self, "_own_executor", False):
+                self.idp_executor.shutdown(wait=False)
+            if self.lock is not None:
+                self.lock.release()
             raise
         self.api = DeviceApi(clock=clock, contexts=self.contexts, providers=providers,
                              events=self.events, scanner=self.scanner, tray=self.tray,
@@ -130,7 +140,7 @@ class Device:
     def _boot(self) -> DeviceParts:
         """Make the firmware's parts from what NVRAM holds (power-on)."""
         self.boots += 1
-        self.nvram = Nvram(self.dir)
+        self.nvram = self._open_nvram()
         stored = self.nvram.read(_TRUST_KEY)
         imported = [p for p in (stored.split(_SEP) if stored else []) if p.strip()]
         self.trust = TrustStore(self.dir / "trust", imported, link=self.network)
@@ -229,9 +239,11 @@ class Device:
 
     async def stop(self) -> None:
         await self._halt()
-        self.idp_executor.shutdown(wait=False, cancel_futures=True)
+        if self._own_executor:
+            self.idp_executor.shutdown(wait=False, cancel_futures=True)
         self.nvram.close()
-        self.lock.release()
+        if self.lock is not None:
+            self.lock.release()
 
     async def power_cycle(self) -> None:
         """Cut the power at this instant and switch the device on again.

@@ -16,15 +16,21 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-__all__ = ["BenchCA"]
+__all__ = ["BenchCA", "LOOPBACK"]
+
+
+#: The names every bench server certificate carries.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class BenchCA:
-    """A trustme CA with one server certificate for 127.0.0.1 and localhost."""
+    """A trustme CA with one server certificate for 127.0.0.1 and localhost, and for the
+    address a bench serves other machines on (`hosts`: `mfp-sim testbed --host`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, hosts: tuple[str, ...] = ()) -> None:
         self._ca = trustme.CA(organization_name="mfp-sim bench CA")
-        self._server = self._ca.issue_cert("127.0.0.1", "localhost", "::1")
+        self.hosts = LOOPBACK + tuple(h for h in hosts if h not in LOOPBACK)
+        self._server = self._ca.issue_cert(*self.hosts)
 
     def issue_server_cert(self, *hostnames: str) -> trustme.LeafCert:
         """Another certificate from this CA (the mail server's wrong-host-name option)."""

@@ -2,6 +2,7 @@
 
     mfp-sim testbed --state DIR [--idp-profile entra|keycloak|google|generic]
                     [--idp-knob NAME=VALUE]... [--mail-certificate trusted|wrong_host|untrusted_ca]
+                    [--clock real|virtual] [--host ADDRESS]
     mfp-sim device --nvram DIR [--keystore DIR] [--testbed FILE] [--console tcp:HOST:PORT|pty]
                    [--clock real|virtual] [--ca FILE]... [--providers FILE]
                    [--web tcp:HOST:PORT [--web-http PORT] [--web-name NAME]...
@@ -9,6 +10,8 @@
     mfp-sim demo [--state DIR] [--headless] [--no-web]
     mfp-sim scenario FILE... --console URL [--testbed FILE] [--approver CMD] [--junit-xml OUT]
     mfp-sim bench [--quick|--smoke] [--json FILE] [--only NAME...]
+    mfp-sim fleet --devices N (--testbed FILE | --providers FILE) [--profile FILE] [--events FILE]
+                  [--clock real|virtual] [--duration D] [--report DIR] [--processes P] [--ray ADDR]
 
 Every command prints `key=value` lines a script can read (`console=...`, `ready=1`) and runs
 until interrupted (Ctrl-C or SIGTERM), then shuts down cleanly.
@@ -148,7 +151,7 @@ def _knob(text: str) -> tuple[str, Any]:
 
 
 async def _testbed(args: argparse.Namespace) -> None:
-    from mfp_sim.hwsim.clock import RealClock
+    from mfp_sim.hwsim.clock import RealClock, VirtualClock
     from mfp_sim.tools.idp import IdpPolicy
     from mfp_sim.tools.testbed import Testbed
     from mfp_sim.tools.testbed_file import TestbedError
@@ -158,9 +161,16 @@ async def _testbed(args: argparse.Namespace) -> None:
         policy = IdpPolicy.for_profile(profile).with_knobs(dict(args.idp_knob or []))
     except ValueError as exc:
         raise TestbedError(str(exc)) from None
-    bench = Testbed(Path(args.state), RealClock(), policy=policy,
+    clock = VirtualClock() if args.clock == "virtual" else RealClock()
+    bench = Testbed(Path(args.state), clock, policy=policy, host=args.host,
                     mail_certificate=args.mail_certificate)
     info = await bench.start()
+    from mfp_sim.firmware.access import is_loopback
+
+    if not is_loopback(args.host):
+        print(f"warning: the bench's control API {info['control_url']} has no login and is "
+              f"reachable from the network at {args.host}: use this on a lab network only",
+              file=sys.stderr, flush=True)
     print(json.dumps(info, indent=2), flush=True)
     for name, port in info["ports"].items():
         print(f"port_{name}={port}", flush=True)
@@ -283,6 +293,13 @@ def parser() -> argparse.ArgumentParser:
                         "(docs/testbed.md: Profiles); repeatable")
     t.add_argument("--mail-certificate", choices=["trusted", "wrong_host", "untrusted_ca"],
                    default="trusted", help="certificate the mail server shows (default trusted)")
+    t.add_argument("--host", default="127.0.0.1",
+                   help="address to serve on (default 127.0.0.1); another machine's address "
+                   "lets devices elsewhere reach the bench (a fleet on several machines), and "
+                   "exposes its control API, which has no login, to that network")
+    t.add_argument("--clock", choices=["real", "virtual"], default="real",
+                   help="real time (default), or a virtual clock that POST /control/clock "
+                   "advances (a virtual-clock fleet in other processes)")
 
     d = sub.add_parser("device", help="run a headless device with its serial console",
                        description="Run one device without a panel; drive it over its serial\n"
@@ -364,6 +381,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--only", nargs="+", metavar="NAME",
                    help="run these sections only: send drain token startup memory backlog "
                         "history panel web")
+
+    from mfp_sim.tools.fleet.options import add_parser as add_fleet  # argparse only
+
+    add_fleet(sub, _RAW)
     return p
 
 
@@ -378,6 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return _bench(args)
+        if args.command == "fleet":
+            from mfp_sim.tools.fleet.command import run as fleet_run
+
+            return fleet_run(args)
         if args.command == "scenario":
             from mfp_sim.tools.scenario.command import from_arguments
 

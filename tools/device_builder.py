@@ -8,7 +8,8 @@ override the others).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from mfp_sim.firmware.device import Device
 from mfp_sim.firmware.providers import ProviderRegistry
 from mfp_sim.firmware.trust import TrustStore
 from mfp_sim.hwsim.clock import Clock
+from mfp_sim.hwsim.nvram import Nvram
 
 from .testbed_file import local_provider
 
@@ -30,10 +32,14 @@ def build_device(
     ca_files: Iterable[Path] = (),
     providers_file: Path | None = None,
     keystore_dir: Path | None = None,
+    nvram: Callable[[], Nvram] | None = None,
+    idp_executor: Executor | None = None,
 ) -> Device:
     """A device (not yet started). `testbed` is a bench's testbed.json, already read.
 
     Its key is kept in `keystore_dir`, by default beside the NVRAM folder (`<nvram>.keystore`).
+    `nvram` opens a fleet shard's record store for this device at each boot, `idp_executor`
+    is the shard's pool of worker threads (`Device` explains both).
     """
     registry = ProviderRegistry()
     pems: list[bytes] = []
@@ -45,4 +51,4 @@ def build_device(
     if providers_file is not None:
         registry.load_toml(Path(providers_file))
     return Device(Path(nvram_dir), clock=clock, providers=registry, ca_pems=pems,
-                  keystore_dir=keystore_dir)
+                  keystore_dir=keystore_dir, nvram=nvram, idp_executor=idp_executor)

@@ -5,7 +5,7 @@ between device, identity provider and mail server. `mfp-sim testbed` runs the sa
 process and writes `testbed.json`, which `mfp-sim device --testbed` and scripts read:
 
     {"issuer", "ca_file", "control_url", "verification_uri", "authorize_url", "client_id",
-     "scopes", "idp_profile", "policy", "mail_certificate",
+     "scopes", "host", "clock", "idp_profile", "policy", "mail_certificate",
      "ports": {"idp", "smtp", "smtps", "pop3", "pop3s"}, "maildir_root", "mail_viewer",
      "state_dir"}
 
@@ -58,8 +58,13 @@ class Testbed:
         faults: MailFaults | None = None,
         mail: bool = True,
         mail_certificate: CertificateChoice = "trusted",
+        host: str = "127.0.0.1",
     ) -> None:
-        """`profile` (``entra``, ``keycloak``, ``google``, ``generic``) or a whole `policy`."""
+        """`profile` (``entra``, ``keycloak``, ``google``, ``generic``) or a whole `policy`.
+
+        `host`: the address the servers listen on and name in their URLs and certificates;
+        another machine's address serves devices elsewhere (a fleet across machines), and then
+        the control API, which has no authentication, is reachable from that network too."""
         if policy is not None and profile is not None:
             raise TestbedError("give the identity provider a profile or a policy, not both")
         if mail_certificate not in CERTIFICATE_CHOICES:
@@ -70,8 +75,9 @@ class Testbed:
             start_policy = policy or IdpPolicy.for_profile(profile or "entra")
         except ValueError as exc:
             raise TestbedError(str(exc)) from None
-        self.ca = BenchCA()
-        self.idp = IdentityProvider(clock=clock, ca=self.ca, policy=start_policy)
+        self.host = host
+        self.ca = BenchCA(hosts=(host,))
+        self.idp = IdentityProvider(clock=clock, ca=self.ca, policy=start_policy, host=host)
         self.faults = faults if faults is not None else MailFaults()
         self._with_mail = mail
         self._mail_certificate: CertificateChoice = mail_certificate
@@ -122,13 +128,14 @@ class Testbed:
         self._started.append(self.idp)
         if self._with_mail:
             # The verifier needs the issuer, which exists only once the IdP listens.
-            mail = MailServer(self.clock, self.ca, self.idp.verifier(), self.maildir_root,
+            mail = MailServer(self.clock, self.ca, self.idp.verifier(), self.maildir_root, self.host,
                               faults=self.faults, board=self.idp.faults, stats=self.idp.stats,
+                              users=self.idp.users,
                               certificate=self._mail_certificate)
             await mail.start()
             self._mail = mail
             self._started.append(mail)
-            self.viewer = MailViewer(self.maildir_root, self.ca.server_context())
+            self.viewer = MailViewer(self.maildir_root, self.ca.server_context(), self.host)
             await self.viewer.start()
             self._started.append(self.viewer)
             self.idp.extra_knobs["mail_certificate"] = ExtraKnob(
@@ -158,6 +165,8 @@ class Testbed:
             "authorize_url": self.idp.authorize_url,
             "client_id": CLIENT_ID,
             "scopes": {"smtp": [SMTP_SCOPE], "pop": [POP_SCOPE]},
+            "host": self.host,
+            "clock": "virtual" if self.clock.virtual else "real",
             "idp_profile": self.policy.profile,
             "policy": self.policy.flavour,
             **({"mail_certificate": self._mail.certificate} if self._mail is not None else {}),

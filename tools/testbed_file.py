@@ -41,11 +41,12 @@ def load_testbed(path: Path) -> dict[str, Any]:
 def local_provider(info: dict[str, Any]) -> Provider:
     """The `local` provider record a device uses to talk to this bench."""
     ports = info.get("ports", {})
+    host = str(info.get("host", "127.0.0.1"))
     presets: dict[str, ServerPreset] = {}
     if "smtp" in ports:
-        presets["smtp"] = ServerPreset("127.0.0.1", int(ports["smtp"]), Security.STARTTLS)
+        presets["smtp"] = ServerPreset(host, int(ports["smtp"]), Security.STARTTLS)
     if "pop3s" in ports:
-        presets["pop"] = ServerPreset("127.0.0.1", int(ports["pop3s"]), Security.SSL)
+        presets["pop"] = ServerPreset(host, int(ports["pop3s"]), Security.SSL)
     profile = str(info.get("idp_profile", info.get("policy", "entra")))
     google = profile == "google"  # the bench stands in for Google: no device flow for mail
     return Provider(

@@ -10,14 +10,19 @@ says what is allowed. The routes are one table, `ROUTES` (docs/testbed.md mirror
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiohttp import web
 
-from .errors import BadControlRequest, ControlError
+from mfp_sim.hwsim.clock import Clock, VirtualClock
+from mfp_sim.tools.bench_users import BENCH_USERS, AccountFamily
+
+from .errors import BadControlRequest, ControlError, UnknownUserCode
 from .faultboard import FaultBoard
 from .state import IdpState
 from .stats import BenchStats
@@ -33,13 +38,19 @@ class ControlTarget(Protocol):
     state: IdpState
     faults: FaultBoard
     stats: BenchStats
+    clock: Clock
 
     def config(self) -> dict[str, Any]: ...
 
     def configure(self, changes: dict[str, Any]) -> dict[str, Any]: ...
 
 
-Handler = Callable[[ControlTarget, dict[str, Any]], dict[str, Any]]
+Handler = Callable[[ControlTarget, dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
+
+#: The most approvals one ``approve_all`` request may carry.
+MAX_APPROVALS = 10_000
+#: The longest one ``POST /control/clock`` may move a virtual clock (ten years).
+MAX_ADVANCE = 10 * 365 * 86400
 
 
 def _field(body: dict[str, Any], name: str, example: str) -> Any:
@@ -53,6 +64,71 @@ def _approve(bench: ControlTarget, body: dict[str, Any]) -> dict[str, Any]:
     code = bench.state.approve(_field(body, "user_code", example),
                                _field(body, "username", example))
     return {"approved": code}
+
+
+def _approve_all(bench: ControlTarget, body: dict[str, Any]) -> dict[str, Any]:
+    """Many approvals in one request, each for its own account (a fleet's approver).
+
+    Each is decided on its own: an expired or unknown code is listed under ``refused`` with
+    the same error and message a single ``approve`` would give, and the others go through.
+    """
+    example = ('{"approvals": [{"user_code": "GH5LFQ7WZ", "username": "mfp1@example.test"}, '
+               '...]}')
+    approvals = _field(body, "approvals", example)
+    if not isinstance(approvals, list) or not 1 <= len(approvals) <= MAX_APPROVALS:
+        raise BadControlRequest(f"approvals must be a list of 1 to {MAX_APPROVALS} objects, "
+                                f"e.g. {example}")
+    approved: list[str] = []
+    refused: list[dict[str, str]] = []
+    for item in approvals:
+        if not isinstance(item, dict):
+            raise BadControlRequest(f"each approval is an object with user_code and username, "
+                                    f"e.g. {example}")
+        try:
+            approved.append(bench.state.approve(_field(item, "user_code", example),
+                                                _field(item, "username", example)))
+        except UnknownUserCode as err:  # no list of waiting codes: it could be thousands long
+            refused.append({"user_code": str(item.get("user_code")), "error": err.error,
+                            "message": f"no device authorization has user code "
+                                       f"{item.get('user_code')!r}"})
+        except ControlError as err:
+            refused.append({"user_code": str(item.get("user_code")), "error": err.error,
+                            "message": err.message})
+    return {"approved": approved, "refused": refused}
+
+
+def _accounts(bench: ControlTarget, body: dict[str, Any]) -> dict[str, Any]:
+    families = bench.state.users.families()
+    return {"named": [u.username for u in BENCH_USERS],
+            "families": [{"pattern": f.pattern, "count": f.count} for f in families]}
+
+
+def _add_accounts(bench: ControlTarget, body: dict[str, Any]) -> dict[str, Any]:
+    example = '{"pattern": "mfp{n}@example.test", "count": 2000}'
+    try:
+        family = AccountFamily.parse(_field(body, "pattern", example),
+                                     _field(body, "count", example))
+        bench.state.users.add_family(family)
+    except ValueError as exc:
+        raise BadControlRequest(str(exc)) from None
+    return {"added": {"pattern": family.pattern, "count": family.count}}
+
+
+def _clock(bench: ControlTarget, body: dict[str, Any]) -> dict[str, Any]:
+    return {"now": bench.clock.now(), "virtual": bool(bench.clock.virtual)}
+
+
+async def _advance(bench: ControlTarget, body: dict[str, Any]) -> dict[str, Any]:
+    clock = bench.clock
+    if not isinstance(clock, VirtualClock):
+        raise BadControlRequest("the bench runs on the real clock; only a bench started with "
+                                "--clock virtual can be advanced")
+    seconds = _field(body, "advance", '{"advance": 60}')
+    if (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds) or not 0 <= seconds <= MAX_ADVANCE):
+        raise BadControlRequest(f"advance must be a number of seconds from 0 to {MAX_ADVANCE} "
+                                "(ten years)")
+    return {"now": await clock.advance(float(seconds)), "virtual": True}
 
 
 def _deny(bench: ControlTarget, body: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +197,7 @@ def _stats_reset(bench: ControlTarget, body: dict[str, Any]) -> dict[str, Any]:
 ROUTES: dict[tuple[str, str], Handler] = {
     ("pending", "GET"): _pending,
     ("approve", "POST"): _approve,
+    ("approve_all", "POST"): _approve_all,
     ("deny", "POST"): _deny,
     ("revoke", "POST"): _revoke,
     ("disable", "POST"): _disable,
@@ -133,6 +210,10 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("fault", "DELETE"): _disarm,
     ("stats", "GET"): _stats,
     ("stats/reset", "POST"): _stats_reset,
+    ("accounts", "GET"): _accounts,
+    ("accounts", "POST"): _add_accounts,
+    ("clock", "GET"): _clock,
+    ("clock", "POST"): _advance,
 }
 
 
@@ -175,7 +256,8 @@ def add_routes(app: web.Application, prefix: str, bench: ControlTarget) -> None:
                 status=405, headers={"Allow": allowed})
         try:
             body = await _body(request)
-            result = ROUTES[(path, request.method)](bench, body)
+            answer = ROUTES[(path, request.method)](bench, body)
+            result = await answer if inspect.isawaitable(answer) else answer
         except ControlError as err:
             log.info("control %s %s refused: %s", request.method, path, err.message)
             return _error(err)

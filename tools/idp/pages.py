@@ -12,8 +12,6 @@ import logging
 
 from aiohttp import web
 
-from mfp_sim.tools.bench_users import find_user
-
 from .errors import ControlError
 from .state import IdpState, normalize_user_code
 
@@ -93,7 +91,7 @@ def add_routes(app: web.Application, path: str, state: IdpState) -> None:
                 return render_result("Sign-in declined",
                                      "You declined the sign-in. You can close this window; "
                                      "the device will not get access.")
-            user = find_user(username)
+            user = state.users.find(username)
             if user is None or user.password != password:
                 return again("Your account or password is incorrect. Use one of the bench "
                              "accounts listed in docs/testbed.md.")

@@ -34,6 +34,7 @@ from aiohttp import web
 
 from mfp_sim.hwsim.clock import Clock
 from mfp_sim.tools.bench_ca import BenchCA
+from mfp_sim.tools.bench_users import BenchUsers
 
 from . import control, pages, signin
 from .errors import BadControlRequest, IdpError
@@ -109,6 +110,11 @@ class IdentityProvider:
     @property
     def policy(self) -> IdpPolicy:
         return self.state.policy
+
+    @property
+    def users(self) -> BenchUsers:
+        """Who can sign in (shared with the mail server by `Testbed`)."""
+        return self.state.users
 
     # ---- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:

@@ -23,8 +23,6 @@ from collections.abc import Mapping
 from aiohttp import web
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 
-from mfp_sim.tools.bench_users import find_user
-
 from .grants import BenchAuthorizationServer, HttpRequest
 from .pages import page
 from .state import IdpState
@@ -101,7 +99,7 @@ async def handle_authorize(request: web.Request, oauth: BenchAuthorizationServer
         return _form(params, "Choose Allow or Deny.", username, status=400)
     grant_user: str | None = None
     if action == "allow":
-        user = find_user(username)
+        user = state.users.find(username)
         if user is None or user.password != str(source.get("password", "")):
             return _form(params, "Your account or password is incorrect. Use one of the bench "
                          "accounts listed in docs/testbed.md.", username, status=400)

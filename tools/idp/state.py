@@ -33,7 +33,7 @@ from typing import Literal
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, TokenMixin
 from authlib.oauth2.rfc8628 import DeviceCredentialMixin
 
-from mfp_sim.tools.bench_users import BENCH_USERS, BenchUser, find_user
+from mfp_sim.tools.bench_users import BenchUser, BenchUsers
 
 from .errors import BadControlRequest, UnknownUser, UnknownUserCode
 from .policy import IdpPolicy
@@ -166,10 +166,14 @@ class IdpState:
     families: dict[str, GrantFamily] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)
     auth_codes: dict[str, AuthorizationCode] = field(default_factory=dict)
+    #: Who can sign in: the named bench users and any account families (``/control/accounts``).
+    users: BenchUsers = field(default_factory=BenchUsers)
     #: Polls still to be answered ``slow_down`` (set by `slow_down()`).
     slow_down_left: int = 0
     #: Draws access-token lifetimes when the policy gives a range (seeded: reproducible).
     rng: random.Random = field(init=False)
+    #: `devices` by normalised user code: approving one of thousands is a lookup, not a scan.
+    _by_code: dict[str, DeviceAuthorization] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.policy.lifetime_seed)
@@ -193,28 +197,38 @@ class IdpState:
     # ---- device authorizations -------------------------------------------------------------
     def new_user_code(self) -> str:
         policy = self.policy
-        taken = {normalize_user_code(d.user_code) for d in self.devices.values()}
         while True:
             chars = "".join(secrets.choice(policy.user_code_alphabet)
                             for _ in range(policy.user_code_length))
-            if chars in taken:
+            if chars in self._by_code:
                 continue
             group = policy.user_code_group
             if group:
                 return "-".join(chars[i:i + group] for i in range(0, len(chars), group))
             return chars
 
+    #: Authorizations expired this long are forgotten (every `_PURGE_EVERY` new ones), so a
+    #: bench serving a fleet for days keeps bounded memory; until then a poll still gets
+    #: ``expired_token``, and no device polls past its code's expiry.
+    _FORGET_AFTER = 86400.0
+    _PURGE_EVERY = 1024
+
     def add_device(self, device_code: str, user_code: str, client_id: str, scope: str) -> None:
         now = self.now()
-        self.devices[device_code] = DeviceAuthorization(
+        record = DeviceAuthorization(
             device_code=device_code, user_code=user_code, client_id=client_id, scope=scope,
             issued_at=now, expires_at=now + self.policy.device_code_lifetime, now=self.now,
         )
+        self.devices[device_code] = record
+        self._by_code[normalize_user_code(user_code)] = record
+        if len(self.devices) % self._PURGE_EVERY == 0:
+            old = [d for d in self.devices.values() if d.expires_at + self._FORGET_AFTER < now]
+            for d in old:
+                del self.devices[d.device_code]
+                self._by_code.pop(normalize_user_code(d.user_code), None)
 
     def by_user_code(self, user_code: str) -> DeviceAuthorization | None:
-        wanted = normalize_user_code(user_code)
-        return next((d for d in self.devices.values()
-                     if normalize_user_code(d.user_code) == wanted), None)
+        return self._by_code.get(normalize_user_code(user_code))
 
     def pending_codes(self) -> list[str]:
         """User codes a person could still approve: pending and not expired, oldest first."""
@@ -256,10 +270,10 @@ class IdpState:
         if not isinstance(username, str) or not username.strip():
             raise BadControlRequest("username is required: one of the bench users "
                                     "(see docs/testbed.md)")
-        user = find_user(username)
+        user = self.users.find(username)
         if user is None:
-            known = ", ".join(u.username for u in BENCH_USERS)
-            raise UnknownUser(f"{username!r} is not a bench user; known users: {known}")
+            raise UnknownUser(f"{username!r} is not a bench user; known users: "
+                              f"{self.users.describe()}")
         return user
 
     def is_disabled(self, username: str) -> bool:

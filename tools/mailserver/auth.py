@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mfp_sim.hwsim.clock import Clock
-from mfp_sim.tools.bench_users import find_user
+from mfp_sim.tools.bench_users import BenchUsers
 from mfp_sim.tools.idp import POP_SCOPE, SMTP_SCOPE, BenchStats, TokenRejected
 
 __all__ = [
@@ -56,13 +56,13 @@ def mask_token(token: str) -> str:
     return f"{token[:6]}…({len(token)} chars)"
 
 
-def check_password(username: str, secret: str) -> str | None:
+def check_password(users: BenchUsers, username: str, secret: str) -> str | None:
     """The canonical username if `secret` is the user's password or app password.
 
     App passwords are accepted with or without the spaces Microsoft shows them with
     ("abcd efgh ijkl mnop"), as Exchange does.
     """
-    user = find_user(username)
+    user = users.find(username)
     if user is None:
         return None
     if secret == user.password or secret.replace(" ", "") == user.app_password:

@@ -27,11 +27,12 @@ __all__ = ["CERTIFICATE_CHOICES", "WRONG_HOST", "CertificateChoice", "ServerCert
 CertificateChoice = Literal["trusted", "wrong_host", "untrusted_ca"]
 CERTIFICATE_CHOICES: tuple[CertificateChoice, ...] = ("trusted", "wrong_host", "untrusted_ca")
 WRONG_HOST = "wrong-host.example.test"
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class IssuingCA(Protocol):
     """What is needed to make the certificates (`BenchCA` fits)."""
+
+    hosts: tuple[str, ...]  # the names of the bench's own certificate
 
     def server_context(self) -> ssl.SSLContext: ...
 
@@ -55,11 +56,11 @@ class ServerCertificates:
                              f"got {choice!r}")
         if choice not in self._leaves:
             if choice == "trusted":
-                self._leaves[choice] = self._ca.issue_server_cert(*_LOOPBACK)
+                self._leaves[choice] = self._ca.issue_server_cert(*self._ca.hosts)
             elif choice == "wrong_host":
                 self._leaves[choice] = self._ca.issue_server_cert(WRONG_HOST)
             else:
                 stranger = trustme.CA(organization_name="nobody's CA")
-                self._leaves[choice] = stranger.issue_cert(*_LOOPBACK)
+                self._leaves[choice] = stranger.issue_cert(*self._ca.hosts)
         self._leaves[choice].configure_cert(self.context)
         self.choice = choice

@@ -24,6 +24,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from mfp_sim.hwsim.clock import Clock
+from mfp_sim.tools.bench_users import BenchUsers
 from mfp_sim.tools.idp import FaultBoard
 
 from .auth import (
@@ -88,6 +89,7 @@ class Pop3Service:
     auth_log: AuthLog
     tls_context: ssl.SSLContext
     board: FaultBoard
+    users: BenchUsers
     idle_timeout: float = 600.0
     _servers: list[asyncio.Server] = field(default_factory=list)
     _sessions: set[asyncio.Task[None]] = field(default_factory=set)
@@ -333,7 +335,7 @@ class Pop3Session:
         if remaining > 0:
             auth_log.record("pop3", mechanism, user, False, "locked")
             return Pop3Reply.LOCKED.format(minutes=math.ceil(remaining / 60))
-        canonical = check_password(user, secret)
+        canonical = check_password(self.svc.users, user, secret)
         if canonical is None:
             now_locked = lockout.record_failure(user)
             auth_log.record("pop3", mechanism, user, False, "locked" if now_locked else "bad_password")

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from mfp_sim.hwsim.clock import Clock
+from mfp_sim.tools.bench_users import BenchUsers
 from mfp_sim.tools.idp import BenchStats, FaultBoard
 
 from .auth import AuthLog, LoginLockout, TokenVerifier
@@ -51,6 +52,7 @@ class MailServer:
         faults: MailFaults | None = None,
         board: FaultBoard | None = None,
         stats: BenchStats | None = None,
+        users: BenchUsers | None = None,
         certificate: CertificateChoice = "trusted",
         lockout_threshold: int = 5,
         lockout_seconds: float = 900.0,
@@ -63,6 +65,7 @@ class MailServer:
         self.faults = faults if faults is not None else MailFaults()
         self.board = board if board is not None else FaultBoard()
         self.board.register(CATALOGUE)
+        self.users = users if users is not None else BenchUsers()
         self.auth_log = AuthLog(clock, stats)
         self.stats = self.auth_log.stats
         self.lockout = LoginLockout(clock, lockout_threshold, lockout_seconds)
@@ -70,7 +73,7 @@ class MailServer:
         self._tls = self.certificates.context
         self._smtp_idle_timeout = smtp_idle_timeout
         self._handler = BenchSmtpHandler(clock, self.store, verifier, self.faults, self.auth_log,
-                                         self.board)
+                                         self.board, self.users)
         self._pop = Pop3Service(
             clock=clock,
             store=self.store,
@@ -80,6 +83,7 @@ class MailServer:
             auth_log=self.auth_log,
             tls_context=self._tls,
             board=self.board,
+            users=self.users,
             idle_timeout=pop_idle_timeout,
         )
         self._smtp_servers: list[asyncio.Server] = []

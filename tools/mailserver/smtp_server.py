@@ -29,7 +29,7 @@ from typing import Any
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mfp_sim.hwsim.clock import Clock
-from mfp_sim.tools.bench_users import find_user
+from mfp_sim.tools.bench_users import BenchUsers
 from mfp_sim.tools.idp import ArmedFault, FaultBoard
 
 from .auth import SMTP_SCOPE, AuthLog, TokenRejected, TokenVerifier, check_password
@@ -98,8 +98,10 @@ class BenchSmtpHandler:
         faults: MailFaults,
         attempts: AuthLog,
         board: FaultBoard,
+        users: BenchUsers,
     ) -> None:
         self.clock = clock
+        self.users = users
         self.store = store
         self.verifier = verifier
         self.faults = faults
@@ -152,7 +154,7 @@ class BenchSmtpHandler:
         refused = self.refuse_auth(mechanism, username)
         if refused is not None:
             return refused
-        canonical = check_password(username, auth_data.password.decode("utf-8", "replace"))
+        canonical = check_password(self.users, username, auth_data.password.decode("utf-8", "replace"))
         if canonical is None:
             self.attempts.record("smtp", mechanism, username, False, "bad_password")
             return AuthResult(success=False, handled=False, message=SmtpReply.AUTH_FAILED)
@@ -235,7 +237,7 @@ class BenchSmtpHandler:
             return SmtpReply.BAD_ADDRESS
         domain = mailbox.rpartition("@")[2]
         if domain in LOCAL_DOMAINS:
-            if find_user(mailbox) is None:
+            if self.users.find(mailbox) is None:
                 return SmtpReply.UNKNOWN_RECIPIENT.format(address=address)
         elif not session.authenticated:
             return SmtpReply.RELAY_DENIED
@@ -285,6 +287,11 @@ class BenchSMTP(SMTP):
         self._faults = handler.faults
 
     def connection_made(self, transport: Any) -> None:
+        if self._original_transport is not None:
+            # STARTTLS: aiosmtpd calls this again for the same session, now over TLS. It is
+            # not a new session: not counted again, and the connect fault is not taken twice.
+            super().connection_made(transport)
+            return
         handler: BenchSmtpHandler = self.event_handler
         handler.attempts.stats.mail_session("smtp")
         armed = handler.board.take("smtp.connect")
