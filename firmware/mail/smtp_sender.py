@@ -34,9 +34,12 @@ from aiosmtplib import (
     SMTPConnectError,
     SMTPConnectResponseError,
     SMTPConnectTimeoutError,
+    SMTPDataError,
     SMTPException,
+    SMTPResponse,
     SMTPResponseException,
     SMTPServerDisconnected,
+    SMTPStatus,
     SMTPTimeoutError,
 )
 
@@ -54,7 +57,7 @@ from .errors import (
 )
 from .session_token import SessionToken
 
-__all__ = ["BeforeData", "SmtpSender", "reply_text"]
+__all__ = ["BeforeData", "SmtpSender", "data_payload", "reply_text"]
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +302,7 @@ class SmtpSender:
                 await smtp.rcpt(rcpt)
             if before_data is not None:
                 before_data()
-            reply = await smtp.data(message)
+            reply = await _data(smtp, message)
         except SMTPResponseException as exc:
             _check_reply(exc, f"{cfg.server}:{cfg.port}")
             text = reply_text(exc.code, exc.message)
@@ -317,6 +320,47 @@ class SmtpSender:
         log.info("smtp: %s accepted %d bytes for %s: %s", cfg.server, len(message),
                  ", ".join(recipients), text)
         return text
+
+
+def data_payload(message: bytes) -> bytes:
+    """What DATA sends for `message` (RFC 5321 §4.5.2): every line end CRLF (a lone CR or LF
+    made one), a dot added to each line that starts with a dot, then the `.CRLF` end.
+
+    Byte for byte what aiosmtplib's `execute_data_command` sends (tests compare them), made
+    with bytes operations instead of its two regular expressions: 0.1 ms rather than 0.9 ms
+    for an 80 KiB scan, which was an eighth of the device's CPU per job (docs/bench.md).
+    """
+    if message.count(b"\r\n") != message.count(b"\n") or \
+            message.count(b"\r") != message.count(b"\n"):  # a lone CR or LF somewhere
+        message = message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    if message.startswith(b"."):
+        message = b"." + message
+    return message.replace(b"\n.", b"\n..") + b".\r\n"
+
+
+async def _data(smtp: aiosmtplib.SMTP, message: bytes) -> SMTPResponse:
+    """`smtp.data(message)` with the payload made by `data_payload`; the same exchange as
+    aiosmtplib's: DATA (its `execute_command`), 354, the payload written with its protocol's
+    `write`, the reply read with its `read_response` before anything else runs on the loop
+    (the reply cannot be missed), and the connection closed when it is lost or times out."""
+    payload = data_payload(message)
+    start = await smtp.execute_command(b"DATA")
+    if start.code != SMTPStatus.start_input:
+        raise SMTPDataError(start.code, start.message)
+    protocol = smtp.protocol
+    if protocol is None:
+        raise SMTPServerDisconnected("Connection lost")
+    try:
+        protocol.write(payload)
+        reply = await protocol.read_response(timeout=smtp.timeout)
+    except (SMTPServerDisconnected, SMTPTimeoutError):
+        smtp.close()
+        raise
+    if reply.code != SMTPStatus.completed:
+        raise SMTPDataError(reply.code, reply.message)
+    return reply
 
 
 # --------------------------------------------------------------- mapping
