@@ -8,8 +8,8 @@ One folder per POP setting, `<nvram>/spool/<section>/`, one file per message:
     .<seq>-<rx-id>.part       being stored by the POP session (not yet part of the spool)
 
 The POP session hands each message to a `SpoolWriter` thread, which writes it under its
-`.part` name and fsyncs it while the session reads on; per batch, `commit` renames the batch
-into place and fsyncs the folder once; only then does the ledger record the batch's UIDLs,
+`.part` name while the session reads on; per batch, `commit` fsyncs the batch's files,
+renames them into place and fsyncs the folder once; only then does the ledger record the batch's UIDLs,
 and only then go the DELE commands. So a message is either not in the spool (it is still on
 the server and will be read again) or in it for good. A `.part` file found at power-on is an
 unfinished batch: it is removed (those messages are still on the server).
@@ -34,14 +34,18 @@ it again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import hashlib
 import os
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from mfp_sim.hwsim.private import private_dir
 
@@ -175,12 +179,15 @@ class SpoolWriter:
     """The threads that store messages while the POP session goes on reading.
 
     `add` only hands the message over (the event loop does no file work, and is not woken
-    per message); `WRITERS` threads write each message under its `.part` name and fsync it.
-    Writing is what limits a drain (about 1 ms per fax-sized message on the test machine,
-    mostly the kernel's page allocation, which runs outside the GIL), so two threads write
-    side by side. `commit` waits for the writes of its entries, then renames them into place
-    and fsyncs the folder, once. `close` removes written but uncommitted `.part` files (those
-    messages are still on the server).
+    per message); `WRITERS` threads write each message under its `.part` name while the
+    session reads on, and keep the file open. `commit` (per batch, in a writer thread) waits
+    for the writes of its entries, starts the write-back of all of them at once
+    (`sync_file_range`, Linux), fsyncs each, renames the batch into place and fsyncs the
+    folder, once. Starting the batch's write-back together lets the kernel submit it in a few
+    large requests: a third less CPU per message than an fsync right after each write
+    (docs/bench.md), with the same guarantee, since nothing is committed (nor recorded, nor
+    deleted on the server) before every file of the batch is fsynced. `close` removes written
+    but uncommitted `.part` files (those messages are still on the server).
     """
 
     WRITERS = 2
@@ -188,7 +195,7 @@ class SpoolWriter:
     def __init__(self, spool: ReceiveSpool) -> None:
         self._spool = spool
         self._pool = ThreadPoolExecutor(self.WRITERS, thread_name_prefix="spool-writer")
-        self._writes: dict[SpoolEntry, Future[None]] = {}
+        self._writes: dict[SpoolEntry, Future[int]] = {}
         self._closed = False
 
     def add(self, entry: SpoolEntry, uid: str, raw: bytes) -> None:
@@ -208,28 +215,39 @@ class SpoolWriter:
             self._pool.shutdown(wait=False)
 
     # -- the threads -------------------------------------------------------------------------
-    def _write(self, entry: SpoolEntry, uid: str, raw: bytes) -> None:
+    def _write(self, entry: SpoolEntry, uid: str, raw: bytes) -> int:
+        """Write the message under its `.part` name; the open file (synced at `commit`)."""
         part = _part(entry)
         try:
             fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 os.writev(fd, [_UIDL_HEADER, uid.encode("ascii", "replace"), b"\r\n", raw])
-                os.fsync(fd)
-            finally:
+            except BaseException:
                 os.close(fd)
+                raise
         except OSError as exc:
             part.unlink(missing_ok=True)
             raise SpoolError(
                 f"the receive spool {self._spool.folder} cannot take a message: {exc}") from exc
+        return fd
 
-    def _commit(self, entries: list[SpoolEntry], writes: list[Future[None]]) -> None:
+    def _commit(self, entries: list[SpoolEntry], writes: list[Future[int]]) -> None:
         for write in writes:
             failed = write.exception()  # waits for it
             if failed is not None:
                 self._discard(entries, writes)
                 raise failed
+        fds = [write.result() for write in writes]
         renamed: list[SpoolEntry] = []
         try:
+            try:
+                for fd in fds:
+                    _start_writeback(fd)
+                for fd in fds:
+                    os.fsync(fd)
+            finally:
+                for fd in fds:
+                    os.close(fd)
             for entry in entries:
                 os.replace(_part(entry), entry.path)
                 renamed.append(entry)
@@ -245,11 +263,36 @@ class SpoolWriter:
         finally:
             self._spool._committed(renamed)  # in the folder: printed, as after a power-on
 
-    def _discard(self, entries: list[SpoolEntry], writes: list[Future[None]]) -> None:
+    def _discard(self, entries: list[SpoolEntry], writes: list[Future[int]]) -> None:
         futures_wait(writes)
+        for write in writes:  # close what was written (a failed write closed its own)
+            if write.exception() is None:
+                with contextlib.suppress(OSError):
+                    os.close(write.result())
         for entry in entries:
             _part(entry).unlink(missing_ok=True)
         self._spool._abandoned(entries)
+
+
+def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux's sync_file_range(2), which Python's `os` does not offer; None elsewhere."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return cast("Callable[[int, int, int, int], int]", function)
+
+
+_SYNC_FILE_RANGE = _load_sync_file_range()
+_SYNC_FILE_RANGE_WRITE = 2  # start write-back of the dirty pages; do not wait
+
+
+def _start_writeback(fd: int) -> None:
+    """Start writing the file's data to disk (only a hint: durability comes from fsync)."""
+    if _SYNC_FILE_RANGE is not None:
+        _SYNC_FILE_RANGE(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
 
 
 def _part(entry: SpoolEntry) -> Path:
