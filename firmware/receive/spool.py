@@ -7,8 +7,8 @@ One folder per POP setting, `<nvram>/spool/<section>/`, one file per message:
     <seq>-<rx-id>.try<k>.eml  the same, after its printing started k times (`attempt`)
     .<seq>-<rx-id>.part       being stored by the POP session (not yet part of the spool)
 
-The POP session hands each message to a `SpoolWriter` thread, which writes it under its
-`.part` name while the session reads on; per batch, `commit` fsyncs the batch's files,
+The POP session keeps each message with its batch; per batch, a `SpoolWriter` thread
+writes the batch's files under their `.part` names while the session reads on, fsyncs them,
 renames them into place and fsyncs the folder once; only then does the ledger record the batch's UIDLs,
 and only then go the DELE commands. So a message is either not in the spool (it is still on
 the server and will be read again) or in it for good. A `.part` file found at power-on is an
@@ -34,15 +34,13 @@ it again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import hashlib
 import os
 import re
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -178,16 +176,15 @@ class ReceiveSpool:
 class SpoolWriter:
     """The threads that store messages while the POP session goes on reading.
 
-    `add` only hands the message over (the event loop does no file work, and is not woken
-    per message); `WRITERS` threads write each message under its `.part` name while the
-    session reads on, and keep the file open. `commit` (per batch, in a writer thread) waits
-    for the writes of its entries, starts the write-back of all of them at once
+    `add` only keeps the message with its batch (the event loop does no file work and wakes
+    no thread per message); `commit` hands the batch to one of `WRITERS` threads, which
+    writes each message under its `.part` name, starts the write-back of all of them at once
     (`sync_file_range`, Linux), fsyncs each, renames the batch into place and fsyncs the
-    folder, once. Starting the batch's write-back together lets the kernel submit it in a few
-    large requests: a third less CPU per message than an fsync right after each write
-    (docs/bench.md), with the same guarantee, since nothing is committed (nor recorded, nor
-    deleted on the server) before every file of the batch is fsynced. `close` removes written
-    but uncommitted `.part` files (those messages are still on the server).
+    folder, once, while the session reads the next batch. Starting the batch's write-back
+    together lets the kernel submit it in a few large requests: less CPU per message than an
+    fsync right after each write (docs/bench.md), with the same guarantee, since nothing is
+    committed (nor recorded, nor deleted on the server) before every file of the batch is
+    fsynced. `close` forgets messages never committed (they are still on the server).
     """
 
     WRITERS = 2
@@ -195,52 +192,33 @@ class SpoolWriter:
     def __init__(self, spool: ReceiveSpool) -> None:
         self._spool = spool
         self._pool = ThreadPoolExecutor(self.WRITERS, thread_name_prefix="spool-writer")
-        self._writes: dict[SpoolEntry, Future[int]] = {}
+        self._pending: dict[SpoolEntry, tuple[str, bytes]] = {}
         self._closed = False
 
     def add(self, entry: SpoolEntry, uid: str, raw: bytes) -> None:
-        self._writes[entry] = self._pool.submit(self._write, entry, uid, raw)
+        self._pending[entry] = (uid, raw)
 
     async def commit(self, entries: list[SpoolEntry]) -> None:
         """Make `entries` (all added before) part of the spool for good."""
-        writes = [self._writes.pop(e) for e in entries]
-        await asyncio.wrap_future(self._pool.submit(self._commit, entries, writes))
+        messages = [self._pending.pop(e) for e in entries]
+        await asyncio.wrap_future(self._pool.submit(self._commit, entries, messages))
 
     def close(self) -> None:
-        """No more messages; uncommitted ones are removed once their writes end."""
+        """No more messages; those never committed give their memory back."""
         if not self._closed:
             self._closed = True
-            leftovers = list(self._writes)
-            self._pool.submit(self._discard, leftovers, list(self._writes.values()))
+            self._spool._abandoned(list(self._pending))
+            self._pending.clear()
             self._pool.shutdown(wait=False)
 
     # -- the threads -------------------------------------------------------------------------
-    def _write(self, entry: SpoolEntry, uid: str, raw: bytes) -> int:
-        """Write the message under its `.part` name; the open file (synced at `commit`)."""
-        part = _part(entry)
-        try:
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.writev(fd, [_UIDL_HEADER, uid.encode("ascii", "replace"), b"\r\n", raw])
-            except BaseException:
-                os.close(fd)
-                raise
-        except OSError as exc:
-            part.unlink(missing_ok=True)
-            raise SpoolError(
-                f"the receive spool {self._spool.folder} cannot take a message: {exc}") from exc
-        return fd
-
-    def _commit(self, entries: list[SpoolEntry], writes: list[Future[int]]) -> None:
-        for write in writes:
-            failed = write.exception()  # waits for it
-            if failed is not None:
-                self._discard(entries, writes)
-                raise failed
-        fds = [write.result() for write in writes]
+    def _commit(self, entries: list[SpoolEntry], messages: list[tuple[str, bytes]]) -> None:
+        fds: list[int] = []
         renamed: list[SpoolEntry] = []
         try:
             try:
+                for entry, (uid, raw) in zip(entries, messages, strict=True):
+                    fds.append(_write(entry, uid, raw))
                 for fd in fds:
                     _start_writeback(fd)
                 for fd in fds:
@@ -257,21 +235,25 @@ class SpoolWriter:
             finally:
                 os.close(fd)
         except OSError as exc:
-            self._discard([e for e in entries if e not in renamed], [])
+            left = [e for e in entries if e not in renamed]
+            for entry in left:
+                _part(entry).unlink(missing_ok=True)
+            self._spool._abandoned(left)
             raise SpoolError(
-                f"the receive spool {self._spool.folder} cannot be synced: {exc}") from exc
+                f"the receive spool {self._spool.folder} cannot take a message: {exc}") from exc
         finally:
             self._spool._committed(renamed)  # in the folder: printed, as after a power-on
 
-    def _discard(self, entries: list[SpoolEntry], writes: list[Future[int]]) -> None:
-        futures_wait(writes)
-        for write in writes:  # close what was written (a failed write closed its own)
-            if write.exception() is None:
-                with contextlib.suppress(OSError):
-                    os.close(write.result())
-        for entry in entries:
-            _part(entry).unlink(missing_ok=True)
-        self._spool._abandoned(entries)
+
+def _write(entry: SpoolEntry, uid: str, raw: bytes) -> int:
+    """Write the message under its `.part` name; the open file (fsynced by the caller)."""
+    fd = os.open(_part(entry), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.writev(fd, [_UIDL_HEADER, uid.encode("ascii", "replace"), b"\r\n", raw])
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
