@@ -218,6 +218,7 @@ class Device:
 
     # ------------------------------------------------------------- lifecycle
     async def start(self) -> None:
+        self.trust.prepare()  # the TLS context, built in a thread meanwhile (not awaited)
         for store in self.stores.values():
             await store.start()
         for unit in self.receivers.values():  # reads its ledger off the loop: awaits

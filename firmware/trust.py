@@ -22,7 +22,9 @@ them all as it would on the device.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import ssl
 import threading
 import weakref
@@ -38,6 +40,8 @@ from mfp_sim.hwsim.private import private_dir, write_private
 from .errors import FirmwareError
 
 __all__ = ["TrustStore", "TrustError", "shared_context"]
+
+log = logging.getLogger(__name__)
 
 
 class TrustError(FirmwareError):
@@ -121,6 +125,30 @@ class TrustStore:
         if self._ctx is None:
             self._ctx = shared_context(self._bundle())
         return self._ctx
+
+    def prepare(self) -> None:
+        """Start building the context now, in a worker thread; nothing waits for it.
+
+        Power-on calls it, as a real device loads its root list at boot: the first TLS
+        client (the first Get Token of a fresh device, the first poll) then finds the context
+        made instead of loading the CA bundle on the event loop (16-36 ms, issue 9). The
+        thread only builds it; the store takes it on the loop, and only if the trusted set
+        did not change meanwhile (an import makes a new bundle: that context is not taken).
+        """
+        if self._ctx is not None:
+            return
+        version, bundle = self.version, self._bundle()
+
+        def built(done: asyncio.Future[ssl.SSLContext]) -> None:
+            if done.cancelled():
+                return
+            if done.exception() is not None:  # the first client raises it again, and says so
+                log.debug("preparing the TLS context failed: %r", done.exception())
+            elif self.version == version and self._ctx is None:
+                self._ctx = done.result()
+
+        future = asyncio.get_running_loop().run_in_executor(None, shared_context, bundle)
+        future.add_done_callback(built)
 
     def check_link(self, where: str) -> None:
         """Raise `hwsim.network.LinkDown` (an OSError) when the network cable is out."""

@@ -16,6 +16,7 @@ from mfp_sim.firmware.events import JobChanged
 from mfp_sim.firmware.mail.errors import TOKEN_UPDATE_FAILED
 from mfp_sim.firmware.mail.jobs import MAX_ATTEMPTS, RETRY_BASE, retry_delay
 from mfp_sim.firmware.tokens.machine import TokenState
+from mfp_sim.firmware.vocabulary import JobKind
 from mfp_sim.tools.mailserver import MailServer
 
 from .conftest import ALICE, BOB, sh, wait_for
@@ -342,3 +343,20 @@ async def test_help_lists_the_mail_commands(device):
     reply = await sh(device, "help scan")
     assert reply["usage"] == "scan to=<address> [pages=N] [format=pdf|tiff]"
     assert {"scan", "ifax", "job", "jobs", "test", "mail", "tray"} <= set(await sh(device, "help"))
+
+
+async def test_dots_and_lone_line_ends_arrive_as_composed(device, bench, clock):
+    """The device dot-stuffs and CRLF-normalises DATA itself (`smtp_sender.data_payload`):
+    lines that are or start with dots, a lone LF and a lone CR reach the mailbox intact."""
+    await setup_smtp(device, bench, clock)
+    body = b"first\r\n.leading dot\r\n..two dots\r\n.\r\nlone LF\nlone CR\rlast"
+    raw = (f"From: {ALICE}\r\nTo: {BOB}\r\nSubject: dots\r\nMessage-ID: <dots@mfp.test>\r\n\r\n"
+           .encode() + body)
+    job_id = device.jobs.allocate_id()
+    device.jobs.submit(job_id, kind=JobKind.SCAN, to=BOB, sender=ALICE, subject="dots",
+                       message_id="<dots@mfp.test>", message=raw)
+    assert (await wait_job(device, job_id)).state.value == "sent"
+    [message] = maildir(bench, BOB)
+    assert message["Message-ID"] == "<dots@mfp.test>"
+    lines = message.get_payload().splitlines()
+    assert lines == ["first", ".leading dot", "..two dots", ".", "lone LF", "lone CR", "last"]

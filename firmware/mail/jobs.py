@@ -33,7 +33,7 @@ import heapq
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mfp_sim.hwsim.clock import Clock
@@ -113,7 +113,9 @@ class JobInfo:
     maybe_duplicate: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Every field is a plain value, so a copy of the fields is what `asdict` would give,
+        # without its recursive deep copy (several writes per job: docs/bench.md).
+        data = dict(self.__dict__)
         data["state"] = self.state.value
         return data
 

@@ -34,9 +34,12 @@ from aiosmtplib import (
     SMTPConnectError,
     SMTPConnectResponseError,
     SMTPConnectTimeoutError,
+    SMTPDataError,
     SMTPException,
+    SMTPResponse,
     SMTPResponseException,
     SMTPServerDisconnected,
+    SMTPStatus,
     SMTPTimeoutError,
 )
 
@@ -55,7 +58,7 @@ from .errors import (
 from .refusals import NOT_THE_TOKEN, auth_refusal, enhanced_code, sender_refusal
 from .session_token import SessionToken
 
-__all__ = ["BeforeData", "SmtpSender", "reply_text"]
+__all__ = ["BeforeData", "SmtpSender", "data_payload", "reply_text"]
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +303,7 @@ class SmtpSender:
                 await smtp.rcpt(rcpt)
             if before_data is not None:
                 before_data()
-            reply = await smtp.data(message)
+            reply = await _data(smtp, message)
         except SMTPResponseException as exc:
             _check_reply(exc, f"{cfg.server}:{cfg.port}")
             text = reply_text(exc.code, exc.message)
@@ -319,6 +322,63 @@ class SmtpSender:
         log.info("smtp: %s accepted %d bytes for %s: %s", cfg.server, len(message),
                  ", ".join(recipients), text)
         return text
+
+
+def data_payload(message: bytes) -> bytes:
+    """What DATA sends for `message` (RFC 5321 §4.5.2): every line end CRLF (a lone CR or LF
+    made one), a dot added to each line that starts with a dot, then the `.CRLF` end.
+
+    Byte for byte what aiosmtplib's `execute_data_command` sends (tests compare them), made
+    with bytes operations instead of its two regular expressions: 0.1 ms rather than 0.9 ms
+    for an 80 KiB scan, which was an eighth of the device's CPU per job (docs/bench.md).
+    """
+    if message.count(b"\r\n") != message.count(b"\n") or \
+            message.count(b"\r") != message.count(b"\n"):  # a lone CR or LF somewhere
+        message = message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    if message.startswith(b"."):
+        message = b"." + message
+    if _has_line_leading_dot(message):
+        message = message.replace(b"\n.", b"\n..")
+    return message + b".\r\n"
+
+
+def _has_line_leading_dot(message: bytes) -> bool:
+    """Whether some line after the first starts with a dot. A scan's message has dots only
+    in its few header lines (base64 has none), so jumping from dot to dot (`find` of one byte
+    is memchr) is much quicker than the substring search `replace` would do for nothing."""
+    at = message.find(b".", 1)
+    for _ in range(64):  # a text dense with dots: let `replace` search instead
+        if at < 0:
+            return False
+        if message[at - 1] == 0x0A:
+            return True
+        at = message.find(b".", at + 1)
+    return True
+
+
+async def _data(smtp: aiosmtplib.SMTP, message: bytes) -> SMTPResponse:
+    """`smtp.data(message)` with the payload made by `data_payload`; the same exchange as
+    aiosmtplib's: DATA (its `execute_command`), 354, the payload written with its protocol's
+    `write`, the reply read with its `read_response` before anything else runs on the loop
+    (the reply cannot be missed), and the connection closed when it is lost or times out."""
+    payload = data_payload(message)
+    start = await smtp.execute_command(b"DATA")
+    if start.code != SMTPStatus.start_input:
+        raise SMTPDataError(start.code, start.message)
+    protocol = smtp.protocol
+    if protocol is None:
+        raise SMTPServerDisconnected("Connection lost")
+    try:
+        protocol.write(payload)
+        reply = await protocol.read_response(timeout=smtp.timeout)
+    except (SMTPServerDisconnected, SMTPTimeoutError):
+        smtp.close()
+        raise
+    if reply.code != SMTPStatus.completed:
+        raise SMTPDataError(reply.code, reply.message)
+    return reply
 
 
 # --------------------------------------------------------------- mapping

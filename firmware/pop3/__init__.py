@@ -3,6 +3,7 @@
 Map:
     client  `Pop3Client`: asyncio streams, plain/STLS/implicit TLS, USER/PASS and XOAUTH2,
             the RFC 1939 transaction commands, time and size bounds on everything.
+    multiline  where a multi-line reply ends and how many dots were stuffed into it.
     errors  the exception tree, drawn in its docstring.
 """
 

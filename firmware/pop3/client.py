@@ -9,10 +9,11 @@ customer network meets captive portals, broken middleboxes and hostile servers:
   it guards a real socket, whatever the device clock says), or it raises `Pop3Timeout`;
 * no status line may exceed `max_line` bytes and no multi-line reply `max_message_size`
   bytes (`Pop3ProtocolError`), so an endless or oversized reply cannot eat the device's memory;
-* replies are read in large chunks into one buffer of the client's own: a multi-line reply is
-  found whole by its `CRLF.CRLF` end and un-dot-stuffed with two bytes operations, not a line at
-  a time (a fax is about 1,000 base64 lines); lines inside it are bounded by the message size
-  only, as RFC 1939 sets no line limit there;
+* replies are read in large chunks into one buffer of the client's own: the end of a
+  multi-line reply is found by jumping from dot to dot in each read (`multiline.py`) and the
+  body is un-dot-stuffed with one bytes operation when it has stuffed dots at all, not a line
+  at a time (a fax is about 1,000 base64 lines); lines inside it are bounded by the message
+  size only, as RFC 1939 sets no line limit there;
 * after a timeout or a protocol error the session state is unknown, so the connection is
   dropped without QUIT: the server then deletes nothing (RFC 1939 §6).
 
@@ -49,6 +50,7 @@ from .errors import (
     Pop3TooLarge,
     response_code,
 )
+from .multiline import body_end, last_line, scan_body
 
 __all__ = ["MAX_COMMAND_LINE", "Pop3Client", "Security"]
 
@@ -280,14 +282,14 @@ class Pop3Client:
         """The body of a multi-line reply, dot-unstuffed, CRLF line ends kept.
 
         The body starts right after the status line, so an empty body is just `.CRLF`; any
-        other body ends at the first `LF.CRLF` (a bare `LF.LF` is taken too). The search and
-        the count of stuffed dots only look at what arrived since the last read, so the cost
-        stays linear however the server splits its writes. The size bound is on the
-        un-stuffed body, checked as data arrives: an endless reply fails at the bound.
+        other body ends at the first `LF.CRLF` (a bare `LF.LF` is taken too). Each read is
+        scanned once, from where the last scan stopped (`multiline.scan_body`), so the cost stays linear
+        however the server splits its writes. The size bound is on the un-stuffed body,
+        checked as data arrives: an endless reply fails at the bound.
         """
         buf = self._buffer
-        scanned = 0  # bytes of buf searched for the end; the end may straddle this point
-        dots = 0  # stuffed dots (line-leading) in buf[:scanned]
+        scanned = 0  # buf[:scanned] holds no end; its line-leading dots are `dots`
+        dots = 0
         while True:
             if scanned == 0:
                 if buf[:3] == b".\r\n" or buf[:2] == b".\n":  # an empty body
@@ -296,25 +298,29 @@ class Pop3Client:
                 if b".\r\n".startswith(buf):  # too little to tell yet
                     await self._fill(bytes(buf))
                     continue
-            start = max(0, scanned - 3)  # an end split across two reads is found too
-            end = _body_end(buf, start)
+                scanned, dots = 1, int(buf[0] == 0x2E)  # a stuffed dot on the first line
+            end, scanned, dots = scan_body(buf, scanned, dots)
             if end >= 0:
-                body = bytes(buf[: end + 1])
+                with memoryview(buf) as view:
+                    body = bytes(view[: end + 1])
                 del buf[: end + (4 if buf[end + 2 : end + 3] == b"\r" else 3)]
-                return self._unstuffed(body)
-            dots += buf.count(b"\n.", max(0, scanned - 1))
-            scanned = len(buf)
-            if scanned - dots - (buf[:1] == b".") > self.max_message_size:
+                return self._unstuffed(body, dots)
+            if scanned - dots > self.max_message_size:
                 raise Pop3TooLarge(
                     f"multi-line reply larger than {self.max_message_size} bytes"
                 )
-            await self._fill(_last_line(buf))
+            await self._fill(last_line(buf))
 
-    def _unstuffed(self, body: bytes) -> bytes:
-        """RFC 1939 §3: a line-leading dot was added by the server; take it away."""
-        if body[:1] == b".":
-            body = body[1:]
-        body = body.replace(b"\n.", b"\n")
+    def _unstuffed(self, body: bytes, dots: int = -1) -> bytes:
+        """RFC 1939 §3: a line-leading dot was added by the server; take it away.
+
+        `dots` is how many there are when the scan counted them (0: none, nothing to copy),
+        -1 when it did not.
+        """
+        if dots:
+            if body[:1] == b".":
+                body = body[1:]
+            body = body.replace(b"\n.", b"\n")
         if len(body) > self.max_message_size:
             raise Pop3TooLarge(f"multi-line reply larger than {self.max_message_size} bytes")
         return body
@@ -430,7 +436,7 @@ class Pop3Client:
             if b".\r\n".startswith(buf):  # too little to tell yet (or nothing)
                 await self._fill(bytes(buf))
                 continue
-            end = _body_end(buf, 0)
+            end = body_end(buf, 0)
             cut = end + 1 if end >= 0 else buf.rfind(b"\n") + 1
             if cut:  # complete lines: keep what fits under the limit, drop the rest
                 block = bytes(buf[:cut])
@@ -452,7 +458,7 @@ class Pop3Client:
                 continue  # the terminator is now at the buffer's start
             if len(buf) > self.max_line:
                 raise Pop3ProtocolError(f"reply line longer than {self.max_line} bytes")
-            await self._fill(_last_line(buf))
+            await self._fill(last_line(buf))
 
     async def retr(self, number: int) -> bytes:
         """The whole message, un-dot-stuffed, CRLF line ends."""
@@ -511,19 +517,6 @@ class Pop3Client:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def _body_end(buf: bytearray, start: int) -> int:
-    """Index of the LF that ends the body's last line (`LF.CRLF` or `LF.LF`), or -1."""
-    crlf = buf.find(b"\n.\r\n", start)
-    lf = buf.find(b"\n.\n", start, crlf + 3 if crlf >= 0 else len(buf))
-    return lf if lf >= 0 else crlf
-
-
-def _last_line(buf: bytearray) -> bytes:
-    """The unfinished line at the end of `buf` (for "closed the connection after ...")."""
-    cut = buf.rfind(b"\n")
-    return bytes(buf[cut + 1 : cut + 1 + 120])
-
-
 def _login_error(text: str, kind: type[Pop3ServerError]) -> Pop3ServerError:
     if response_code(text) in _NOT_CREDENTIALS:
         return Pop3ServerError(text, step=Step.AUTH)

@@ -8,11 +8,11 @@
         stop here if it does not fit in the fax memory ("fax memory full": the rest stays on
         the server)
         RETR; a message whose Message-ID was taken before is a duplicate; any other is
-        written to the spool (a worker thread writes and fsyncs it while RETR goes on);
+        kept for the spool with its batch;
         a message another client removed meanwhile (-ERR to RETR or DELE) is skipped
-        per batch: commit the spool (rename, one folder fsync), write the batch to the
-        ledger (one NVRAM transaction), wake the print worker, and only then DELE the
-        batch (unless `leave_copy`); the next batch is read meanwhile
+        per batch: commit the spool (a worker thread writes and fsyncs the batch's files,
+        renames them, one folder fsync) while RETR goes on, write the batch to the ledger (one NVRAM transaction), wake the print worker, and only then
+        DELE the batch (unless `leave_copy`); the next batch is read meanwhile
 
 So a power cut at any instant loses nothing (nothing is deleted before it is in the spool for
 good; no QUIT, nothing deleted at all) and prints nothing twice (the spool and tray names come

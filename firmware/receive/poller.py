@@ -209,12 +209,14 @@ class PopPoller:
             raise FaxMemoryFull(memory.use())
         pop = await self._mailbox.open(cfg, [])
         try:
+            # Until QUIT is answered: the server deletes at QUIT (a long mailbox takes it a
+            # while), and a print started meanwhile would compete with the session.
             with self._reception.receiving():
                 drain = Drain(self.section, self.kind, pop, cfg, result, ticket, self._spool,
                               self._ledger, self._printer, self._tray, self._clock,
                               self._events, self._limits, self._journal)
                 await drain.run()
-            await pop.quit()
+                await pop.quit()
         finally:
             await pop.close()
         if drain.full:

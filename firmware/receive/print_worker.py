@@ -6,7 +6,7 @@ per POP setting runs on its own task:
 
     wake up (the poller committed a batch; or power-on: whatever the spool still holds)
     for each spooled message, in reception order:
-        wait while any POP session of the device is receiving (`Reception`)
+        wait while any POP session of the device is receiving (`Reception`: until QUIT)
         print it (`printing.print_message`), sync the tray files and folder -> `Printed` event
         or refuse it: not a fax, not decodable          -> `Refused` event, ledger says refused
         then remove the spool file

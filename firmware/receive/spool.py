@@ -7,9 +7,9 @@ One folder per POP setting, `<nvram>/spool/<section>/`, one file per message:
     <seq>-<rx-id>.try<k>.eml  the same, after its printing started k times (`attempt`)
     .<seq>-<rx-id>.part       being stored by the POP session (not yet part of the spool)
 
-The POP session hands each message to a `SpoolWriter` thread, which writes it under its
-`.part` name and fsyncs it while the session reads on; per batch, `commit` renames the batch
-into place and fsyncs the folder once; only then does the ledger record the batch's UIDLs,
+The POP session keeps each message with its batch; per batch, a `SpoolWriter` thread
+writes the batch's files under their `.part` names while the session reads on, fsyncs them,
+renames them into place and fsyncs the folder once; only then does the ledger record the batch's UIDLs,
 and only then go the DELE commands. So a message is either not in the spool (it is still on
 the server and will be read again) or in it for good. A `.part` file found at power-on is an
 unfinished batch: it is removed (those messages are still on the server).
@@ -34,14 +34,16 @@ it again.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import os
 import re
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from mfp_sim.hwsim.private import private_dir
 
@@ -174,13 +176,15 @@ class ReceiveSpool:
 class SpoolWriter:
     """The threads that store messages while the POP session goes on reading.
 
-    `add` only hands the message over (the event loop does no file work, and is not woken
-    per message); `WRITERS` threads write each message under its `.part` name and fsync it.
-    Writing is what limits a drain (about 1 ms per fax-sized message on the test machine,
-    mostly the kernel's page allocation, which runs outside the GIL), so two threads write
-    side by side. `commit` waits for the writes of its entries, then renames them into place
-    and fsyncs the folder, once. `close` removes written but uncommitted `.part` files (those
-    messages are still on the server).
+    `add` only keeps the message with its batch (the event loop does no file work and wakes
+    no thread per message); `commit` hands the batch to one of `WRITERS` threads, which
+    writes each message under its `.part` name, starts the write-back of all of them at once
+    (`sync_file_range`, Linux), fsyncs each, renames the batch into place and fsyncs the
+    folder, once, while the session reads the next batch. Starting the batch's write-back
+    together lets the kernel submit it in a few large requests: less CPU per message than an
+    fsync right after each write (docs/bench.md), with the same guarantee, since nothing is
+    committed (nor recorded, nor deleted on the server) before every file of the batch is
+    fsynced. `close` forgets messages never committed (they are still on the server).
     """
 
     WRITERS = 2
@@ -188,48 +192,40 @@ class SpoolWriter:
     def __init__(self, spool: ReceiveSpool) -> None:
         self._spool = spool
         self._pool = ThreadPoolExecutor(self.WRITERS, thread_name_prefix="spool-writer")
-        self._writes: dict[SpoolEntry, Future[None]] = {}
+        self._pending: dict[SpoolEntry, tuple[str, bytes]] = {}
         self._closed = False
 
     def add(self, entry: SpoolEntry, uid: str, raw: bytes) -> None:
-        self._writes[entry] = self._pool.submit(self._write, entry, uid, raw)
+        self._pending[entry] = (uid, raw)
 
     async def commit(self, entries: list[SpoolEntry]) -> None:
         """Make `entries` (all added before) part of the spool for good."""
-        writes = [self._writes.pop(e) for e in entries]
-        await asyncio.wrap_future(self._pool.submit(self._commit, entries, writes))
+        messages = [self._pending.pop(e) for e in entries]
+        await asyncio.wrap_future(self._pool.submit(self._commit, entries, messages))
 
     def close(self) -> None:
-        """No more messages; uncommitted ones are removed once their writes end."""
+        """No more messages; those never committed give their memory back."""
         if not self._closed:
             self._closed = True
-            leftovers = list(self._writes)
-            self._pool.submit(self._discard, leftovers, list(self._writes.values()))
+            self._spool._abandoned(list(self._pending))
+            self._pending.clear()
             self._pool.shutdown(wait=False)
 
     # -- the threads -------------------------------------------------------------------------
-    def _write(self, entry: SpoolEntry, uid: str, raw: bytes) -> None:
-        part = _part(entry)
-        try:
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.writev(fd, [_UIDL_HEADER, uid.encode("ascii", "replace"), b"\r\n", raw])
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            part.unlink(missing_ok=True)
-            raise SpoolError(
-                f"the receive spool {self._spool.folder} cannot take a message: {exc}") from exc
-
-    def _commit(self, entries: list[SpoolEntry], writes: list[Future[None]]) -> None:
-        for write in writes:
-            failed = write.exception()  # waits for it
-            if failed is not None:
-                self._discard(entries, writes)
-                raise failed
+    def _commit(self, entries: list[SpoolEntry], messages: list[tuple[str, bytes]]) -> None:
+        fds: list[int] = []
         renamed: list[SpoolEntry] = []
         try:
+            try:
+                for entry, (uid, raw) in zip(entries, messages, strict=True):
+                    fds.append(_write(entry, uid, raw))
+                for fd in fds:
+                    _start_writeback(fd)
+                for fd in fds:
+                    os.fsync(fd)
+            finally:
+                for fd in fds:
+                    os.close(fd)
             for entry in entries:
                 os.replace(_part(entry), entry.path)
                 renamed.append(entry)
@@ -239,17 +235,46 @@ class SpoolWriter:
             finally:
                 os.close(fd)
         except OSError as exc:
-            self._discard([e for e in entries if e not in renamed], [])
+            left = [e for e in entries if e not in renamed]
+            for entry in left:
+                _part(entry).unlink(missing_ok=True)
+            self._spool._abandoned(left)
             raise SpoolError(
-                f"the receive spool {self._spool.folder} cannot be synced: {exc}") from exc
+                f"the receive spool {self._spool.folder} cannot take a message: {exc}") from exc
         finally:
             self._spool._committed(renamed)  # in the folder: printed, as after a power-on
 
-    def _discard(self, entries: list[SpoolEntry], writes: list[Future[None]]) -> None:
-        futures_wait(writes)
-        for entry in entries:
-            _part(entry).unlink(missing_ok=True)
-        self._spool._abandoned(entries)
+
+def _write(entry: SpoolEntry, uid: str, raw: bytes) -> int:
+    """Write the message under its `.part` name; the open file (fsynced by the caller)."""
+    fd = os.open(_part(entry), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.writev(fd, [_UIDL_HEADER, uid.encode("ascii", "replace"), b"\r\n", raw])
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux's sync_file_range(2), which Python's `os` does not offer; None elsewhere."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return cast("Callable[[int, int, int, int], int]", function)
+
+
+_SYNC_FILE_RANGE = _load_sync_file_range()
+_SYNC_FILE_RANGE_WRITE = 2  # start write-back of the dirty pages; do not wait
+
+
+def _start_writeback(fd: int) -> None:
+    """Start writing the file's data to disk (only a hint: durability comes from fsync)."""
+    if _SYNC_FILE_RANGE is not None:
+        _SYNC_FILE_RANGE(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
 
 
 def _part(entry: SpoolEntry) -> Path:
