@@ -13,39 +13,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from mfp_sim.tools.hil import MfpConsole
 
-from .test_processes import Proc
+from .test_processes import Proc, _start, procs  # noqa: F401 (a fixture of that module)
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
 
 
-@pytest.fixture
-def started() -> Iterator[list[Proc]]:
-    procs: list[Proc] = []
-    yield procs
-    for p in reversed(procs):
-        p.stop()
-
-
-def _start(procs: list[Proc], *args: str) -> Proc:
-    p = Proc(list(args))
-    procs.append(p)
-    p.wait_ready()
-    return p
-
-
 def test_keycloak_30s_tokens_a_minute_of_device_time_at_most_6_refreshes(tmp_path: Path,
-                                                                      started: list[Proc]):
-    bench = _start(started, "testbed", "--state", str(tmp_path / "bench"), "--idp-profile",
+                                                                      procs: list[Proc]):  # noqa: F811 (the fixture)
+    bench = _start(procs, "testbed", "--state", str(tmp_path / "bench"), "--idp-profile",
                    "keycloak", "--idp-knob", "access_token_lifetime=30")
     info = json.loads(Path(bench.values["testbed"]).read_text())
     http = requests.Session()
@@ -58,7 +41,7 @@ def test_keycloak_30s_tokens_a_minute_of_device_time_at_most_6_refreshes(tmp_pat
         found: dict[str, Any] = answer.json()
         return found
 
-    device = _start(started, "device", "--nvram", str(tmp_path / "dev"), "--testbed",
+    device = _start(procs, "device", "--nvram", str(tmp_path / "dev"), "--testbed",
                     bench.values["testbed"], "--clock", "virtual")
     with MfpConsole(device.values["console"], timeout=15) as console:
         for line in ("set smtp.provider local", f"set smtp.account {ALICE}", "set smtp.auth oauth2",

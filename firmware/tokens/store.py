@@ -206,14 +206,7 @@ class TokenStore:
     async def _start_flow(self) -> FlowPrompt:
         if not self._machine.can("start"):
             self._machine.fire("start")  # raises TokenStateError with the advice
-        provider_name, account = self._target()
-        if not account:
-            raise TokenStateError(
-                f"Get Token: set {self.name}.account first (the e-mail address to sign in with)")
-        provider = self._providers.get(provider_name)
-        if not provider.client_id:
-            raise DeviceFlowError("no_client_id", f"provider {provider.name!r} has no client id: "
-                                  "add one in a providers file (docs/providers.md)")
+        provider, account = self._sign_in_target("Get Token")
         scopes = provider.scopes_for(self.service)
         if not scopes:
             raise DeviceFlowError("no_scope", f"provider {provider.name!r} has no {self.service} scope")
@@ -442,18 +435,24 @@ class TokenStore:
         sign in as. The client is not this store's until `signed_in`: nothing changes here."""
         if not self._machine.can("signed_in"):
             self._machine.fire("signed_in")  # raises TokenStateError with the advice
-        provider_name, account = self._target()
-        if not account:
-            raise TokenStateError(
-                f"Sign in: set {self.name}.account first (the e-mail address to sign in with)")
-        provider = self._providers.get(provider_name)
-        if not provider.client_id:
-            raise DeviceFlowError("no_client_id", f"provider {provider.name!r} has no client id: "
-                                  "add one in a providers file (docs/providers.md)")
+        provider, account = self._sign_in_target("Sign in")
         client = ProviderClient(provider, context=self._trust.ssl_context(),
                                 deadlines=self._deadlines, executor=self._executor,
                                 discovery=self._discovery, link=self._trust.link)
         return client, account
+
+    def _sign_in_target(self, action: str) -> tuple[Provider, str]:
+        """The provider and account the settings name, refused with what to set if either is
+        missing (Get Token and Sign in say the same)."""
+        provider_name, account = self._target()
+        if not account:
+            raise TokenStateError(
+                f"{action}: set {self.name}.account first (the e-mail address to sign in with)")
+        provider = self._providers.get(provider_name)
+        if not provider.client_id:
+            raise DeviceFlowError("no_client_id", f"provider {provider.name!r} has no client id: "
+                                  "add one in a providers file (docs/providers.md)")
+        return provider, account
 
     def signed_in(self, client: ProviderClient, grant: Granted, account: str) -> None:
         """The browser sign-in gave a token: held and refreshed from now on exactly as one from
