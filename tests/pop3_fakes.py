@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Self
 
 __all__ = ["DOVECOT_EXPUNGED", "DOVECOT_PLAINTEXT_DISABLED", "GeneratedMailbox"]
 
@@ -27,7 +28,28 @@ DOVECOT_USER_PLAINTEXT = ("-ERR [AUTH] Plaintext authentication disallowed on no
                           "(SSL/TLS) connections.")
 
 
-class GeneratedMailbox:
+class LoopbackServer:
+    """A TCP server on 127.0.0.1 (port chosen by the OS) for `async with`; a subclass
+    answers each connection in `_session`."""
+
+    port: int = 0
+    _server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> Self:
+        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class GeneratedMailbox(LoopbackServer):
     def __init__(
         self,
         count: int,
@@ -50,18 +72,6 @@ class GeneratedMailbox:
         self.retrieved: list[int] = []
         self.deleted: set[int] = set()  # committed by QUIT
         self.dele_reads = 0  # socket reads that brought DELE commands (pipelining: few)
-        self.port = 0
-        self._server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> GeneratedMailbox:
-        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
-        self.port = int(self._server.sockets[0].getsockname()[1])
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
 
     def commands(self) -> list[str]:
         return [line.split(" ")[0].upper() for line in self.lines]

@@ -47,6 +47,8 @@ from mfp_sim.tools.bench_ca import BenchCA
 from mfp_sim.tools.idp import CLIENT_ID, POP_SCOPE, SMTP_SCOPE, IdentityProvider
 from mfp_sim.tools.mailserver import HostilePop3Server, Hostility, MailServer, Pop3Reply
 
+from .pop3_fakes import LoopbackServer
+
 BOB, BOB_PASSWORD = "bob@example.test", "bob-pass-1"
 
 
@@ -296,25 +298,13 @@ async def test_operations_need_a_connection() -> None:
 
 
 # -- multi-line replies read in chunks ---------------------------------------------------------------
-class ScriptedPop3:
+class ScriptedPop3(LoopbackServer):
     """A POP3 "server" that answers each command keyword with scripted chunks, each written
     (and drained) on its own, so a reply can be cut anywhere; it records the commands."""
 
     def __init__(self, replies: dict[str, list[bytes]]) -> None:
         self.replies = replies
         self.commands: list[str] = []
-        self.port = 0
-        self._server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> ScriptedPop3:
-        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
-        self.port = int(self._server.sockets[0].getsockname()[1])
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -23,7 +23,7 @@ from mfp_sim.tools.testbed import Testbed
 
 from .conftest import BOB, sh
 from .mail_helpers import maildir, setup_pop
-from .pop3_fakes import DOVECOT_PLAINTEXT_DISABLED, GeneratedMailbox
+from .pop3_fakes import DOVECOT_PLAINTEXT_DISABLED, GeneratedMailbox, LoopbackServer
 from .test_pop3_client import BOB_PASSWORD, Dovecot, _start_dovecot
 
 pytestmark = pytest.mark.timeout(60)
@@ -124,27 +124,15 @@ async def test_capa_is_asked_before_sign_in_over_tls_too(make_device, bench, clo
 
 
 # -- a real Dovecot that refuses plaintext authentication ------------------------------------------
-class RecordingProxy:
+class RecordingProxy(LoopbackServer):
     """A TCP relay from 127.0.0.1 to a server: it records what the client sent. Dovecot then
     sees a client on another address than its own, so its plaintext rule applies."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.sent = bytearray()
-        self.port = 0
-        self._server: asyncio.Server | None = None
 
-    async def __aenter__(self) -> RecordingProxy:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        self.port = int(self._server.sockets[0].getsockname()[1])
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(*self.target)
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, record: bool) -> None:
