@@ -170,6 +170,80 @@ SENTENCES: dict[str, str] = {
                                     "but the mail server does not accept them. Check that {account} "
                                     "has a licensed mailbox that allows POP3, and that the app has "
                                     "the mail permission (POP.AccessAsUser.All)"),
+    "mail.token_refused_for_now": N_("the server refused the token ({refusal}); {why}"),
+    "mail.token_missing": N_("{why}. Obtain the {store} token first (token {store} get)"),
+    "mail.renewed_moments_ago": N_("it was renewed moments ago"),
+    # ---- a token store asked for its token by a mail session ----------------------------------
+    "token.not_renewed_yet": N_("{store}: the access token expired and could not be renewed yet "
+                                "({cause}); retrying in {wait}"),
+    "token.not_renewed_in_time": N_("it was not renewed in time"),
+    "token.is_invalid": N_("{store}: token is Invalid: {reason}"),
+    "token.is_not_retrieved": N_("{store}: token is Not retrieved: press Get Token first"),
+    "token.is_waiting": N_("{store}: token is Waiting for authorization: authorization is not "
+                           "finished yet"),
+    # ---- the SMTP client: a session's stages (firmware/mail/smtp_sender.py) ---------------
+    # `{where}` is host:port, `{reply}` the server's reply line, `{error}` the words of the
+    # operating system or a library: fields, never translated.
+    "smtp.no_recipient": N_("no recipient given"),
+    "smtp.no_server": N_("smtp.server is not set: enter the SMTP server first"),
+    "smtp.no_user": N_("smtp.user is not set: enter the user name for SMTP AUTH"),
+    "smtp.cannot_connect": N_("cannot connect to {where}: {error}"),
+    "smtp.cannot_reach": N_("cannot reach {where}: {error}"),
+    "smtp.port_refused": N_("connection to {where} refused: nothing listens on that port, or a "
+                            "firewall blocks it"),
+    "smtp.no_greeting": N_("no answer from {where} within {seconds} s"),
+    "smtp.greeting_refused": N_("{where} refused the connection: {reply}"),
+    "smtp.closed_at_once": N_("{where} closed the connection at once"),
+    "smtp.not_smtp": N_("{where} answered {during} with {what}: is it an SMTP server? Check "
+                        "smtp.server and smtp.port"),
+    "smtp.during_greeting": N_("the greeting"),
+    "smtp.during_command": N_("a command"),
+    "smtp.during_transaction": N_("the mail transaction"),
+    "smtp.line_too_long": N_("a line longer than SMTP allows"),
+    "smtp.not_a_reply": N_("something that is not an SMTP reply (\"{shown}\")"),
+    "smtp.ehlo_refused": N_("EHLO refused: {reply}"),
+    "smtp.ehlo_after_tls_refused": N_("EHLO after STARTTLS refused: {reply}"),
+    "smtp.no_starttls": N_("{where} does not offer STARTTLS, and smtp.security is starttls: "
+                           "nothing was sent in clear. Check the server and port (587 offers "
+                           "STARTTLS; 465 needs security ssl)"),
+    "smtp.starttls_refused": N_("STARTTLS refused by {where}: {reply}"),
+    "smtp.tls_negotiation_failed": N_("TLS negotiation with {where} failed: {error}"),
+    "smtp.handshake_failed": N_("TLS handshake with {where} failed: {error}{hint}"),
+    "smtp.hint_not_tls": N_(" (the server did not answer in TLS: this port may be plain or "
+                            "STARTTLS, e.g. 587 needs security starttls, 465 security ssl)"),
+    "smtp.implicit_tls_closed": N_("TLS handshake with {where} failed: connection closed (is the "
+                                   "port really implicit TLS?)"),
+    "smtp.untrusted": N_("the certificate of {where} is not trusted: {error} (import the server's "
+                         "CA, and use the name the certificate was issued for)"),
+    "smtp.mechanism_missing": N_("the server does not offer AUTH {mechanism} (it offers: "
+                                 "{offered}){hint}"),
+    "smtp.no_auth_at_all": N_("no AUTH at all"),
+    "smtp.hint_auth_after_tls": N_(" - it may allow AUTH only after TLS"),
+    "smtp.sign_in_refused": N_("the server refused the sign-in: {reply}"),
+    "smtp.sign_in_refused_renewed": N_("the server refused the sign-in even with a freshly "
+                                       "renewed token: {reply}"),
+    "smtp.closed_after_refusal": N_("the server closed the connection after refusing the token "
+                                    "({reply}); the token was renewed and the next attempt will "
+                                    "use it"),
+    "smtp.message_refused": N_("the server refused the message: {reply}"),
+    "smtp.address_refused": N_("address refused before sending: {error}"),
+    "smtp.transaction_failed": N_("the mail transaction failed: {error}"),
+    "smtp.silent_during": N_("no answer during {during} within {seconds} s"),
+    "smtp.closed_during": N_("the server closed the connection during {during}"),
+    # ---- the send queue: a job's reason (firmware/mail/jobs.py) -----------------------------
+    # `{why}` is the session's reason (itself a sentence, or the server's words); `{reply}`
+    # the server's answer to DATA, as it said it.
+    "job.retrying": N_("{why} (attempt {attempt} of {attempts}; next in {delay} s)"),
+    "job.gave_up": N_("{why} (gave up after {attempts} attempts)"),
+    "job.power_lost_before_data": N_("Power was lost before the message was sent; sending it "
+                                     "again"),
+    "job.power_lost_after_data": N_("Power was lost after the message was handed to the server; "
+                                    "sending it again with the same Message-ID {message_id} (the "
+                                    "recipient may receive it twice)"),
+    "job.sent_again": N_("{reply} (sent again after a power cut during the first send: the "
+                         "recipient may have two copies, both with Message-ID {message_id})"),
+    "job.unreadable": N_("The stored message could not be read back from memory; scan again"),
+    "job.internal_error": N_("Internal error: {error}"),
 }
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mfp_sim.firmware.sentences import say
+
 __all__ = ["Alert", "Note"]
 
 
@@ -29,9 +31,11 @@ class Alert:
 
     def text(self, gettext: Callable[[str], str]) -> str:
         store = gettext(self.title) if self.title else ""
-        if self.verbatim:
-            return f"{store}: {self.message}" if store else self.message
-        return gettext(self.message).format(store=store, **dict(self.params))
+        if self.verbatim:  # the firmware's words: a `Reason` is said in the panel's language
+            message = say(self.message, gettext)
+            return f"{store}: {message}" if store else message
+        fields = {name: say(value, gettext) for name, value in self.params}
+        return gettext(self.message).format(store=store, **fields)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from mfp_sim.hwsim.nvram import Nvram
 
 from ..errors import CommandError, FirmwareError
 from ..events import EventBus, JobChanged
+from ..sentences import Reason
 from ..vocabulary import JobKind, JobState
 from .errors import MailFailure
 from .smtp_sender import SmtpSender
@@ -117,13 +118,25 @@ class JobInfo:
         # without its recursive deep copy (several writes per job: docs/bench.md).
         data = dict(self.__dict__)
         data["state"] = self.state.value
+        if isinstance(self.reason, Reason):
+            data["reason"] = str(self.reason)
+            data["said"] = self.reason.to_json()
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobInfo:
+        """A stored record. The reason is kept twice: `reason`, its English text (what every
+        record has held since the first firmware, and all a record written before reasons
+        were sentences has), and `said`, the same reason as a sentence (`Reason.to_json`),
+        so the panel and the web page can say it in the device's language after a power cut.
+        A record without `said` (an old one, or a reason that is the server's own words)
+        loads with its plain-text reason; a `said` this firmware cannot rebuild (a sentence
+        code a newer firmware wrote) falls back to that English text."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["state"] = JobState(known["state"])
         known["kind"] = JobKind(known["kind"])
+        if "said" in data:
+            known["reason"] = Reason.from_json(data["said"], str(known.get("reason", "")))
         return cls(**known)
 
 
@@ -223,11 +236,9 @@ class JobQueue:
         for job in self.list():
             if job.state is JobState.SENDING:
                 if job.data_started:
-                    reason = (f"Power was lost after the message was handed to the server; "
-                              f"sending it again with the same Message-ID {job.message_id} "
-                              "(the recipient may receive it twice)")
+                    reason = Reason("job.power_lost_after_data", message_id=job.message_id)
                 else:
-                    reason = "Power was lost before the message was sent; sending it again"
+                    reason = Reason("job.power_lost_before_data")
                 self._move(job, "power_on", reason=reason, next_attempt_at=self._clock.now(),
                            data_started=False,
                            maybe_duplicate=job.maybe_duplicate or job.data_started)
@@ -281,7 +292,7 @@ class JobQueue:
         body = self._body(job)
         if body is None:
             self._move(self._move(job, "attempt"), "refused",
-                       reason="The stored message could not be read back from memory; scan again")
+                       reason=Reason("job.unreadable"))
             return
         job = self._move(job, "attempt", attempts=job.attempts + 1, reason="")
 
@@ -292,29 +303,31 @@ class JobQueue:
         try:
             reply = await self._sender.send(job.sender, [job.to], body, before_data=before_data)
         except MailFailure as exc:
-            self._failed(job, str(exc), exc.temporary)
+            self._failed(job, exc.reason, exc.temporary)
         except FirmwareError as exc:
             self._failed(job, str(exc), temporary=False)
         except Exception as exc:  # a bug or a library surprise: fail this job, keep the queue
             log.exception("job %s: unexpected failure", job.id)
-            self._failed(job, f"Internal error: {type(exc).__name__}: {exc}", temporary=False)
+            self._failed(job, Reason("job.internal_error", error=f"{type(exc).__name__}: {exc}"),
+                         temporary=False)
         else:
-            reason = reply
+            # The server's reply is its own words: a reason only when the device adds some.
+            reason: str = reply
             if job.maybe_duplicate:
-                reason += (f" (sent again after a power cut during the first send: the recipient "
-                           f"may have two copies, both with Message-ID {job.message_id})")
+                reason = Reason("job.sent_again", reply=reply, message_id=job.message_id)
             self._move(job, "delivered", reason=reason, reply=reply)
 
     def _failed(self, job: JobInfo, why: str, temporary: bool) -> None:
+        """`why` is the session's reason (a `Reason` where the device worded it)."""
         if temporary and job.attempts < MAX_ATTEMPTS:
             delay = retry_delay(job.attempts)
-            reason = (f"{why} (attempt {job.attempts} of {MAX_ATTEMPTS}; "
-                      f"next in {int(delay)} s)")
+            reason = Reason("job.retrying", why=why, attempt=str(job.attempts),
+                            attempts=str(MAX_ATTEMPTS), delay=str(int(delay)))
             self._move(job, "retry_later", reason=reason,
                        next_attempt_at=self._clock.now() + delay, data_started=False)
         else:
             if temporary:
-                why = f"{why} (gave up after {job.attempts} attempts)"
+                why = Reason("job.gave_up", why=why, attempts=str(job.attempts))
             self._move(job, "refused", reason=why)
 
     # --------------------------------------------------------- NVRAM

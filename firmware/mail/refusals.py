@@ -15,7 +15,9 @@ same reply code covers causes an administrator fixes in very different places:
                  sender renews it once (`SessionToken.renew`); refused again with a fresh
                  token, the mailbox itself does not take the account's tokens
 
-Anything else keeps the server's own line, verbatim, after the device's few words.
+Anything else keeps the server's own line, verbatim, after the device's few words. Every
+sentence here is a `sentences.Reason` whose `{reply}` is the server's line: the panel and the
+web page translate the device's words around it, never the server's.
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ def auth_refusal(code: int, message: str, text: str, *, account: str = "",
     elif renewed and code == 535:
         said = Reason("smtp.token_refused_renewed", reply=text, account=account)
     else:
-        detail = " even with a freshly renewed token" if renewed else ""
-        said = f"the server refused the sign-in{detail}: {text}"
+        said = Reason("smtp.sign_in_refused_renewed" if renewed else "smtp.sign_in_refused",
+                      reply=text)
     return MailAuthError(said, server_text=text, code=code, temporary=temporary)
 
 
@@ -68,5 +70,5 @@ def sender_refusal(code: int, message: str, text: str, *, sender: str,
     if enhanced_code(message) == "5.7.60" and account:
         said = Reason("smtp.send_as_denied", reply=text, sender=sender, account=account)
     else:
-        said = f"the server refused the message: {text}"
+        said = Reason("smtp.message_refused", reply=text)
     return MailReplyError(said, code=code, server_text=text)

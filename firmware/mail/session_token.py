@@ -40,7 +40,7 @@ class SessionToken:
         except TokenUnavailable as exc:
             raise self.failure(exc, refusal) from exc
         if token.access_token == used.access_token:
-            why = self._store.status().reason or "it was renewed moments ago"
+            why = self._store.status().reason or Reason("mail.renewed_moments_ago")
             raise MailTokenError(Reason("mail.token_not_renewed_now", refusal=refusal, why=why),
                                  server_text=refusal, temporary=True, step=self._step)
         return token
@@ -48,14 +48,21 @@ class SessionToken:
     def failure(self, exc: TokenUnavailable, refusal: str = "") -> MailTokenError:
         """The error for a token that can't be used, by the store's state."""
         state = self._store.state
-        refused = f"the server refused the token ({refusal}); " if refusal else ""
         name = self._store.name
+        why = _reason_of(exc)
         if state is TokenState.INVALID:
             said = (Reason("mail.token_invalid_refused", refusal=refusal, store=name, cause=exc.cause)
                     if refusal else Reason("mail.token_invalid", store=name, cause=exc.cause))
             return MailTokenError(said, server_text=refusal, step=self._step)
+        if refusal:
+            why = Reason("mail.token_refused_for_now", refusal=refusal, why=why)
         if state is TokenState.RETRIEVED:  # a grant is held; renewal failed for now
-            return MailTokenError(f"{refused}{exc}", server_text=refusal, temporary=True,
-                                  step=self._step)
-        return MailTokenError(f"{refused}{exc}. Obtain the {name} token first (token {name} get)",
+            return MailTokenError(why, server_text=refusal, temporary=True, step=self._step)
+        return MailTokenError(Reason("mail.token_missing", why=why, store=name),
                               server_text=refusal, step=self._step)
+
+
+def _reason_of(exc: TokenUnavailable) -> str:
+    """The store's sentence (a `Reason`, so it can be translated), or its plain text."""
+    said = exc.args[0] if exc.args else ""
+    return said if isinstance(said, Reason) else str(exc)

@@ -43,6 +43,7 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
+from ..sentences import Reason
 from ..settings import AuthMethod, Security, SmtpSettings
 from ..tokens.store import BearerToken, TokenStore, mask
 from ..trust import TrustStore
@@ -105,7 +106,7 @@ class SmtpSender:
         Raises a `MailFailure` subclass naming the stage and carrying the server's words.
         """
         if not recipients:
-            raise MailReplyError("no recipient given", code=554, server_text="")
+            raise MailReplyError(Reason("smtp.no_recipient"), code=554, server_text="")
         async with self.session() as (smtp, cfg):
             return await self._transfer(smtp, cfg, sender, list(recipients), message, before_data)
 
@@ -127,8 +128,7 @@ class SmtpSender:
         """A connected, secured, signed-in session; QUIT and close on the way out."""
         cfg = self._settings()
         if not cfg.server:
-            raise MailConnectError("smtp.server is not set: enter the SMTP server first",
-                                   temporary=False)
+            raise MailConnectError(Reason("smtp.no_server"), temporary=False)
         notes = steps if steps is not None else []
         smtp = await self._connect(cfg, notes)
         try:
@@ -157,23 +157,26 @@ class SmtpSender:
         try:
             self._trust.check_link(where)
         except OSError as exc:
-            raise MailConnectError(f"cannot connect to {where}: {exc.strerror}") from exc
+            raise MailConnectError(Reason("smtp.cannot_connect", where=where,
+                                          error=str(exc.strerror))) from exc
         try:
             greeting = await smtp.connect()
         except SMTPConnectTimeoutError as exc:
-            raise MailTimeoutError(f"no answer from {where} within {cfg.timeout} s") from exc
+            raise MailTimeoutError(Reason("smtp.no_greeting", where=where,
+                                          seconds=str(cfg.timeout))) from exc
         except SMTPConnectResponseError as exc:
             text = reply_text(exc.code, exc.message)
-            raise MailReplyError(f"{where} refused the connection: {text}", code=exc.code,
+            raise MailReplyError(Reason("smtp.greeting_refused", where=where, reply=text),
+                                 code=exc.code,
                                  server_text=text, step="connect") from exc
         except SMTPConnectError as exc:
             raise _connect_failure(exc, where, cfg.security is Security.SSL) from exc
         except SMTPResponseException as exc:  # a greeting that is not SMTP at all
-            raise _malformed(exc, where, "the greeting") from exc
+            raise _malformed(exc, where, greeting=True) from exc
         except ssl.SSLError as exc:
             raise _tls_failure(exc, where) from exc
         except (SMTPServerDisconnected, ConnectionError) as exc:
-            raise MailConnectError(f"{where} closed the connection at once") from exc
+            raise MailConnectError(Reason("smtp.closed_at_once", where=where)) from exc
         notes.append(f"connected to {where}: {reply_text(greeting.code, greeting.message)}")
         if cfg.security is Security.SSL:
             notes.append("TLS (implicit): certificate and host name verified")
@@ -186,8 +189,8 @@ class SmtpSender:
         except SMTPResponseException as exc:
             _check_reply(exc, f"{cfg.server}:{cfg.port}")
             text = reply_text(exc.code, exc.message)
-            raise MailReplyError(f"EHLO refused: {text}", code=exc.code, server_text=text,
-                                 step="connect") from exc
+            raise MailReplyError(Reason("smtp.ehlo_refused", reply=text), code=exc.code,
+                                 server_text=text, step="connect") from exc
         except (SMTPServerDisconnected, SMTPTimeoutError) as exc:
             raise _lost(exc, "EHLO", cfg) from exc
         if cfg.security is not Security.STARTTLS:
@@ -195,30 +198,27 @@ class SmtpSender:
                 notes.append("no encryption (smtp.security=off)")
             return
         if not smtp.supports_extension("starttls"):
-            raise MailTlsError(
-                f"{where} does not offer STARTTLS, and smtp.security is starttls: nothing was "
-                "sent in clear. Check the server and port (587 offers STARTTLS; 465 needs "
-                "security ssl)"
-            )
+            raise MailTlsError(Reason("smtp.no_starttls", where=where))
         try:
             await smtp.starttls(tls_context=self._trust.ssl_context())
         except SMTPResponseException as exc:
             _check_reply(exc, f"{cfg.server}:{cfg.port}")
             text = reply_text(exc.code, exc.message)
-            raise MailTlsError(f"STARTTLS refused by {where}: {text}", server_text=text,
+            raise MailTlsError(Reason("smtp.starttls_refused", where=where, reply=text),
+                               server_text=text,
                                code=exc.code, temporary=400 <= exc.code < 500) from exc
         except ssl.SSLError as exc:
             raise _tls_failure(exc, where) from exc
         except (SMTPServerDisconnected, SMTPTimeoutError) as exc:
-            raise MailTlsError(f"TLS negotiation with {where} failed: {exc}",
+            raise MailTlsError(Reason("smtp.tls_negotiation_failed", where=where, error=str(exc)),
                                temporary=True) from exc
         try:
             await smtp.ehlo()  # RFC 3207: forget what was said in clear, ask again
         except SMTPResponseException as exc:
             _check_reply(exc, f"{cfg.server}:{cfg.port}")
             text = reply_text(exc.code, exc.message)
-            raise MailReplyError(f"EHLO after STARTTLS refused: {text}", code=exc.code,
-                                 server_text=text, step="tls") from exc
+            raise MailReplyError(Reason("smtp.ehlo_after_tls_refused", reply=text),
+                                 code=exc.code, server_text=text, step="tls") from exc
         except (SMTPServerDisconnected, SMTPTimeoutError) as exc:
             raise _lost(exc, "EHLO after STARTTLS", cfg) from exc
         notes.append("TLS (STARTTLS): certificate and host name verified")
@@ -231,17 +231,16 @@ class SmtpSender:
                      AuthMethod.OAUTH2: "xoauth2"}[cfg.auth]
         offered = [m.lower() for m in smtp.server_auth_methods]
         if mechanism not in offered:
-            listed = " ".join(m.upper() for m in offered) or "no AUTH at all"
-            raise MailAuthError(
-                f"the server does not offer AUTH {mechanism.upper()} (it offers: {listed})"
-                + (" - it may allow AUTH only after TLS" if cfg.security is Security.OFF else "")
-            )
+            listed = " ".join(m.upper() for m in offered) or Reason("smtp.no_auth_at_all")
+            hint = Reason("smtp.hint_auth_after_tls") if cfg.security is Security.OFF else ""
+            raise MailAuthError(Reason("smtp.mechanism_missing", mechanism=mechanism.upper(),
+                                       offered=listed, hint=hint))
         if cfg.auth is AuthMethod.OAUTH2:
             account = await self._xoauth2(smtp, cfg)
             notes.append(f"signed in with XOAUTH2 as {account}")
             return
         if not cfg.user:
-            raise MailAuthError("smtp.user is not set: enter the user name for SMTP AUTH")
+            raise MailAuthError(Reason("smtp.no_user"))
         try:
             if cfg.auth is AuthMethod.PLAIN:
                 await smtp.auth_plain(cfg.user, cfg.password)
@@ -268,9 +267,8 @@ class SmtpSender:
                  token.account, mask(token.access_token), first)
         renewed = await self._token.renew(token, first)
         if not smtp.is_connected:
-            raise MailConnectError(
-                f"the server closed the connection after refusing the token ({first}); "
-                "the token was renewed and the next attempt will use it", server_text=first)
+            raise MailConnectError(Reason("smtp.closed_after_refusal", reply=first),
+                                   server_text=first)
         try:
             await self._auth_xoauth2(smtp, cfg, renewed)
         except SMTPResponseException as exc:
@@ -311,13 +309,13 @@ class SmtpSender:
                                  account=cfg.account if cfg.auth is AuthMethod.OAUTH2
                                  else cfg.user) from exc
         except (SMTPServerDisconnected, SMTPTimeoutError) as exc:
-            raise _lost(exc, "the mail transaction", cfg) from exc
+            raise _lost(exc, Reason("smtp.during_transaction"), cfg) from exc
         except ValueError as exc:  # aiosmtplib refuses an address it cannot send safely
-            raise MailReplyError(f"address refused before sending: {exc}", code=501,
+            raise MailReplyError(Reason("smtp.address_refused", error=str(exc)), code=501,
                                  server_text="") from exc
         except SMTPException as exc:
-            raise MailProtocolError(f"the mail transaction failed: {exc}", step="send",
-                                    temporary=True) from exc
+            raise MailProtocolError(Reason("smtp.transaction_failed", error=str(exc)),
+                                    step="send", temporary=True) from exc
         text = reply_text(reply.code, reply.message)
         log.info("smtp: %s accepted %d bytes for %s: %s", cfg.server, len(message),
                  ", ".join(recipients), text)
@@ -390,20 +388,22 @@ def _check_reply(exc: SMTPResponseException, where: str) -> None:
     """aiosmtplib reports an answer that is not an SMTP reply as code -1: a broken or hostile
     server, not a refusal; raise that (temporary: trying again later is right)."""
     if exc.code < 0:
-        raise _malformed(exc, where, "a command") from exc
+        raise _malformed(exc, where) from exc
 
 
-def _malformed(exc: SMTPResponseException, where: str, during: str) -> MailProtocolError:
+def _malformed(exc: SMTPResponseException, where: str, *,
+               greeting: bool = False) -> MailProtocolError:
+    what: str
     if "too long" in exc.message.lower():
-        what = "a line longer than SMTP allows"
+        what = Reason("smtp.line_too_long")
     else:
         text = exc.message.removeprefix("Malformed SMTP response line: ")
         shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text.strip())
         shown = shown if len(shown) <= QUOTE else shown[:QUOTE] + "…"
-        what = f'something that is not an SMTP reply ("{shown}")'
-    step = "connect" if during == "the greeting" else "send"
-    return MailProtocolError(f"{where} answered {during} with {what}: is it an SMTP server? "
-                             "Check smtp.server and smtp.port", step=step, temporary=True)
+        what = Reason("smtp.not_a_reply", shown=shown)
+    during = Reason("smtp.during_greeting" if greeting else "smtp.during_command")
+    return MailProtocolError(Reason("smtp.not_smtp", where=where, during=during, what=what),
+                             step="connect" if greeting else "send", temporary=True)
 
 
 def _connect_failure(exc: SMTPConnectError, where: str, implicit_tls: bool) -> MailFailure:
@@ -411,38 +411,35 @@ def _connect_failure(exc: SMTPConnectError, where: str, implicit_tls: bool) -> M
     if isinstance(cause, ssl.SSLError):
         return _tls_failure(cause, where)
     if isinstance(cause, ConnectionRefusedError):
-        return MailConnectError(
-            f"connection to {where} refused: nothing listens on that port, or a firewall "
-            "blocks it")
+        return MailConnectError(Reason("smtp.port_refused", where=where))
     if isinstance(cause, OSError) and cause.strerror:
-        return MailConnectError(f"cannot reach {where}: {cause.strerror}")
+        return MailConnectError(Reason("smtp.cannot_reach", where=where, error=cause.strerror))
     if implicit_tls and isinstance(cause, (ConnectionResetError, EOFError)):
-        return MailTlsError(f"TLS handshake with {where} failed: connection closed "
-                            "(is the port really implicit TLS?)")
-    return MailConnectError(f"cannot connect to {where}: {exc}")
+        return MailTlsError(Reason("smtp.implicit_tls_closed", where=where))
+    return MailConnectError(Reason("smtp.cannot_connect", where=where, error=str(exc)))
 
 
 def _tls_failure(exc: ssl.SSLError, where: str) -> MailTlsError:
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return MailTlsError(f"the certificate of {where} is not trusted: "
-                            f"{exc.verify_message or exc.reason} (import the server's CA, "
-                            "and use the name the certificate was issued for)")
-    reason = exc.reason or str(exc)
-    return MailTlsError(f"TLS handshake with {where} failed: {reason}{_tls_hint(str(reason))}")
+        return MailTlsError(Reason("smtp.untrusted", where=where,
+                                   error=str(exc.verify_message or exc.reason)))
+    reason = str(exc.reason or exc)
+    return MailTlsError(Reason("smtp.handshake_failed", where=where, error=reason,
+                               hint=_tls_hint(reason)))
 
 
 def _tls_hint(reason: str) -> str:
     if "WRONG_VERSION_NUMBER" in reason:
-        return (" (the server did not answer in TLS: this port may be plain or STARTTLS, "
-                "e.g. 587 needs security starttls, 465 security ssl)")
+        return Reason("smtp.hint_not_tls")
     return ""
 
 
 def _lost(exc: Exception, during: str, cfg: SmtpSettings) -> MailFailure:
+    """The server went silent or away; `during` a command's name, or a `Reason`."""
     if isinstance(exc, SMTPTimeoutError):
-        return MailTimeoutError(f"no answer during {during} within {cfg.timeout} s",
-                                step="send")
-    return MailProtocolError(f"the server closed the connection during {during}", step="send",
+        return MailTimeoutError(Reason("smtp.silent_during", during=during,
+                                       seconds=str(cfg.timeout)), step="send")
+    return MailProtocolError(Reason("smtp.closed_during", during=during), step="send",
                              temporary=True)
 
 

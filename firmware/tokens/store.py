@@ -44,7 +44,7 @@ from ..vocabulary import Service
 from .answers import Garbled, Granted, Issued, Refused, Unanswered, Untrusted
 from .device_flow import Authorized, DeviceFlowPoller, Ended, PollAgain, expired_reason
 from .http import DiscoveryCache
-from .machine import LABELS, SHOWN_AS, Phase, TokenMachine, TokenState
+from .machine import LABELS, Phase, TokenMachine, TokenState
 from .provider_client import ProviderClient
 from .reasons import advice_for, invalid_reason, mask, seconds
 from .record import FlowRecord, TokenRecord, seal, unseal
@@ -268,10 +268,10 @@ class TokenStore:
         now = self._now()
         if not policy.fresh(now):
             wait = policy.wait_before(now, Urgency.NEEDED)
-            cause = self._cause or "it was not renewed in time"
+            cause = self._cause or Reason("token.not_renewed_in_time")
             raise TokenUnavailable(
-                f"{self.name}: the access token expired and could not be renewed yet ({cause}); "
-                f"retrying in {seconds(max(wait, 1))}", cause=cause)
+                Reason("token.not_renewed_yet", store=self.name, cause=cause,
+                       wait=seconds(max(wait, 1))), cause=cause)
         return BearerToken(self._account, self._access_token)
 
     async def refresh(self, urgency: Urgency = Urgency.ASKED) -> TokenState:
@@ -423,11 +423,11 @@ class TokenStore:
             return
         if phase is Phase.INVALID:
             cause = self._cause or self._reason
-            raise TokenUnavailable(f"{self.name}: token is Invalid: "
-                                   f"{self._reason or invalid_reason(cause)}", cause=cause)
-        hint = "press Get Token first" if phase is Phase.NOT_RETRIEVED else \
-            "authorization is not finished yet"
-        raise TokenUnavailable(f"{self.name}: token is {LABELS[SHOWN_AS[phase]]}: {hint}")
+            raise TokenUnavailable(Reason("token.is_invalid", store=self.name,
+                                          reason=self._reason or invalid_reason(cause)),
+                                   cause=cause)
+        raise TokenUnavailable(Reason("token.is_not_retrieved" if phase is Phase.NOT_RETRIEVED
+                                      else "token.is_waiting", store=self.name))
 
     # ------------------------------------------ browser sign-in (auth_code.py)
     def sign_in_client(self) -> tuple[ProviderClient, str]:

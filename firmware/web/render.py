@@ -3,7 +3,7 @@ form token, messages left by the last form).
 
 The page's language is the device's (`device.language`), read at each request, so switching it
 on the panel or the console switches the web page at its next page. Templates get the words
-through `_` (gettext of that language); the Italian lives in the one catalog
+through `_` (gettext of that language), and the firmware's reasons through `say`; the Italian lives in the one catalog
 (`firmware/locale/it/LC_MESSAGES/mfp-sim.po`). Jinja2 escapes every value it prints.
 """
 
@@ -16,6 +16,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..i18n import Catalog
+from ..sentences import say
 from .guard import Session
 from .state import SESSION, state
 
@@ -47,6 +48,9 @@ def _common(request: web.Request, ctx: dict[str, Any], *, take_flash: bool) -> d
         messages, found.flash[:] = list(found.flash), []
     return {
         "_": words.gettext,
+        # A reason the firmware composed (`sentences.Reason`) in the page's language; any
+        # other text (a server's reply) as it is.
+        "say": lambda text: say(text, words.gettext),
         "lang": words.language,
         "path": request.path,
         "csrf": found.csrf if isinstance(found, Session) else "",

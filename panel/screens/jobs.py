@@ -14,6 +14,7 @@ from textual.widgets import DataTable, TabbedContent, TabPane
 from mfp_sim.firmware.events import Event, JobChanged, Printed
 from mfp_sim.firmware.i18n import N_
 from mfp_sim.firmware.mail.jobs import JobInfo
+from mfp_sim.firmware.sentences import say
 from mfp_sim.firmware.vocabulary import JobKind, JobState
 
 from ..base import DeviceListener
@@ -64,7 +65,8 @@ class JobStatusScreen(DeviceListener, PanelScreen):
     def _job_row(self, job: JobInfo) -> tuple[str, ...]:
         when = time.strftime("%H:%M:%S", time.gmtime(job.created))
         return (job.id, self._(_JOB_KINDS.get(job.kind, job.kind)), job.to,
-                self._(_JOB_STATES.get(job.state, job.state)), str(job.attempts), when, job.reason)
+                self._(_JOB_STATES.get(job.state, job.state)), str(job.attempts), when,
+                say(job.reason, self._))
 
 
 def _size(size: int) -> str:
