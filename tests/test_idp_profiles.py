@@ -177,6 +177,53 @@ async def test_keycloak_refresh_token_follows_the_sso_idle_limit(
     assert dead == {"error": "invalid_grant", "error_description": "Token is not active"}
 
 
+@pytest.mark.parametrize("profile", ["keycloak"])
+async def test_keycloak_says_refresh_expires_in_and_ends_the_session_at_its_max(
+        idp: IdentityProvider, wire: Wire, clock: VirtualClock) -> None:
+    """Keycloak (TokenManager.java): every answer carries `refresh_expires_in`, the refresh
+    token's `exp` less now; `exp` is the SSO Session Idle from now, never past the SSO Session
+    Max from the sign-in, and no access token outlives that end either."""
+    configured = await wire.control("POST", "config", {"session_max_lifetime": 2000})
+    assert configured.status_code == 200, configured.text
+    tokens = await wire.signed_in()
+    assert (tokens["expires_in"], tokens["refresh_expires_in"]) == (300, 1800)
+    await clock.advance(1000)
+    second = (await wire.refresh(tokens["refresh_token"])).json()
+    assert (second["expires_in"], second["refresh_expires_in"]) == (300, 1000)  # the max
+    await clock.advance(900)
+    third = (await wire.refresh(second["refresh_token"])).json()
+    assert (third["expires_in"], third["refresh_expires_in"]) == (100, 100)
+    await clock.advance(100)
+    over = (await wire.refresh(third["refresh_token"])).json()
+    assert over == {"error": "invalid_grant", "error_description": "Token is not active"}
+
+
+@pytest.mark.parametrize("profile", ["keycloak"])
+async def test_keycloak_offline_tokens_say_no_expiry(idp: IdentityProvider, wire: Wire,
+                                                     clock: VirtualClock) -> None:
+    """An offline token (asked for with `offline_access`): `refresh_expires_in: 0`, it lives
+    the offline session idle since its last use, no session max."""
+    configured = await wire.control("POST", "config", {"offline_tokens": True,
+                                                        "offline_session_idle": 7200})
+    assert configured.status_code == 200, configured.text
+    tokens = await wire.signed_in()
+    assert tokens["refresh_expires_in"] == 0
+    await clock.advance(7000)  # past the SSO idle (1800 s), within the offline idle
+    second = (await wire.refresh(tokens["refresh_token"])).json()
+    assert second["refresh_expires_in"] == 0 and second["expires_in"] == 300
+    await clock.advance(7200)
+    dead = (await wire.refresh(second["refresh_token"])).json()
+    assert dead == {"error": "invalid_grant", "error_description": "Token is not active"}
+
+
+@pytest.mark.parametrize("profile", ["entra", "generic"])
+async def test_other_profiles_do_not_say_refresh_expires_in(wire: Wire, clock: VirtualClock) -> None:
+    tokens = await wire.signed_in()
+    await clock.advance(60)
+    renewed = (await wire.refresh(tokens["refresh_token"])).json()
+    assert "refresh_expires_in" not in tokens and "refresh_expires_in" not in renewed
+
+
 # ---- google ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("profile", ["google"])
 async def test_google_device_flow_refuses_the_mail_scope(idp: IdentityProvider, wire: Wire) -> None:

@@ -230,6 +230,7 @@ class BenchRefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
                                 days=f"{days:g} days")
         if state.is_disabled(family.username):
             raise server.refuse("user_disabled")
+        server.session_ends = state.session_ends(family)
         return record
 
     def authenticate_user(self, refresh_token: RefreshToken) -> str:
@@ -268,6 +269,8 @@ class BenchAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         # Per-call context: set by the entry points, read by hooks authlib calls synchronously.
         self._device_flow = False
         self._wrong_issuer = False
+        #: The session's end (Keycloak's SSO Session Max) of the refresh being answered.
+        self.session_ends: float | None = None
         self._correlation_id: str | None = None
         self._nonce: str | None = None
 
@@ -325,6 +328,8 @@ class BenchAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         scopes = scope_to_list(scope) or []
         resource_scopes = [s for s in scopes if s not in OIDC_SCOPES]
         lifetime = float(expires_in) if expires_in else self.state.access_token_lifetime()
+        if self.session_ends is not None:  # Keycloak: no token outlives the session's max
+            lifetime = max(1.0, min(lifetime, self.session_ends - now))
         granted = resource_scopes + [s for s in OIDC_SCOPES if s in scopes]
         token: dict[str, Any] = {
             "token_type": "Bearer",
@@ -349,9 +354,15 @@ class BenchAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if not refresh:
             return
         previous: RefreshToken | None = request.refresh_token
+        offline = self.policy.offline_tokens and "offline_access" in token["scope"].split()
         family = (previous.family if previous is not None
-                  else self.state.new_family(request.user, self.client.client_id))
-        self.state.add_refresh_token(refresh, family, token["scope"])
+                  else self.state.new_family(request.user, self.client.client_id, offline=offline))
+        record = self.state.add_refresh_token(refresh, family, token["scope"])
+        if self.policy.refresh_expires_in:
+            # Keycloak sets it from the refresh token's `exp`; an offline token has none, and
+            # the answer then carries the field's default, 0 (TokenManager.java, build()).
+            token["refresh_expires_in"] = (0 if family.offline
+                                           else max(0, int(record.expires_at - self.clock_now())))
         log.info("issued tokens to %s (refresh %s, family %s)", family.username,
                  token_prefix(refresh), family.family_id)
 
@@ -382,6 +393,7 @@ class BenchAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                wrong_issuer: bool = False) -> None:
         self._device_flow = device_flow
         self._wrong_issuer = wrong_issuer
+        self.session_ends = None
         self._nonce = None
         self._correlation_id = {k.lower(): v for k, v in request.headers.items()}.get(
             "client-request-id")

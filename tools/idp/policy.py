@@ -12,7 +12,9 @@ entra       Microsoft Entra ID v2: 9-character user codes, ``/devicelogin``, a `
             ``verification_uri_complete``, 900 s codes, access tokens of a random 60-90 min,
             refresh tokens replaced on use but the old one still valid, 90 days of inactivity
 keycloak    Keycloak 2x with "Revoke Refresh Token" on: 300 s access tokens, 600 s codes,
-            reuse of a spent refresh token ends the session
+            reuse of a spent refresh token ends the session; refresh tokens live the SSO
+            session idle (1800 s) capped by the session max (10 h), each answer says so in
+            ``refresh_expires_in``; ``offline_tokens`` for Keycloak's offline tokens
 google      Google's device endpoint: ``verification_url``, 1800 s codes; refuses the mail
             scope on the device flow (``invalid_scope``); refresh tokens are not rotated
 generic     plain RFC 6749 / RFC 8628 as authlib serves them; rotation with reuse detection
@@ -87,6 +89,17 @@ class IdpPolicy:
     #: A refresh token not used for this long is refused (Entra: 90 days of inactivity).
     refresh_token_lifetime: float = 90 * 24 * 3600.0
     refresh_rotation: RefreshRotation = "keep_old"
+    #: Keycloak: every token answer says ``refresh_expires_in``, the seconds until the refresh
+    #: token it carries expires (TokenManager.AccessTokenResponseBuilder.build).
+    refresh_expires_in: bool = False
+    #: Keycloak's "SSO Session Max": no refresh token of a sign-in, nor access token, outlives
+    #: the sign-in by more than this; ``None``: no such cap (Entra, Google).
+    session_max_lifetime: float | None = None
+    #: Keycloak's offline tokens: a grant that asked for ``offline_access`` (msal always
+    #: does) gets an offline token, which lives ``offline_session_idle`` after its last use,
+    #: has no session max, and is announced with ``refresh_expires_in: 0`` (no expiry).
+    offline_tokens: bool = False
+    offline_session_idle: float = 30 * 24 * 3600.0
     # ---- authorization-code flow (browser sign-in with PKCE) ---------------------------------
     authorization_code_flow: bool = True
     auth_code_lifetime: float = 600.0
@@ -96,12 +109,15 @@ class IdpPolicy:
     def __post_init__(self) -> None:
         for name in ("device_code_lifetime", "id_token_lifetime", "refresh_token_lifetime",
                      "access_token_lifetime_min", "access_token_lifetime_max",
-                     "auth_code_lifetime"):
+                     "auth_code_lifetime", "offline_session_idle"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"IdpPolicy.{name} must be > 0 seconds")
         if self.access_token_lifetime is not None and self.access_token_lifetime <= 0:
             raise ValueError("IdpPolicy.access_token_lifetime must be > 0 seconds, or null "
                              "for a random lifetime between the min and the max")
+        if self.session_max_lifetime is not None and self.session_max_lifetime <= 0:
+            raise ValueError("IdpPolicy.session_max_lifetime must be > 0 seconds, or null for "
+                             "no session maximum")
         if self.access_token_lifetime_min > self.access_token_lifetime_max:
             raise ValueError("IdpPolicy.access_token_lifetime_min must not exceed "
                              "access_token_lifetime_max")
@@ -243,6 +259,10 @@ KNOBS: dict[str, Knob] = {
     "refresh_token_lifetime": _SECONDS,
     "refresh_rotation": Knob(_one_of("none", "keep_old", "strict"),
                              '"none", "keep_old" or "strict"'),
+    "refresh_expires_in": Knob(_boolean, "true or false"),
+    "session_max_lifetime": Knob(_seconds_or_null, "a number of seconds, or null for no maximum"),
+    "offline_tokens": Knob(_boolean, "true or false"),
+    "offline_session_idle": _SECONDS,
     "authorization_code_flow": Knob(_boolean, "true or false"),
     "auth_code_lifetime": _SECONDS,
     "extra_redirect_uris": Knob(_uris, "a list of redirect URIs"),
@@ -260,8 +280,10 @@ PROFILES: dict[str, IdpPolicy] = {
         user_code_length=8, user_code_group=4, user_code_alphabet=_RFC_ALPHABET,
         verification_path="/bench/device", verification_uri_complete=True, device_message=False,
         access_token_lifetime=300.0, id_token_lifetime=300.0,
-        refresh_token_lifetime=1800.0,
+        refresh_token_lifetime=1800.0,  # "SSO Session Idle"
         refresh_rotation="strict",
+        refresh_expires_in=True,
+        session_max_lifetime=36000.0,  # "SSO Session Max"
     ),
     "google": IdpPolicy(
         profile="google",

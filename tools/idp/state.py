@@ -94,6 +94,10 @@ class GrantFamily:
     username: str
     client_id: str
     ended: FamilyEnd | None = None
+    #: When the sign-in happened (bench clock): Keycloak's session max counts from here.
+    started_at: float = 0.0
+    #: A Keycloak offline token's family: offline idle, no session max.
+    offline: bool = False
 
 
 @dataclass
@@ -313,15 +317,26 @@ class IdpState:
         return False
 
     # ---- refresh tokens ---------------------------------------------------------------------
-    def new_family(self, username: str, client_id: str) -> GrantFamily:
-        family = GrantFamily(secrets.token_urlsafe(8), username, client_id)
+    def new_family(self, username: str, client_id: str, *, offline: bool = False) -> GrantFamily:
+        family = GrantFamily(secrets.token_urlsafe(8), username, client_id,
+                             started_at=self.now(), offline=offline)
         self.families[family.family_id] = family
         return family
 
+    def session_ends(self, family: GrantFamily) -> float | None:
+        """When the family's session ends whatever its use (Keycloak's SSO Session Max)."""
+        limit = self.policy.session_max_lifetime
+        return None if family.offline or limit is None else family.started_at + limit
+
     def add_refresh_token(self, token: str, family: GrantFamily, scope: str) -> RefreshToken:
-        now = self.now()
+        """A new refresh token of `family`: it lives the idle time from now (the offline idle
+        for an offline token), and never past the session's end."""
+        now, policy = self.now(), self.policy
+        idle = policy.offline_session_idle if family.offline else policy.refresh_token_lifetime
+        ends = self.session_ends(family)
+        expires_at = now + idle if ends is None else min(now + idle, ends)
         record = RefreshToken(token=token, family=family, scope=scope, issued_at=now,
-                              expires_at=now + self.policy.refresh_token_lifetime, now=self.now)
+                              expires_at=expires_at, now=self.now)
         self.refresh_tokens[token] = record
         return record
 
