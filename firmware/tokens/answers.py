@@ -6,7 +6,8 @@ decide. Nothing a server can send raises past the adapter.
 
     Answer
      ├── Issued      a device-code answer: user code, where to go, how long, how often to poll
-     ├── Granted     a token answer: the access token, its lifetime, who signed in
+     ├── Granted     a token answer: the access token, its lifetime, who signed in, and
+     │               how long the refresh token lives when the provider says (Keycloak)
      ├── Refused     an OAuth error answer (`error`, `error_description`, Entra's `error_codes`)
      ├── Unanswered  no answer: connection refused, TLS not trusted, nothing within the deadline
      ├── Garbled     something that is not an OAuth answer: HTTP 500, not JSON, a JSON list,
@@ -71,9 +72,14 @@ class Granted:
     expires_in: float
     user: str  # who signed in, from the ID token ("" if the provider did not say)
     issuer: str = ""  # the ID token's `iss` ("" without an ID token)
+    #: Seconds the refresh token lives, when the provider says (Keycloak's
+    #: `refresh_expires_in`); None when it does not (Entra, Google), or says 0 (a Keycloak
+    #: offline token: no expiry of its own).
+    refresh_expires_in: float | None = None
 
     def __repr__(self) -> str:  # never a token in full, even by accident
         return f"Granted(user={self.user!r}, expires_in={self.expires_in}, " \
+               f"refresh_expires_in={self.refresh_expires_in}, " \
                f"access_token={mask(self.access_token)!r})"
 
 
@@ -251,7 +257,11 @@ def parse_token(body: Any, ex: Exchange) -> Granted | Refused | Garbled:
                 break
         iss = claims.get("iss")
         issuer = iss if isinstance(iss, str) else ("(not a string)" if iss is not None else "")
-    return Granted(access_token=token, expires_in=lifetime, user=user, issuer=issuer[:200])
+    # Not a field a token depends on: a value that is not a positive number of seconds is
+    # taken as not said, and the plan is then the access token's alone.
+    refresh_life = _seconds(body.get("refresh_expires_in", 0), 0.0, 1.0, MAX_LIFETIME)
+    return Granted(access_token=token, expires_in=lifetime, user=user, issuer=issuer[:200],
+                   refresh_expires_in=refresh_life or None)
 
 
 def error_answer(ex: Exchange) -> Refused | None:

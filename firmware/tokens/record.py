@@ -15,9 +15,15 @@ knows which fields to expect:
                                      and optionally said {code, capital, params}: the
                                      reason as a sentence (`sentences.Reason`), so the
                                      faces can still translate it after a power cut
+    version 3                        as version 2, and refresh_lifetime: how long the
+                                     refresh token lives from `issued_at`, when the
+                                     provider said (Keycloak's `refresh_expires_in`), else
+                                     null
 
 A version-1 record did not keep the token's lifetime; it is read as one hour ending at
 `access_expires_at` (what the device obtained then), and the first refresh learns the real one.
+A version-2 record did not keep the refresh token's lifetime; it is read as not said (the plan
+the device had when it wrote it), and the first refresh learns it.
 A record that does not open, does not parse or holds wrong types raises `RecordError` with the
 reason; the store reports it and never uses such a record. A `said` this firmware cannot
 rebuild (a sentence code it does not know) only loses its translation: the English `reason`
@@ -39,7 +45,7 @@ from .machine import Phase
 
 __all__ = ["TokenRecord", "FlowRecord", "RECORD_VERSION", "seal", "unseal"]
 
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 #: What a version-1 record's token is taken to have lived (see the module docstring).
 V1_LIFETIME = 3600.0
 
@@ -62,6 +68,7 @@ class TokenRecord:
     access_token: str = field(default="", repr=False)
     issued_at: float | None = None
     lifetime: float | None = None
+    refresh_lifetime: float | None = None
     flow: FlowRecord | None = None
     cache: str = field(default="", repr=False)
 
@@ -77,6 +84,7 @@ class TokenRecord:
             "access_token": self.access_token,
             "issued_at": self.issued_at,
             "lifetime": self.lifetime,
+            "refresh_lifetime": self.refresh_lifetime,
             "flow": None if self.flow is None else {
                 "msal": self.flow.msal, "expires_at": self.flow.expires_at,
                 "interval": self.flow.interval},
@@ -91,8 +99,9 @@ class TokenRecord:
         version = data.get("version", 1)
         if version == 1:
             return cls._from_v1(data)
-        if version != RECORD_VERSION:
-            raise RecordError(f"the record has version {version!r}, this firmware reads 1 and 2")
+        if version not in (2, RECORD_VERSION):
+            raise RecordError(f"the record has version {version!r}, this firmware reads 1 to "
+                              f"{RECORD_VERSION}")
         try:
             phase = Phase(data["phase"])
         except (KeyError, ValueError):
@@ -105,6 +114,7 @@ class TokenRecord:
             account=_str(data, "account"), provider=_str(data, "provider"),
             token_user=_str(data, "token_user"), access_token=_str(data, "access_token"),
             issued_at=_num(data, "issued_at"), lifetime=_num(data, "lifetime"),
+            refresh_lifetime=_num(data, "refresh_lifetime") if version >= 3 else None,
             flow=_flow(data.get("flow")), cache=_str(data, "cache"),
         )
 

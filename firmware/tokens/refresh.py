@@ -7,6 +7,15 @@ than `MIN_REFRESH_INTERVAL`, whatever the lifetime (a token of 1 s is renewed ev
 mostly expired: that is the provider's choice, not a reason to hammer it). After a failure
 the next attempt backs off exponentially with jitter, never sooner than a `Retry-After`.
 
+The refresh token can die first. Keycloak ends an online session after "SSO Session Idle"
+(1800 s by default) without a refresh, and says so in every token answer
+(`refresh_expires_in`, TokenManager.java): with 3600 s access tokens a device renewing only for
+the access token would find its refresh token dead ("Token is not active"). When the provider
+says it, the plan is the earlier of the access token's renewal and the refresh token's expiry
+less `min(REFRESH_MARGIN, R/2)` of its life `R` (Keycloak's 1800 s: renewed every 1500 s).
+Providers that do not say it (Entra, Google; Keycloak's offline tokens, announced with 0) keep
+the access token's plan alone.
+
 Who asks (`Urgency`) decides which limits apply:
 
     SCHEDULED  the store's own timer: the margin, the floor, back-off and Retry-After (after a
@@ -89,8 +98,11 @@ RefreshOutcome = Renewed | RetryLater | GrantGone
 
 class RefreshPolicy:
     def __init__(self, *, lifetime: float, now: Instant, age: float = 0.0,
+                 refresh_lifetime: float | None = None,
                  rng: random.Random | None = None) -> None:
         self.lifetime = max(1.0, lifetime)
+        #: How long the refresh token lives from the same issue, when the provider said.
+        self.refresh_lifetime = None if refresh_lifetime is None else max(1.0, refresh_lifetime)
         self._issued_wall = now.wall - age
         self._issued_mono = now.mono - age
         self._rng = rng if rng is not None else random.Random()
@@ -101,16 +113,18 @@ class RefreshPolicy:
 
     @classmethod
     def issued(cls, grant: Granted, now: Instant, rng: random.Random | None = None) -> RefreshPolicy:
-        return cls(lifetime=grant.expires_in, now=now, rng=rng)
+        return cls(lifetime=grant.expires_in, refresh_lifetime=grant.refresh_expires_in, now=now,
+                   rng=rng)
 
     @classmethod
     def restore(cls, *, lifetime: float, issued_at: float, now: Instant,
+                refresh_lifetime: float | None = None,
                 rng: random.Random | None = None) -> RefreshPolicy:
         """After power-on, from the record's date of issue (see the module docstring)."""
         age = now.wall - issued_at
         if age < 0:  # the clock went back while off: the token's age is unknown
             age = max(1.0, lifetime)
-        return cls(lifetime=lifetime, now=now, age=age, rng=rng)
+        return cls(lifetime=lifetime, refresh_lifetime=refresh_lifetime, now=now, age=age, rng=rng)
 
     # ------------------------------------------------------------------ time
     @property
@@ -123,9 +137,22 @@ class RefreshPolicy:
         return min(REFRESH_MARGIN, self.lifetime / 2)
 
     def remaining(self, now: Instant) -> float:
-        by_age = self.lifetime - (now.mono - self._issued_mono)
-        by_date = self._issued_wall + self.lifetime - now.wall
+        return self._left(self.lifetime, now)
+
+    def _left(self, lifetime: float, now: Instant) -> float:
+        """Seconds left of something issued with the token and living `lifetime`."""
+        by_age = lifetime - (now.mono - self._issued_mono)
+        by_date = self._issued_wall + lifetime - now.wall
         return min(by_age, by_date)
+
+    def until_due(self, now: Instant) -> float:
+        """Seconds until the plan renews: the access token's margin, or the refresh token's
+        lead when the provider said how long that lives (whichever comes first)."""
+        until = self.remaining(now) - self.margin
+        if self.refresh_lifetime is not None:
+            lead = min(REFRESH_MARGIN, self.refresh_lifetime / 2)
+            until = min(until, self._left(self.refresh_lifetime, now) - lead)
+        return until
 
     def expires_at(self, now: Instant) -> float:
         return now.wall + self.remaining(now)
@@ -134,7 +161,7 @@ class RefreshPolicy:
         return self.remaining(now) > 0
 
     def due(self, now: Instant) -> bool:
-        return self.remaining(now) <= self.margin
+        return self.until_due(now) <= 0
 
     def wait_before(self, now: Instant, urgency: Urgency) -> float:
         """Seconds before a refresh may be asked for by `urgency` (0: now)."""
@@ -149,7 +176,7 @@ class RefreshPolicy:
         if urgency is Urgency.SCHEDULED and self.failures == 0:
             # After a failure (even of a refresh asked early, by a 535 or `token check`) the
             # timer retries on the back-off schedule, as the reason says, not at the margin.
-            wait = max(wait, self.remaining(now) - self.margin)
+            wait = max(wait, self.until_due(now))
         return wait
 
     # --------------------------------------------------------------- answers
@@ -161,6 +188,7 @@ class RefreshPolicy:
     def on_answer(self, answer: Answer, now: Instant) -> RefreshOutcome:
         if isinstance(answer, Granted):
             self.lifetime = answer.expires_in
+            self.refresh_lifetime = answer.refresh_expires_in
             self._issued_wall, self._issued_mono = now.wall, now.mono
             self.failures = 0
             self._hold_until = -math.inf

@@ -548,6 +548,7 @@ class TokenStore:
             access_token=self._access_token if policy else "",
             issued_at=policy.issued_at if policy else None,
             lifetime=policy.lifetime if policy else None, flow=flow,
+            refresh_lifetime=policy.refresh_lifetime if policy else None,
             cache=self._client.serialize() if self._client is not None else self._cache,
         )
         self._nvram.write(self.key, seal(record, self._keys, self.key))
@@ -574,6 +575,7 @@ class TokenStore:
             lifetime = rec.lifetime or 3600.0
             issued_at = rec.issued_at if rec.issued_at is not None else now.wall - lifetime
             self._policy = RefreshPolicy.restore(lifetime=lifetime, issued_at=issued_at, now=now,
+                                                 refresh_lifetime=rec.refresh_lifetime,
                                                  rng=self._rng)
 
 
