@@ -366,3 +366,47 @@ def test_a_version_1_record_still_loads():
 def test_a_damaged_record_says_what_is_wrong(data, words):
     with pytest.raises(RecordError, match=words):
         TokenRecord.from_json(data)
+
+
+# ------------------------------------------------- the refresh token's own expiry (Keycloak)
+def later(seconds: float) -> Instant:
+    return Instant(T0.wall + seconds, T0.mono + seconds)
+
+
+@pytest.mark.parametrize("refresh_lifetime, plan", [
+    (600.0, 300.0),  # a short SSO Session Idle: 300 s before the refresh token dies
+    (1800.0, 1500.0),  # Keycloak's default idle with 3600 s access tokens
+    (60.0, 30.0),  # half its life when that is shorter than REFRESH_MARGIN
+    (20000.0, 3300.0),  # a refresh token outliving the access token: the access token's plan
+    (None, 3300.0),  # not said (Entra, Google, Keycloak's offline tokens): today's plan
+])
+def test_the_plan_is_the_earlier_of_the_two_expiries(refresh_lifetime, plan):
+    policy = RefreshPolicy.issued(Granted("at", 3600, "a@b", refresh_expires_in=refresh_lifetime),
+                                  T0)
+    assert policy.wait_before(T0, Urgency.SCHEDULED) == plan
+    assert not policy.due(later(plan - 1)) and policy.due(later(plan))
+    renewed = policy.on_answer(Granted("at-2", 3600, "a@b"), later(plan))  # no longer said
+    assert isinstance(renewed, Renewed) and policy.refresh_lifetime is None
+    assert policy.wait_before(later(plan), Urgency.SCHEDULED) == 3300
+
+
+@pytest.mark.parametrize("value, read", [
+    (1800, 1800.0), ("600", 600.0), (0, None), (None, None), (-5, None), ("soon", None),
+    (True, None), (10**12, 365 * 86400.0),
+])
+def test_refresh_expires_in_is_read_when_it_is_a_positive_number(value, read):
+    body = {"access_token": "at", "expires_in": 300, "refresh_expires_in": value}
+    granted = parse_token(body, OK)
+    assert isinstance(granted, Granted) and granted.refresh_expires_in == read
+
+
+def test_a_version_2_record_still_loads_and_version_3_keeps_the_refresh_lifetime():
+    v3 = TokenRecord(phase=Phase.RETRIEVED, account="a@b", access_token="tok",
+                     issued_at=T0.wall, lifetime=3600.0, refresh_lifetime=1800.0)
+    data = json.loads(json.dumps(v3.to_json()))
+    assert data["version"] == 3 and TokenRecord.from_json(data) == v3
+    v2 = {k: v for k, v in data.items() if k != "refresh_lifetime"} | {"version": 2}
+    old = TokenRecord.from_json(v2)
+    assert old.refresh_lifetime is None and old.lifetime == 3600.0 and old.access_token == "tok"
+    with pytest.raises(RecordError, match="refresh_lifetime is not a number"):
+        TokenRecord.from_json(data | {"refresh_lifetime": "long"})

@@ -207,7 +207,7 @@ async def test_a_version_1_record_from_older_firmware_still_loads(tmp_path, make
     key, nvram = "token.smtp", Nvram(tmp_path / "old")
     keys = KeyStore.for_device(tmp_path / "old", None)
     record = json.loads(keys.open(nvram.read(key) or b"", context=key))
-    assert record["version"] == 2
+    assert record["version"] == 3
     v1 = {"state": "retrieved", "reason": "", "account": record["account"],
           "provider": record["provider"], "token_user": record["token_user"],
           "access_token": record["access_token"], "access_expires_at": clock.now() + 3600,
