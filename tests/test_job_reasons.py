@@ -4,7 +4,8 @@ The bench's mail server refuses a message (`550 5.1.1`, a permanent refusal) and
 `temp_unavailable` fault armed, greets with `421 4.3.2` (a temporary one: the job waits for
 its retry). The console keeps the English sentences QA scripts read (docs/mail.md,
 docs/shell.md); the panel's job list, its status line and the web page's job table say the
-same reasons in Italian once `device.language` is `it`, the server's own reply untouched.
+same reasons in Italian once `device.language` is `it`, the server's own reply untouched; the
+connection test says the same sentence, Italian on the panel and the web page.
 A job record written before reasons were sentences (a plain-text reason) still loads and
 shows. All on the virtual clock, against the real bench over sockets.
 """
@@ -28,7 +29,7 @@ from mfp_sim.tools.testbed import Testbed
 
 from .conftest import BOB, sh
 from .mail_helpers import setup_smtp, wait_job
-from .panel_fixtures import SIZE, make_panel, until, walk
+from .panel_fixtures import SIZE, make_panel, open_page, until, walk
 from .test_fault_outcomes import Bench
 from .test_panel import text_of
 from .web_helpers import Client, start_web
@@ -165,3 +166,34 @@ async def test_an_old_record_still_loads_and_shows(make_device: Any, tmp_path: P
         await until(pilot, lambda: table.row_count == 1, what="the old job")
         row = table.get_row_at(0)
     assert row[0] == "7" and row[3] == "Non riuscito" and row[6] == OLD_RECORD["reason"]
+
+
+async def test_a_failed_connection_test_says_the_same_sentence_in_italian(
+        device: Device, bench: Testbed, clock: VirtualClock) -> None:
+    """`test smtp` on the console and [Connection Test] on the web page meet the same 421: the
+    console reads English, the page Italian, the server's words untouched in both."""
+    await setup_smtp(device, bench, clock)
+    await Bench(bench).arm("temp_unavailable")
+    console = await sh(device, "test smtp")
+    assert console["message"] == f"{where(device)} refused the connection: {UNAVAILABLE}"
+    await sh(device, "set device.language it")
+    server = await start_web(device, bench)
+    try:
+        admin = Client(server.url, str(bench.ca_file))
+        await admin.login()
+        await Bench(bench).arm("temp_unavailable")
+        answer = html.unescape((await admin.form_post("/settings/smtp",
+                                                      "/settings/smtp/test")).text)
+    finally:
+        await server.stop()
+    assert f"{where(device)} ha rifiutato la connessione: {UNAVAILABLE}" in answer
+    assert "refused the connection" not in answer
+    app = make_panel(device)  # and the panel's [Connection Test], in Italian too
+    async with app.run_test(size=SIZE) as pilot:
+        await open_page(pilot, "smtp")
+        await Bench(bench).arm("temp_unavailable")
+        await pilot.click("#test-connection")
+        await until(pilot, lambda: "421" in text_of(app.screen, "#form-message"),
+                    what="the connection test's answer")
+        assert text_of(app.screen, "#form-message") == (
+            f"{where(device)} ha rifiutato la connessione: {UNAVAILABLE}")

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import FirmwareError, SettingsError
+from ..sentences import say
 from ..settings import SettingsErrors
 from ..words import HINTS, STEP_LABELS, choices_of, field_label
 from .render import catalog, flash, page
@@ -183,5 +184,6 @@ async def connection_test(request: web.Request) -> web.Response:
                                         "detail": "", "passed": ()})
     step = _(STEP_LABELS[report.step]) if report.step in STEP_LABELS else report.step
     st.log.note(f"connection test {sp.token}: {'ok' if report.ok else 'failed at ' + report.step}")
-    return _draw(request, sp, test={"ok": report.ok, "step": step, "message": report.message,
+    return _draw(request, sp, test={"ok": report.ok, "step": step,
+                                    "message": say(report.message, _),
                                     "detail": report.detail, "passed": report.passed})

@@ -28,6 +28,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from mfp_sim.firmware.access import LoginRefused
 from mfp_sim.firmware.errors import FirmwareError, SettingsError
 from mfp_sim.firmware.events import Event, SettingsChanged
+from mfp_sim.firmware.sentences import say
 from mfp_sim.firmware.settings import DEVICE, SettingsErrors
 from mfp_sim.firmware.words import HINTS, choices_of, field_label
 
@@ -243,7 +244,8 @@ class SettingsForm(DeviceListener, Vertical):
             self._say(str(exc), error=True)
             return
         ok = bool(getattr(report, "ok", False))
-        text = str(getattr(report, "message", report))
+        message = getattr(report, "message", report)
+        text = say(message, self._) if isinstance(message, str) else str(message)
         self._say((self._("Connection OK.") + " " + text) if ok else text, error=not ok)
 
     # ------------------------------------------------------- device changes
