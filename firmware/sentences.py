@@ -3,8 +3,8 @@ table that words every code (English message ids; the Italian is in the catalog)
 
 The console and the logs speak English; the panel and the web page speak the device's
 language (`device.language`). A reason is composed once, deep in the firmware (a token store,
-an SMTP session, a POP sign-in), and travels up through events, job records and statuses to
-whichever face shows it. So a reason is a `Reason`: a `str` whose value is the English
+an SMTP session, a POP sign-in, the send queue around a job's attempt), and travels up through
+events, job records and statuses to whichever face shows it. So a reason is a `Reason`: a `str` whose value is the English
 sentence, which every layer can log, print, compare and store as before, and which also
 keeps its sentence code and fields, so a face can say it again in another language
 (`say(text, gettext)`). Like markupsafe's `Markup`, it is a string that knows one more thing
