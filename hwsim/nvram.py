@@ -29,6 +29,9 @@ deleted, so each step would copy a megabyte that the next deletes free anyway
 (docs/bench.md). Held or not, nothing about durability changes: a step is its own
 transaction after a durable commit.
 
+Deleted data: `secure_delete=FAST` (see `_configure`): deleted records are zeroed where a
+page is written anyway; free pages may keep old large values, all of them sealed.
+
 Durability per write: `write_many(..., sync=False)` commits without syncing the WAL
 (`synchronous=NORMAL` for that one commit). The write is atomic and ordered like any other
 (WAL replay stops at the last intact commit, and the next synced commit syncs everything
@@ -146,6 +149,12 @@ class Nvram:
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"journal mode stays {mode!r}, WAL is needed")
         db.execute("PRAGMA synchronous=FULL")
+        # This SQLite is built with SECURE_DELETE: every deleted overflow page (a sent job's
+        # 80 KiB message) would be zeroed, i.e. written to the WAL and checkpointed once more.
+        # FAST still zeroes deleted cells on the b-tree pages a delete writes anyway (job
+        # records, ledger entries); what it leaves on free pages is the large values, which
+        # are sealed (keystore) and as unreadable deleted as they were stored.
+        db.execute("PRAGMA secure_delete=FAST")
         db.execute(f"PRAGMA wal_autocheckpoint={self.CHECKPOINT_PAGES}")
         db.execute(f"PRAGMA journal_size_limit={self.WAL_LIMIT_BYTES}")
         db.execute(_SCHEMA)
