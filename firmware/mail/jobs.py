@@ -2,7 +2,10 @@
 
 A job is written (record and message, one atomic NVRAM transaction) before the device tries
 to send it, and every change of state is written before the device acts on it, so a power
-cut at any instant leaves a job in a state the next power-on knows what to do with.
+cut at any instant leaves a job in a state the next power-on knows what to do with. Every
+write but one is synced before the device goes on; the attempt record is not waited for,
+since losing it leaves the job `queued`, which power-on handles as it handles `sending`
+(docs/reliability.md, "Sending").
 
 States, and every move the queue makes (`TRANSITIONS`):
 
