@@ -237,11 +237,20 @@ class Nvram:
                 raise NvramError(f"write to non-volatile memory failed: {exc}") from exc
             finally:
                 if not sync:
-                    self._db.execute("PRAGMA synchronous=FULL")
+                    self._synced_again()
             if any(v is None for v in values.values()):
                 self._reclaiming = True
             if self._reclaiming and not self._held:
                 self._reclaim_step()
+
+    def _synced_again(self) -> None:
+        """Back to `synchronous=FULL` after a `sync=False` write; if even that fails, nothing
+        more is written through this handle (no later write may go out unsynced)."""
+        try:
+            self._db.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            self._off = True
+            raise NvramError(f"non-volatile memory cannot sync its writes: {exc}") from exc
 
     def hold_reclaim(self, held: bool) -> None:
         """Hold reclaim steps back (True) while draining a backlog; False: take one step now
