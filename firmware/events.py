@@ -199,6 +199,16 @@ class Subscription:
             yield await self._queue.get()
 
 
+def _stamped(event: E, time: float, seq: int) -> E:
+    """A copy of `event` with its time and sequence number: `dataclasses.replace` without its
+    `__init__` call (a frozen class sets every field through `object.__setattr__`), as every
+    job move and every received message publishes one. Events are plain frozen dataclasses
+    with no `__post_init__` (a test checks), so a copy of the fields is the same event."""
+    stamped: E = object.__new__(type(event))
+    stamped.__dict__.update(event.__dict__, time=time, seq=seq)
+    return stamped
+
+
 class EventBus:
     def __init__(self, clock_now: Callable[[], float]) -> None:
         self._now = clock_now
@@ -219,7 +229,7 @@ class EventBus:
         return lambda: self._listeners.remove(entry)
 
     def publish(self, event: E) -> E:
-        stamped = dataclasses.replace(event, time=self._now(), seq=next(_seq))
+        stamped = _stamped(event, self._now(), next(_seq))
         for sub in list(self._subs):
             if sub.wants(stamped):
                 sub._put(stamped)

@@ -22,6 +22,21 @@ Space: the file uses `auto_vacuum=INCREMENTAL`. After deletes, each later commit
 up to `RECLAIM_STEP_PAGES` free pages to the file system while more than
 `RECLAIM_AFTER_PAGES` are free, so the file shrinks in small steps (no long stall) after a
 large backlog is drained, and does not churn in steady state, where freed pages are reused.
+A client that is draining a backlog itself (the send queue sending job after job) holds the
+steps back (`hold_reclaim`) until it is idle: a step moves the pages at the end of the file
+into free ones, and while the backlog drains those are the messages about to be sent and
+deleted, so each step would copy a megabyte that the next deletes free anyway
+(docs/bench.md). Held or not, nothing about durability changes: a step is its own
+transaction after a durable commit.
+
+Deleted data: `secure_delete=FAST` (see `_configure`): deleted records are zeroed where a
+page is written anyway; free pages may keep old large values, all of them sealed.
+
+Durability per write: `write_many(..., sync=False)` commits without syncing the WAL
+(`synchronous=NORMAL` for that one commit). The write is atomic and ordered like any other
+(WAL replay stops at the last intact commit, and the next synced commit syncs everything
+before it), but a power cut before the next synced commit may lose it. Only for records
+whose loss a power-on already handles (the send queue's "attempt started": docs/reliability.md).
 A file made before this mode existed is converted once, by a VACUUM (auto_vacuum can change
 only then), with a log line.
 
@@ -91,6 +106,7 @@ class Nvram:
             raise NvramDamaged(self._refusal(problems))
         self._lock = threading.Lock()
         self._reclaiming = True  # look once after power-on, then after each delete
+        self._held = False  # `hold_reclaim`: a client drains a backlog, steps wait
         self._off = False  # after cut() or close(): nothing more is read or written
 
     # -- opening -------------------------------------------------------------------------
@@ -133,6 +149,12 @@ class Nvram:
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"journal mode stays {mode!r}, WAL is needed")
         db.execute("PRAGMA synchronous=FULL")
+        # This SQLite is built with SECURE_DELETE: every deleted overflow page (a sent job's
+        # 80 KiB message) would be zeroed, i.e. written to the WAL and checkpointed once more.
+        # FAST still zeroes deleted cells on the b-tree pages a delete writes anyway (job
+        # records, ledger entries); what it leaves on free pages is the large values, which
+        # are sealed (keystore) and as unreadable deleted as they were stored.
+        db.execute("PRAGMA secure_delete=FAST")
         db.execute(f"PRAGMA wal_autocheckpoint={self.CHECKPOINT_PAGES}")
         db.execute(f"PRAGMA journal_size_limit={self.WAL_LIMIT_BYTES}")
         db.execute(_SCHEMA)
@@ -187,10 +209,16 @@ class Nvram:
     def write(self, key: str, value: bytes) -> None:
         self.write_many({key: value})
 
-    def write_many(self, values: Mapping[str, bytes | None]) -> None:
-        """Write (or delete, for None) several keys in one atomic transaction."""
+    def write_many(self, values: Mapping[str, bytes | None], *, sync: bool = True) -> None:
+        """Write (or delete, for None) several keys in one atomic transaction.
+
+        `sync=False`: atomic and ordered, but not synced to the disk before returning (module
+        docstring); the next synced write makes it durable too.
+        """
         with self._lock:
             self._check_on()
+            if not sync:
+                self._db.execute("PRAGMA synchronous=NORMAL")
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 for key, value in values.items():
@@ -207,7 +235,29 @@ class Nvram:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise NvramError(f"write to non-volatile memory failed: {exc}") from exc
-            if self._reclaiming or any(v is None for v in values.values()):
+            finally:
+                if not sync:
+                    self._synced_again()
+            if any(v is None for v in values.values()):
+                self._reclaiming = True
+            if self._reclaiming and not self._held:
+                self._reclaim_step()
+
+    def _synced_again(self) -> None:
+        """Back to `synchronous=FULL` after a `sync=False` write; if even that fails, nothing
+        more is written through this handle (no later write may go out unsynced)."""
+        try:
+            self._db.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            self._off = True
+            raise NvramError(f"non-volatile memory cannot sync its writes: {exc}") from exc
+
+    def hold_reclaim(self, held: bool) -> None:
+        """Hold reclaim steps back (True) while draining a backlog; False: take one step now
+        if space is waiting to be given back, and let the following writes go on stepping."""
+        with self._lock:
+            self._held = held
+            if not held and self._reclaiming and not self._off:
                 self._reclaim_step()
 
     def delete(self, keys: Iterable[str]) -> None:

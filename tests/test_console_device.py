@@ -134,10 +134,10 @@ def _count_deleting_writes(monkeypatch) -> list[dict[str, bytes | None]]:  # typ
     calls: list[dict[str, bytes | None]] = []
     original = Nvram.write_many
 
-    def spy(self: Nvram, values):  # type: ignore[no-untyped-def]
+    def spy(self: Nvram, values, **options):  # type: ignore[no-untyped-def]
         if any(v is None for v in values.values()):
             calls.append(dict(values))
-        return original(self, values)
+        return original(self, values, **options)
 
     monkeypatch.setattr(Nvram, "write_many", spy)
     return calls

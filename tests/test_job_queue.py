@@ -80,9 +80,9 @@ async def test_one_submit_is_one_nvram_write_holding_the_counter(parts):
     writes: list[set[str]] = []
     original = nvram.write_many
 
-    def counting(values: Any) -> None:
+    def counting(values: Any, **options: Any) -> None:
         writes.append(set(values))
-        original(values)
+        original(values, **options)
 
     nvram.write_many = counting  # type: ignore[method-assign]
     job_id = submit(queue, "bob@example.test")

@@ -183,3 +183,21 @@ def test_a_wal_left_without_its_database_is_not_replayed(tmp_path: Path):
         assert fresh.read("settings.smtp") is None and fresh.integrity_ok()
     finally:
         fresh.close()
+
+
+def test_a_deleted_record_does_not_linger_in_the_file(tmp_path: Path):
+    """`secure_delete=FAST`: a deleted record (plain JSON: a recipient, a subject) is zeroed on
+    its page; only large values, which the device always seals, may stay on free pages."""
+    nvram = Nvram(tmp_path / "dev")
+    path = tmp_path / "dev" / Nvram.FILENAME
+    marker = b"recipient-7f3a@secret.example"
+    try:
+        assert _pragma(nvram, "secure_delete") == 2  # FAST
+        for i in range(20):
+            nvram.write(f"job.{i}", b'{"to": "' + marker + b'", "n": %d}' % i)
+        nvram.delete([f"job.{i}" for i in range(20)])
+        nvram.write("job.keep", b"{}")
+        nvram.checkpoint("TRUNCATE")  # the WAL (which holds old frames) copied back and cut
+        assert marker not in path.read_bytes()
+    finally:
+        nvram.close()

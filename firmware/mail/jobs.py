@@ -2,7 +2,10 @@
 
 A job is written (record and message, one atomic NVRAM transaction) before the device tries
 to send it, and every change of state is written before the device acts on it, so a power
-cut at any instant leaves a job in a state the next power-on knows what to do with.
+cut at any instant leaves a job in a state the next power-on knows what to do with. Every
+write but one is synced before the device goes on; the attempt record is not waited for,
+since losing it leaves the job `queued`, which power-on handles as it handles `sending`
+(docs/reliability.md, "Sending").
 
 States, and every move the queue makes (`TRANSITIONS`):
 
@@ -33,7 +36,7 @@ import heapq
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from mfp_sim.hwsim.clock import Clock
@@ -51,6 +54,7 @@ from .task import stop_task
 
 __all__ = [
     "KEEP_FINISHED",
+    "MEMORY_BYTES",
     "PRUNE_BATCH",
     "MAX_ATTEMPTS",
     "RETRY_BASE",
@@ -73,6 +77,11 @@ MAX_ATTEMPTS = 8
 KEEP_FINISHED = 200
 #: Forgotten this many at a time (one NVRAM write), so a busy queue does not prune per job.
 PRUNE_BATCH = 50
+#: Messages of jobs not tried yet are also kept in RAM, up to this many bytes in all, so the
+#: first attempt sends from memory instead of reading NVRAM and unsealing: a scan is sent
+#: from the memory it was composed in. NVRAM stays the copy that counts (written before the
+#: submit returns); a retry, a power-on or a job beyond this bound reads it from there.
+MEMORY_BYTES = 16 * 2**20
 
 
 #: The whole behaviour: (state, trigger) -> new state. Anything else is a bug, and says so.
@@ -168,6 +177,8 @@ class JobQueue:
         self._due: list[tuple[float, int, str]] = []
         self._finished: list[int] = []
         self._last_id = 0
+        self._unsent: dict[str, bytes] = {}  # job id -> message, until its first attempt
+        self._unsent_bytes = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.on_settled: list[Callable[[JobInfo], None]] = []
@@ -218,6 +229,9 @@ class JobQueue:
         self._nvram.write_many({self.RECORD + job_id: _encode(job), self.BODY + job_id: sealed,
                                 self.COUNTER: counter})
         self._jobs[job_id] = job
+        if self._unsent_bytes + len(message) <= MEMORY_BYTES:
+            self._unsent[job_id] = message
+            self._unsent_bytes += len(message)
         self._schedule(job)
         self._publish(job)
         self._wake.set()
@@ -256,13 +270,26 @@ class JobQueue:
 
     # ----------------------------------------------------------- sending
     async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            first = self._first_queued()
-            if first is not None and first.next_attempt_at <= self._clock.now():
-                await self._attempt(first)
-                continue
-            await self._wait(first.next_attempt_at if first is not None else None)
+        # While jobs go out back to back, NVRAM holds its reclaim steps: they would move the
+        # messages about to be sent and deleted (hwsim.nvram); it takes them once idle.
+        holding = False
+        try:
+            while True:
+                self._wake.clear()
+                first = self._first_queued()
+                if first is not None and first.next_attempt_at <= self._clock.now():
+                    if not holding:
+                        holding = True
+                        self._nvram.hold_reclaim(True)
+                    await self._attempt(first)
+                    continue
+                if holding:
+                    holding = False
+                    self._nvram.hold_reclaim(False)
+                await self._wait(first.next_attempt_at if first is not None else None)
+        finally:
+            if holding:
+                self._nvram.hold_reclaim(False)
 
     def _schedule(self, job: JobInfo) -> None:
         if job.state is JobState.QUEUED:
@@ -294,11 +321,14 @@ class JobQueue:
             self._move(self._move(job, "attempt"), "refused",
                        reason=Reason("job.unreadable"))
             return
-        job = self._move(job, "attempt", attempts=job.attempts + 1, reason="")
+        # Not synced: if the power goes before the next synced write (before DATA, or the
+        # outcome), NVRAM still says `queued` and the job is simply sent at power-on, as it
+        # would be from `sending` (docs/reliability.md, "Sending").
+        job = self._move(job, "attempt", sync=False, attempts=job.attempts + 1, reason="")
 
         def before_data() -> None:
             nonlocal job
-            job = self._write(replace(job, data_started=True))
+            job = self._write(_changed(job, data_started=True))
 
         try:
             reply = await self._sender.send(job.sender, [job.to], body, before_data=before_data)
@@ -331,17 +361,17 @@ class JobQueue:
             self._move(job, "refused", reason=why)
 
     # --------------------------------------------------------- NVRAM
-    def _move(self, job: JobInfo, trigger: str, **changes: Any) -> JobInfo:
+    def _move(self, job: JobInfo, trigger: str, *, sync: bool = True, **changes: Any) -> JobInfo:
         new_state = TRANSITIONS.get((job.state, trigger))
         if new_state is None:
             raise FirmwareError(f"job {job.id}: {trigger!r} is impossible while {job.state.value}")
-        job = replace(job, state=new_state, updated=self._clock.now(), **changes)
+        job = _changed(job, state=new_state, updated=self._clock.now(), **changes)
         finished = new_state in (JobState.SENT, JobState.FAILED)
         extra: dict[str, bytes | None] = {self.BODY + job.id: None} if finished else {}
         if finished:
             heapq.heappush(self._finished, int(job.id))
             extra.update(self._prune())  # forgotten in the same transaction
-        job = self._write(job, extra)
+        job = self._write(job, extra, sync=sync)
         self._schedule(job)
         self._publish(job)
         if finished:
@@ -349,12 +379,17 @@ class JobQueue:
                 callback(job)
         return job
 
-    def _write(self, job: JobInfo, extra: dict[str, bytes | None] | None = None) -> JobInfo:
-        self._nvram.write_many({self.RECORD + job.id: _encode(job), **(extra or {})})
+    def _write(self, job: JobInfo, extra: dict[str, bytes | None] | None = None, *,
+               sync: bool = True) -> JobInfo:
+        self._nvram.write_many({self.RECORD + job.id: _encode(job), **(extra or {})}, sync=sync)
         self._jobs[job.id] = job
         return job
 
     def _body(self, job: JobInfo) -> bytes | None:
+        message = self._unsent.pop(job.id, None)
+        if message is not None:
+            self._unsent_bytes -= len(message)
+            return message
         blob = self._nvram.read(self.BODY + job.id)
         if blob is None:
             return None
@@ -396,6 +431,18 @@ class JobQueue:
 
     def _publish(self, job: JobInfo) -> None:
         self._events.publish(JobChanged(job.id, job.state, job.reason))
+
+
+def _changed(job: JobInfo, **changes: Any) -> JobInfo:
+    """`dataclasses.replace` without its `__init__` call (a frozen dataclass sets each of its
+    18 fields through `object.__setattr__`): a job changes several times per send. Every
+    field is a plain value and `JobInfo` checks nothing at construction."""
+    unknown = changes.keys() - JobInfo.__dataclass_fields__.keys()
+    if unknown:
+        raise TypeError(f"JobInfo has no field {sorted(unknown)}")
+    new = object.__new__(JobInfo)
+    new.__dict__.update(job.__dict__, **changes)
+    return new
 
 
 def _encode(job: JobInfo) -> bytes:

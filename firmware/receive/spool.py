@@ -192,22 +192,23 @@ class SpoolWriter:
     def __init__(self, spool: ReceiveSpool) -> None:
         self._spool = spool
         self._pool = ThreadPoolExecutor(self.WRITERS, thread_name_prefix="spool-writer")
-        self._pending: dict[SpoolEntry, tuple[str, bytes]] = {}
+        # By `seq` (unique in a spool): hashing a SpoolEntry hashes its Path, per message.
+        self._pending: dict[int, tuple[SpoolEntry, str, bytes]] = {}
         self._closed = False
 
     def add(self, entry: SpoolEntry, uid: str, raw: bytes) -> None:
-        self._pending[entry] = (uid, raw)
+        self._pending[entry.seq] = (entry, uid, raw)
 
     async def commit(self, entries: list[SpoolEntry]) -> None:
         """Make `entries` (all added before) part of the spool for good."""
-        messages = [self._pending.pop(e) for e in entries]
+        messages = [self._pending.pop(e.seq)[1:] for e in entries]
         await asyncio.wrap_future(self._pool.submit(self._commit, entries, messages))
 
     def close(self) -> None:
         """No more messages; those never committed give their memory back."""
         if not self._closed:
             self._closed = True
-            self._spool._abandoned(list(self._pending))
+            self._spool._abandoned([entry for entry, _, _ in self._pending.values()])
             self._pending.clear()
             self._pool.shutdown(wait=False)
 
@@ -215,10 +216,11 @@ class SpoolWriter:
     def _commit(self, entries: list[SpoolEntry], messages: list[tuple[str, bytes]]) -> None:
         fds: list[int] = []
         renamed: list[SpoolEntry] = []
+        parts = [_part(entry) for entry in entries]  # each name made once (path operations)
         try:
             try:
-                for entry, (uid, raw) in zip(entries, messages, strict=True):
-                    fds.append(_write(entry, uid, raw))
+                for part, (uid, raw) in zip(parts, messages, strict=True):
+                    fds.append(_write(part, uid, raw))
                 for fd in fds:
                     _start_writeback(fd)
                 for fd in fds:
@@ -226,8 +228,8 @@ class SpoolWriter:
             finally:
                 for fd in fds:
                     os.close(fd)
-            for entry in entries:
-                os.replace(_part(entry), entry.path)
+            for entry, part in zip(entries, parts, strict=True):
+                os.replace(part, entry.path)
                 renamed.append(entry)
             fd = os.open(self._spool.folder, os.O_RDONLY)
             try:
@@ -237,7 +239,7 @@ class SpoolWriter:
         except OSError as exc:
             left = [e for e in entries if e not in renamed]
             for entry in left:
-                _part(entry).unlink(missing_ok=True)
+                Path(_part(entry)).unlink(missing_ok=True)
             self._spool._abandoned(left)
             raise SpoolError(
                 f"the receive spool {self._spool.folder} cannot take a message: {exc}") from exc
@@ -245,9 +247,9 @@ class SpoolWriter:
             self._spool._committed(renamed)  # in the folder: printed, as after a power-on
 
 
-def _write(entry: SpoolEntry, uid: str, raw: bytes) -> int:
+def _write(part: str, uid: str, raw: bytes) -> int:
     """Write the message under its `.part` name; the open file (fsynced by the caller)."""
-    fd = os.open(_part(entry), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.writev(fd, [_UIDL_HEADER, uid.encode("ascii", "replace"), b"\r\n", raw])
     except BaseException:
@@ -277,5 +279,5 @@ def _start_writeback(fd: int) -> None:
         _SYNC_FILE_RANGE(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
 
 
-def _part(entry: SpoolEntry) -> Path:
-    return entry.path.with_name(f".{entry.path.stem}.part")
+def _part(entry: SpoolEntry) -> str:
+    return os.path.join(os.path.dirname(entry.path), f".{entry.path.stem}.part")

@@ -1,6 +1,7 @@
 """Entry point of a benchmark client process: `python -m mfp_sim.tools.benchmark.worker NAME`.
 
-Reads the JSON spec from stdin, runs the work named in `workers.WORK`, prints `RESULT {...}`.
+Reads the JSON spec from stdin's first line, runs the work named in `workers.WORK`, prints
+`RESULT {...}`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ def main(argv: list[str]) -> int:
     module_name, _, function = WORK[argv[0]].partition(":")
     module = importlib.import_module(f"{__package__}.{module_name}")
     work = getattr(module, function)
-    spec = json.loads(sys.stdin.read())
+    # The spec is the first line (json.dumps writes none inside): a work that takes commands
+    # as it goes (`backlog:steps`) reads them from the lines after it.
+    spec = json.loads(sys.stdin.readline())
     result = work(spec)
     if inspect.iscoroutine(result):
         result = asyncio.run(result)

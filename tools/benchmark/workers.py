@@ -17,7 +17,7 @@ from typing import Any
 
 from .servers import BenchError
 
-__all__ = ["WORK", "run"]
+__all__ = ["RESULT", "WORK", "command", "json_line", "parse_result", "run"]
 
 #: What a worker process may run: name -> "module:function" in this package.
 WORK: dict[str, str] = {
@@ -29,7 +29,7 @@ WORK: dict[str, str] = {
     "drain.floor": "mail:drain_floor",
     "token.first": "tokens:first_token",
     "memory.idle": "memory:idle_devices",
-    "backlog.submit": "backlog:submit",
+    "backlog.steps": "backlog:steps",
     "history.device": "history:device_polls",
     "history.floor": "history:floor_polls",
 }
@@ -37,19 +37,34 @@ WORK: dict[str, str] = {
 RESULT = "RESULT "
 
 
+def command(name: str) -> list[str]:
+    """The command line of a worker process running `name`."""
+    return [sys.executable, "-m", "mfp_sim.tools.benchmark.worker", name]
+
+
+def json_line(spec: dict[str, Any]) -> str:
+    """The spec as a worker reads it: one line of JSON."""
+    return json.dumps(spec) + "\n"
+
+
+def parse_result(line: str) -> dict[str, Any]:
+    """The result in a worker's `RESULT {...}` line."""
+    result: dict[str, Any] = json.loads(line[len(RESULT):])
+    return result
+
+
 def run(name: str, spec: dict[str, Any], timeout: float = 900.0) -> dict[str, Any]:
     """Run `name` in a fresh interpreter with `spec`; its result, or BenchError saying why not."""
     if name not in WORK:
         raise BenchError(f"no benchmark work {name!r}: one of {', '.join(WORK)}")
     try:
-        proc = subprocess.run([sys.executable, "-m", "mfp_sim.tools.benchmark.worker", name],
-                              input=json.dumps(spec), capture_output=True, text=True,
+        proc = subprocess.run(command(name),
+                              input=json_line(spec), capture_output=True, text=True,
                               timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise BenchError(f"{name}: no result within {timeout:g} s") from exc
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT) and proc.returncode == 0:
-            result: dict[str, Any] = json.loads(line[len(RESULT):])
-            return result
+            return parse_result(line)
     tail = (proc.stderr or proc.stdout)[-1500:]
     raise BenchError(f"{name} failed (exit {proc.returncode}):\n{tail}")

@@ -101,8 +101,9 @@ class DeviceNvram(Nvram):
                 (self._number, prefix, prefix + "\uffff")).fetchall()
         return {k: bytes(v) for k, v in rows}
 
-    def write_many(self, values: Mapping[str, bytes | None]) -> None:
-        """One transaction, as `Nvram.write_many`: all of the keys change, or none."""
+    def write_many(self, values: Mapping[str, bytes | None], *, sync: bool = True) -> None:
+        """One transaction, as `Nvram.write_many`: all of the keys change, or none. (`sync`
+        changes nothing here: the shard never syncs a commit on its own.)"""
         with self._shard.lock:
             db = self._db()
             try:
@@ -124,6 +125,9 @@ class DeviceNvram(Nvram):
 
     def delete(self, keys: Iterable[str]) -> None:
         self.write_many(dict.fromkeys(keys))
+
+    def hold_reclaim(self, held: bool) -> None:
+        """Nothing to hold: the shard's file does not give free pages back step by step."""
 
     def keys(self) -> list[str]:
         with self._shard.lock:
