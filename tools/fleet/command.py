@@ -132,7 +132,8 @@ def _plan(args: argparse.Namespace) -> FleetPlan:
                      testbed=testbed, providers_toml=providers, ca_pems=ca_pems,
                      processes=processes, ray_address=args.ray, tick=args.tick,
                      sample_every=args.sample, workers=args.workers,
-                     bench_knobs=dict(args.bench_knob or []), approver=args.approver)
+                     bench_knobs=dict(args.bench_knob or []), approver=args.approver,
+                     admit=args.admit)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ import resource
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,7 @@ from mfp_sim.hwsim.clock import Clock, RealClock, VirtualClock
 from mfp_sim.tools.device_builder import build_device
 from mfp_sim.tools.site_approver import ApprovalRequest, ApproverError, SiteApprover
 
+from .admission import ADMIT_DEFAULT, Admission
 from .bench_link import BenchLink
 from .metrics import Histogram
 from .mfp import FleetMfp, Tally
@@ -79,6 +80,8 @@ class ShardSpec:
     mail_ports: dict[int, str] = field(default_factory=dict)
     #: The site's approver command (profile approve = "site"), tools/site_approver.py.
     approver: str | None = None
+    #: Device work the shard starts that runs at once (`admission.py`).
+    admit: int = ADMIT_DEFAULT
 
 
 class Agenda:
@@ -142,6 +145,7 @@ class Shard:
         self._started_wall = time.perf_counter()
         self._background: list[asyncio.Task[None]] = []
         self.link: BenchLink | None = None
+        self.admission = Admission(spec.admit)
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -229,16 +233,29 @@ class Shard:
         return len(todo)
 
     async def poll_round(self) -> dict[str, float]:
-        """Every POP setting of every device with power checks its mailbox now, all at once
-        (what a site's devices do when their schedules line up). Returns the round's wall
-        time and how many checks failed."""
+        """Every POP setting of every device with power checks its mailbox now (what a site's
+        devices do when their schedules line up), admitted `admission.limit` at a time: each
+        check starts (and its own timeouts start) once admitted. Returns how many checks,
+        how many failed, the round's wall time and the admission waits (p99, longest)."""
         began = time.perf_counter()
-        checks = [m.run(m.device.api.check_mail(store, wait_printed=False))
+        waits = self.admission.wait.plus(Histogram())
+
+        def check(mfp: FleetMfp, store: str) -> Callable[[], Awaitable[Any]]:
+            async def start() -> Any:
+                if mfp.device is None:  # lost power while it waited
+                    return None
+                return await mfp.run(mfp.device.api.check_mail(store, wait_printed=False))
+            return start
+
+        checks = [self.admission.run(check(m, store))
                   for m in self.mfps.values() if m.device is not None
                   for store in self.profile.pop_stores]
         results = await asyncio.gather(*checks, return_exceptions=True)
-        failed = sum(1 for r in results if isinstance(r, BaseException) or not r.ok)
-        return {"checks": len(checks), "failed": failed, "seconds": time.perf_counter() - began}
+        failed = sum(1 for r in results if isinstance(r, BaseException) or r is None or not r.ok)
+        waited = self.admission.wait.minus(waits)
+        return {"checks": len(checks), "failed": failed, "seconds": time.perf_counter() - began,
+                "wait_p99": waited.percentile(99) or 0.0,
+                "wait_max": waited.percentile(100) or 0.0}
 
     async def cut(self, numbers: list[int]) -> int:
         return self.network.cut({n for n in numbers if n in self.mfps})
@@ -275,7 +292,8 @@ class Shard:
 
         def again() -> None:
             if mfp.on and mfp.states.get(store) == "not_retrieved":
-                self._spawn(mfp.run(self._regain(mfp, store)))
+                self._spawn(asyncio.get_running_loop().create_task(
+                    self.admission.run(lambda: mfp.run(self._regain(mfp, store)))))
 
         self.agenda.at(self.clock.now() + self.profile.regain_after, again)
 
@@ -383,6 +401,8 @@ class Shard:
             for value in mfp.states.values():
                 tokens[value if mfp.on else "off"] += 1
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        network = self.network.snapshot()
+        network["hist"]["admission_wait"] = self.admission.wait.to_json()
         sample = {
             "shard": self.spec.index,
             "t": self.clock.now(),
@@ -392,10 +412,14 @@ class Shard:
             "device_states": dict(states),
             "token_states": dict(tokens),
             **self.tally.snapshot(),
-            **self.network.snapshot(),
+            **network,
             "approvals": {**self.approvals, **{f"refused_{k}": v for k, v in self.refusals.items()}},
             "lag": self.lag.to_json(),
             "lag_max": self.lag_max,
+            "admission": {"admitted": self.admission.admitted,
+                          "waiting": self.admission.waiting,
+                          "in_flight": self.admission.in_flight},
+            "admit": self.admission.snapshot(),
             "cpu_s": usage.ru_utime + usage.ru_stime,
             "rss": _rss(),
             "threads": threading.active_count(),
