@@ -59,6 +59,7 @@ class Admission:
         self.most_in_flight = 0
         self.wait = Histogram()
         self.wait_max = 0.0
+        self.last_admitted_at = 0.0  # time.perf_counter() of the latest admission
 
     async def run(self, start: Callable[[], Awaitable[T]]) -> T:
         """Wait for a place, then `start()` the work and await it; the place is given back
@@ -71,7 +72,8 @@ class Admission:
             await self._gate.acquire()
         finally:
             self.waiting -= 1
-        waited = time.perf_counter() - began
+        self.last_admitted_at = time.perf_counter()
+        waited = self.last_admitted_at - began
         self.wait.add(max(waited, 1e-6))
         self.wait_max = max(self.wait_max, waited)
         self.admitted += 1
