@@ -7,8 +7,11 @@ import asyncio
 import concurrent.futures
 import os
 import threading
+from pathlib import Path
 
-from mfp_sim.firmware.trust import TrustStore
+import certifi
+
+from mfp_sim.firmware.trust import TrustStore, public_roots
 from mfp_sim.tools.bench_ca import BenchCA
 
 from .conftest import ALICE, BOB, obtain_token, sh, start_flow, wait_for
@@ -24,6 +27,17 @@ async def test_devices_with_equal_trust_share_one_context_and_a_new_ca_makes_ano
     before = a.trust.ssl_context()
     a.trust.add(BenchCA().ca_pem)
     assert a.trust.ssl_context() is not before and b.trust.ssl_context() is before
+
+
+def test_the_bundle_is_the_public_roots_and_the_imported_cas_in_order(tmp_path):
+    ca = BenchCA().ca_pem
+    store = TrustStore(tmp_path / "t", [ca])
+    other = BenchCA().ca_pem
+    store.add(other)
+    written = store.bundle_path.read_bytes()
+    assert written == Path(certifi.where()).read_bytes() + b"\n" + ca.strip() + b"\n" \
+        + other.strip() + b"\n"
+    assert public_roots() is public_roots()  # read once per process
 
 
 async def test_identity_provider_and_mail_connections_use_the_devices_one_context(
