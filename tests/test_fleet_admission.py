@@ -17,7 +17,7 @@ from mfp_sim.tools.fleet.command import Progress
 from mfp_sim.tools.fleet.coordinator import Fleet, FleetPlan
 from mfp_sim.tools.fleet.profile import FleetProfile
 from mfp_sim.tools.fleet.report import write_report
-from mfp_sim.tools.fleet.timeline import Timeline
+from mfp_sim.tools.fleet.timeline import PollRound, Timeline, TimelineError
 from mfp_sim.tools.testbed import Testbed
 
 from .conftest import wait_for
@@ -96,7 +96,8 @@ async def test_a_synchronised_round_admitted_two_at_a_time_does_every_check(tmp_
     try:
         plan = FleetPlan(devices=DEVICES, root=tmp_path / "fleet", clock="virtual",
                          profile=FleetProfile.from_dict({}, "default profile"),
-                         timeline=Timeline.parse("poll_round at=ready+20s", "round"),
+                         timeline=Timeline.parse("poll_round at=ready+20s\n"
+                                                 "poll_round at=ready+80s admit=5", "rounds"),
                          duration=240.0, testbed=bench.info(), tick=10.0, sample_every=30.0,
                          workers=4, admit=2)
         run = await Fleet(plan, bench_clock=clock).run()
@@ -104,24 +105,39 @@ async def test_a_synchronised_round_admitted_two_at_a_time_does_every_check(tmp_
         await bench.stop()
 
     assert [d["n"] for d in run.devices if d["state"] != "retrieved"] == []
-    event = next(e for e in run.events if e["kind"] == "poll_round")
+    first, second = [e for e in run.events if e["kind"] == "poll_round"]
     checks = 2 * DEVICES  # every POP setting of every device
-    assert event["shards"][0]["checks"] == checks and event["shards"][0]["failed"] == 0
-    assert f"{checks} checks, 0 failed" in event["text"] and "admitted 2 at a time" in event["text"]
+    for event, limit in ((first, 2), (second, 5)):
+        assert event["shards"][0]["checks"] == checks and event["shards"][0]["failed"] == 0
+        assert f"{checks} checks, 0 failed" in event["text"]
+        assert f"admitted {limit} at a time" in event["text"]
 
+    # Both rounds counted in the shard's admission: never more in flight than the round's
+    # limit (the first: 2; the second, with its own admit=5, 5), the rest waited their turn.
     shard = run.series[-1]["shards"][0]["admit"]
-    assert shard["limit"] == 2 and shard["most_in_flight"] == 2  # never more, and used
-    assert shard["most_waiting"] == checks - 2  # the rest waited their turn
-    assert shard["admitted"] == checks and shard["in_flight"] == shard["waiting"] == 0
-    assert sum(run.series[-1]["hist"]["admission_wait"]) == checks
+    assert shard["limit"] == 2 and shard["most_in_flight"] == 5
+    assert shard["most_waiting"] == checks - 2
+    assert shard["admitted"] == 2 * checks and shard["in_flight"] == shard["waiting"] == 0
+    assert sum(run.series[-1]["hist"]["admission_wait"]) == 2 * checks
+    middle = next(s for s in run.series if first["t"] < s["t"] < second["t"])
+    assert middle["shards"][0]["admit"]["most_in_flight"] == 2
 
     # What the devices counted is what the bench counted: no check lost, none doubled.
     stats = run.bench_stats
     assert stats is not None
-    assert run.series[-1]["mail_sessions"]["pop3"] == stats["pop3"]["sessions"] == checks
+    assert run.series[-1]["mail_sessions"]["pop3"] == stats["pop3"]["sessions"] == 2 * checks
     write_report(run, tmp_path / "report")
     data = json.loads((tmp_path / "report" / "report.json").read_text())
     unequal = [r for r in data["comparison"] if r["must_match"] and not r["equal"]]
     assert unequal == []
-    window = next(w for w in data["windows"] if w["kind"] == "poll_round")
-    assert window["mail_sessions"] == checks
+    assert [w["mail_sessions"] for w in data["windows"] if w["kind"] == "poll_round"] == [
+        checks, checks]
+
+
+def test_a_rounds_admission_limit_in_the_events_file() -> None:
+    event = Timeline.parse("poll_round at=ready+1m admit=8", "events").events[0]
+    assert isinstance(event, PollRound) and event.admit == 8 and event.after_ready
+    assert Timeline.parse("poll_round at=5m", "events").events[0].admit is None  # --admit
+    for wrong in ("admit=0", "admit=many", "admit=-3"):
+        with pytest.raises(TimelineError, match="admit must be a whole number from 1"):
+            Timeline.parse(f"poll_round at=5m {wrong}", "events")

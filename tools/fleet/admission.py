@@ -85,6 +85,14 @@ class Admission:
             self.in_flight -= 1
             self._gate.release()
 
+    def absorb(self, other: Admission) -> None:
+        """Count in what another gate (one round's own limit) admitted, once it is done."""
+        self.admitted += other.admitted
+        self.most_waiting = max(self.most_waiting, other.most_waiting)
+        self.most_in_flight = max(self.most_in_flight, other.most_in_flight)
+        self.wait = self.wait.plus(other.wait)
+        self.wait_max = max(self.wait_max, other.wait_max)
+
     def snapshot(self) -> dict[str, Any]:
         return {"limit": self.limit, "admitted": self.admitted, "waiting": self.waiting,
                 "most_waiting": self.most_waiting, "in_flight": self.in_flight,

@@ -349,7 +349,8 @@ class Fleet:
                      self._on_shards("restore", hit), mark, "wall_until")
         elif isinstance(event, PollRound):
             mark = self._mark(at, 0.0, "poll_round", text)
-            self._at(at, text, self._poll_round(mark), mark, "wall_from", "wall_until")
+            self._at(at, text, self._poll_round(mark, event.admit), mark, "wall_from",
+                     "wall_until")
         elif isinstance(event, Revoke):
             mark = self._mark(at, 0.0, "revoke", text)
             self._at(at, text, self._revoke(event.devices(total, profile.seed)), mark,
@@ -376,16 +377,16 @@ class Fleet:
         self.run_info.events.append(mark)
         return mark
 
-    def _poll_round(self, mark: dict[str, Any]) -> Action:
+    def _poll_round(self, mark: dict[str, Any], admit: int | None) -> Action:
         async def act() -> None:
             began = self.now()
-            rounds = await asyncio.gather(*(s.poll_round() for s in self.shards))
+            rounds = await asyncio.gather(*(s.poll_round(admit) for s in self.shards))
             mark["until"] = max(self.now(), began)
             mark["shards"] = rounds
             mark["text"] += (f": {sum(r['checks'] for r in rounds):,.0f} checks, "
                              f"{sum(r['failed'] for r in rounds):,.0f} failed, longest shard "
                              f"{max(r['seconds'] for r in rounds):.1f} s, admitted "
-                             f"{self.plan.admit} at a time per shard (wait p99 "
+                             f"{admit or self.plan.admit} at a time per shard (wait p99 "
                              f"{max(r['wait_p99'] for r in rounds):.1f} s, longest "
                              f"{max(r['wait_max'] for r in rounds):.1f} s)")
         return act

@@ -147,6 +147,7 @@ class Shard:
         self._background: list[asyncio.Task[None]] = []
         self.link: BenchLink | None = None
         self.admission = Admission(spec.admit)
+        self._round_gates: list[Admission] = []  # rounds under way, with their own limit
         self._heap = _Heap()
 
     # ---------------------------------------------------------------- lifecycle
@@ -244,13 +245,16 @@ class Shard:
             self._heap.released()
         return len(todo)
 
-    async def poll_round(self) -> dict[str, float]:
+    async def poll_round(self, admit: int | None = None) -> dict[str, float]:
         """Every POP setting of every device with power checks its mailbox now (what a site's
-        devices do when their schedules line up), admitted `admission.limit` at a time: each
-        check starts (and its own timeouts start) once admitted. Returns how many checks,
-        how many failed, the round's wall time and the admission waits (p99, longest)."""
+        devices do when their schedules line up), admitted `admission.limit` at a time (or
+        `admit` at a time for this round: the event's `admit=`): each check starts (and its
+        own timeouts start) once admitted. Returns how many checks, how many failed, the
+        round's wall time and the admission waits (p99, longest)."""
         began = time.perf_counter()
-        waits = self.admission.wait.plus(Histogram())
+        gate = self.admission if admit is None else Admission(admit)
+        self._round_gates.append(gate)
+        waits = gate.wait.plus(Histogram())
 
         def check(mfp: FleetMfp, store: str) -> Callable[[], Awaitable[Any]]:
             async def start() -> Any:
@@ -259,15 +263,20 @@ class Shard:
                 return await mfp.run(mfp.device.api.check_mail(store, wait_printed=False))
             return start
 
-        checks = [self.admission.run(check(m, store))
+        checks = [gate.run(check(m, store))
                   for m in self.mfps.values() if m.device is not None
                   for store in self.profile.pop_stores]
-        results = await asyncio.gather(*checks, return_exceptions=True)
+        try:
+            results = await asyncio.gather(*checks, return_exceptions=True)
+        finally:
+            self._round_gates.remove(gate)
+            if gate is not self.admission:
+                self.admission.absorb(gate)
         failed = sum(1 for r in results if isinstance(r, BaseException) or r is None or not r.ok)
-        waited = self.admission.wait.minus(waits)
+        waited = gate.wait.minus(waits)
         return {"checks": len(checks), "failed": failed, "seconds": time.perf_counter() - began,
                 "wait_p99": waited.percentile(99) or 0.0,
-                "wait_max": max(0.0, self.admission.last_admitted_at - began) if checks else 0.0}
+                "wait_max": max(0.0, gate.last_admitted_at - began) if checks else 0.0}
 
     async def cut(self, numbers: list[int]) -> int:
         return self.network.cut({n for n in numbers if n in self.mfps})
@@ -429,8 +438,10 @@ class Shard:
             "lag": self.lag.to_json(),
             "lag_max": self.lag_max,
             "admission": {"admitted": self.admission.admitted,
-                          "waiting": self.admission.waiting,
-                          "in_flight": self.admission.in_flight},
+                          "waiting": self.admission.waiting + sum(
+                              g.waiting for g in self._round_gates if g is not self.admission),
+                          "in_flight": self.admission.in_flight + sum(
+                              g.in_flight for g in self._round_gates if g is not self.admission)},
             "admit": self.admission.snapshot(),
             "cpu_s": usage.ru_utime + usage.ru_stime,
             "rss": _rss(),
