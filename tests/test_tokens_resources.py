@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.machinery
 import os
+import sys
 import threading
 from pathlib import Path
 
 import certifi
+import pytest
 
 from mfp_sim.firmware.trust import TrustStore, public_roots
 from mfp_sim.tools.bench_ca import BenchCA
@@ -102,3 +105,15 @@ async def test_a_cleared_flow_still_shares_nothing_with_the_next(device, bench, 
     await sh(device, "token smtp clear")
     second = await start_flow(device)
     assert first != second
+
+
+def test_msal_looks_for_its_absent_optional_extension_once_per_process():
+    """msal imports the optional msal_extensions at each application (each Get Token); when
+    it is not installed the firmware says so once, and the import fails at once."""
+    if importlib.machinery.PathFinder.find_spec("msal_extensions") is not None:
+        pytest.skip("msal_extensions is installed here: nothing is remembered")
+    import mfp_sim.firmware.tokens.provider_client  # noqa: F401  (what a device imports)
+    assert sys.modules["msal_extensions"] is None
+    with pytest.raises(ImportError):
+        import msal_extensions  # noqa: F401
+    # (every Get Token in the suite still makes its msal application: tests/test_tokens*.py)

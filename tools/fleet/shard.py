@@ -149,6 +149,8 @@ class Shard:
         self.admission = Admission(spec.admit)
         self._round_gates: list[Admission] = []  # rounds under way, with their own limit
         self._heap = _Heap()
+        # One thread of its own for the devices' keys: not queued behind the devices' IdP calls.
+        self._keys = ThreadPoolExecutor(1, thread_name_prefix="fleet-keys")
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -205,6 +207,7 @@ class Shard:
             await self.link.close()
         if self._site_threads is not None:
             self._site_threads.shutdown(wait=False, cancel_futures=True)
+        self._keys.shutdown(wait=False, cancel_futures=True)
         self.network.uninstall()
         self._heap.released()
         self.nvram.close()
@@ -227,7 +230,7 @@ class Shard:
 
         async def one(mfp: FleetMfp) -> None:
             async with gate:
-                await loop.run_in_executor(None, provision_key, self._folder(mfp.number))
+                await loop.run_in_executor(self._keys, provision_key, self._folder(mfp.number))
                 codes = await mfp.run(mfp.power_on(self._build(mfp.number)))
                 self._approvals += codes
                 self._heap.grown()
