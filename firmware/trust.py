@@ -23,6 +23,7 @@ them all as it would on the device.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import ssl
@@ -39,7 +40,7 @@ from mfp_sim.hwsim.private import private_dir, write_private
 
 from .errors import FirmwareError
 
-__all__ = ["TrustStore", "TrustError", "shared_context"]
+__all__ = ["TrustStore", "TrustError", "public_roots", "shared_context"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,14 @@ def shared_context(bundle: bytes) -> ssl.SSLContext:
             ctx = ssl.create_default_context(cadata=bundle.decode("ascii", errors="replace"))
             _CONTEXTS[key] = ctx
         return ctx
+
+
+@functools.cache
+def public_roots() -> bytes:
+    """The public root list (certifi's file), read once per process: it does not change while
+    the firmware runs, and a boot would otherwise read its 290 KB two or three times (the
+    bundle at start, again after an import, again for the context) on the event loop."""
+    return Path(certifi.where()).read_bytes()
 
 
 def _check_pem(pem: bytes, origin: str) -> bytes:
@@ -108,7 +117,7 @@ class TrustStore:
         return self._dir / "ca-bundle.pem"
 
     def _bundle(self) -> bytes:
-        return Path(certifi.where()).read_bytes() + b"\n" + b"".join(self._imported)
+        return public_roots() + b"\n" + b"".join(self._imported)
 
     def _write(self) -> None:
         private_dir(self._dir)

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.machinery
 import os
+import sys
 import threading
+from pathlib import Path
 
-from mfp_sim.firmware.trust import TrustStore
+import certifi
+import pytest
+
+from mfp_sim.firmware.trust import TrustStore, public_roots
 from mfp_sim.tools.bench_ca import BenchCA
 
 from .conftest import ALICE, BOB, obtain_token, sh, start_flow, wait_for
@@ -24,6 +30,17 @@ async def test_devices_with_equal_trust_share_one_context_and_a_new_ca_makes_ano
     before = a.trust.ssl_context()
     a.trust.add(BenchCA().ca_pem)
     assert a.trust.ssl_context() is not before and b.trust.ssl_context() is before
+
+
+def test_the_bundle_is_the_public_roots_and_the_imported_cas_in_order(tmp_path):
+    ca = BenchCA().ca_pem
+    store = TrustStore(tmp_path / "t", [ca])
+    other = BenchCA().ca_pem
+    store.add(other)
+    written = store.bundle_path.read_bytes()
+    assert written == Path(certifi.where()).read_bytes() + b"\n" + ca.strip() + b"\n" \
+        + other.strip() + b"\n"
+    assert public_roots() is public_roots()  # read once per process
 
 
 async def test_identity_provider_and_mail_connections_use_the_devices_one_context(
@@ -88,3 +105,15 @@ async def test_a_cleared_flow_still_shares_nothing_with_the_next(device, bench, 
     await sh(device, "token smtp clear")
     second = await start_flow(device)
     assert first != second
+
+
+def test_msal_looks_for_its_absent_optional_extension_once_per_process():
+    """msal imports the optional msal_extensions at each application (each Get Token); when
+    it is not installed the firmware says so once, and the import fails at once."""
+    if importlib.machinery.PathFinder.find_spec("msal_extensions") is not None:
+        pytest.skip("msal_extensions is installed here: nothing is remembered")
+    import mfp_sim.firmware.tokens.provider_client  # noqa: F401  (what a device imports)
+    assert sys.modules["msal_extensions"] is None
+    with pytest.raises(ImportError):
+        import msal_extensions  # noqa: F401
+    # (every Get Token in the suite still makes its msal application: tests/test_tokens*.py)

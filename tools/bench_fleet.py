@@ -13,6 +13,10 @@ process, or Ray actors on this machine). Each leaves its report (report.html) un
                 setting of every device at once (loop lag, memory at the end)
     machine     N devices over 2 processes on this machine, real clock: do they all get their
                 tokens, how fast, how much memory with the bench on the same 2 cores
+    admit       N devices in one process, real clock: after bring-up, synchronised poll
+                rounds admitted K at a time (K = 4, 8, 16, 32, 64, then all at once), one a
+                minute: the loop lag, the round's length and its admission wait for each K,
+                to choose `--admit` (docs/fleet.md)
     storm       N devices on the virtual clock: 30 % lose power for 70 minutes (their access
                 tokens run out), come back at once into a throttled tenant; no device may stay
                 stuck, and a throttled store must wait before asking again
@@ -152,6 +156,40 @@ def _idle(n: int, root: Path, quick: bool) -> list[Figure]:
     ]
 
 
+#: The admission limits the `admit` scenario compares (0: every check at once).
+ADMIT_SWEEP = (4, 8, 16, 32, 64, 0)
+
+
+def _admit(n: int, root: Path, quick: bool) -> list[Figure]:
+    bench = BenchProcess(root / "bench", "real", {})
+    checks = 2 * n
+    try:
+        profile = FleetProfile.from_dict({"mail": {"pop_check_interval": 60}}, "admit profile")
+        timeline = Timeline.parse("\n".join(
+            f"poll_round at=ready+{30 + 60 * i}s admit={k or checks}"
+            for i, k in enumerate(ADMIT_SWEEP)), "admission sweep")
+        plan = FleetPlan(devices=n, root=root / "fleet", profile=profile, timeline=timeline,
+                         testbed=bench.info, duration=3600, after_ready=60 * len(ADMIT_SWEEP) + 30,
+                         sample_every=1.0, workers=16)
+        run = _run(plan)
+    finally:
+        bench.stop()
+    write_report(run, root / "report")
+    rounds = {w["event"]: w for w in windows(run) if w["kind"] == "poll_round"}
+    figures = []
+    for k, event in zip(ADMIT_SWEEP, [e for e in run.events if e["kind"] == "poll_round"],
+                        strict=False):
+        window = rounds.get(event["text"])
+        shard = (event.get("shards") or [{}])[0]
+        lag = max(window["lag_p99_ms"]) if window else float("nan")
+        figures.append(Figure(
+            f"fleet: loop lag p99, round admitted {k or 'all'} at a time", lag, "ms",
+            "< 100 ms (moonshot 20)", lag < 100,
+            f"{shard.get('checks', 0):,.0f} checks, {shard.get('failed', 0):,.0f} failed, "
+            f"round {shard.get('seconds', 0):.1f} s, wait p99 {shard.get('wait_p99', 0):.1f} s"))
+    return figures
+
+
 def _machine(n: int, root: Path, quick: bool) -> list[Figure]:
     bench = BenchProcess(root / "bench", "real", {})
     try:
@@ -215,6 +253,7 @@ def _storm(n: int, root: Path, quick: bool) -> list[Figure]:
 SCENARIOS: dict[str, tuple[Callable[[int, Path, bool], list[Figure]], int, int]] = {
     "idle": (_idle, 2000, 200),
     "machine": (_machine, 5000, 500),
+    "admit": (_admit, 1000, 200),
     "storm": (_storm, 2000, 200),
 }
 

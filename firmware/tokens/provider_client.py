@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import importlib.util
+import sys
 import threading
 import time
 import warnings
@@ -58,6 +60,20 @@ __all__ = ["ProviderClient", "classify", "issuer_matches"]
 # other sites (anti-forgery). msal warns about that on every authorization request.
 warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended",
                         category=UserWarning)
+
+
+def _remember_absent_extension() -> None:
+    """msal looks for its optional `msal_extensions` (persistent caches for desktop apps, which
+    a device never uses) every time an application is made, i.e. at each Get Token: a failed
+    import searches every folder of `sys.path` again under the import lock (a few ms, and it
+    serialises the worker threads). When it is not installed, say so once for the process
+    (`None` in `sys.modules`: the import then fails at once, as it would have failed anyway);
+    when it is installed, nothing changes."""
+    if "msal_extensions" not in sys.modules and importlib.util.find_spec("msal_extensions") is None:
+        sys.modules["msal_extensions"] = None  # type: ignore[assignment]
+
+
+_remember_absent_extension()
 
 
 class ProviderClient:

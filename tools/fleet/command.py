@@ -4,6 +4,8 @@ While it runs, one progress line (redrawn in place on a terminal; elsewhere ever
 once at the end):
 
     fleet 00:04:10  on 2000/2000  Retrieved 1994  tokens 5990/6000  idp 41.2/s  mail 8.0/s  lag p99 6 ms
+
+with `queued N` before the lag while N pieces of work wait for admission (`--admit`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ _MARKER = "mfp-sim-fleet"
 
 
 class Progress:
-    """The progress line: devices up, tokens retrieved, requests per second, loop lag."""
+    """The progress line: devices up, tokens retrieved, requests per second, work waiting
+    for admission (when any), loop lag."""
 
     def __init__(self, out: TextIO, devices: int, stores: int) -> None:
         self.out = out
@@ -70,11 +73,13 @@ class Progress:
         p99 = (lag.percentile(99) or 0) * 1000
         states = now.get("device_states", {})
         tokens = now.get("token_states", {}).get("retrieved", 0)
+        waiting = now.get("admission", {}).get("waiting", 0)
+        queued = f"  queued {waiting}" if waiting else ""  # admitted work waiting its turn
         return (f"fleet {t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d}  "
                 f"on {now.get('devices', {}).get('on', 0)}/{self.devices}  "
                 f"Retrieved {states.get('retrieved', 0)}  "
                 f"tokens {tokens}/{self.devices * self.stores}  "
-                f"idp {idp:.1f}/s  mail {mail:.1f}/s  lag p99 {p99:.0f} ms")
+                f"idp {idp:.1f}/s  mail {mail:.1f}/s{queued}  lag p99 {p99:.0f} ms")
 
     def done(self) -> None:
         """End the line on a terminal; elsewhere, print the last state if not yet printed."""
@@ -132,7 +137,8 @@ def _plan(args: argparse.Namespace) -> FleetPlan:
                      testbed=testbed, providers_toml=providers, ca_pems=ca_pems,
                      processes=processes, ray_address=args.ray, tick=args.tick,
                      sample_every=args.sample, workers=args.workers,
-                     bench_knobs=dict(args.bench_knob or []), approver=args.approver)
+                     bench_knobs=dict(args.bench_knob or []), approver=args.approver,
+                     admit=args.admit)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from mfp_sim.firmware.providers import BUILTIN_PROVIDERS, ProviderRegistry
 from mfp_sim.hwsim.clock import VirtualClock
 from mfp_sim.tools.site_approver import ApproverError, SiteApprover
 
+from .admission import ADMIT_DEFAULT
 from .bench_link import BenchLink
 from .errors import FleetInputError, FleetSetupError
 from .handles import (
@@ -71,6 +72,8 @@ class FleetPlan:
     after_ready: float | None = None
     #: The site's approver command (profile approve = "site"; tools/site_approver.py).
     approver: str | None = None
+    #: Device work each shard starts that runs at once (tools/fleet/admission.py).
+    admit: int = ADMIT_DEFAULT
 
     @property
     def uses_ray(self) -> bool:
@@ -255,7 +258,7 @@ class Fleet:
                           profile=plan.profile, testbed=testbed, bench_ca_pem=ca_pem,
                           providers_toml=plan.providers_toml, ca_pems=plan.ca_pems,
                           clock=plan.clock, clock_start=self._t0, workers=plan.workers,
-                          mail_ports=ports, approver=plan.approver)
+                          mail_ports=ports, approver=plan.approver, admit=plan.admit)
                 for i in range(plan.processes) if numbers[i * size:(i + 1) * size]]
 
     async def _start_shards(self) -> None:
@@ -346,7 +349,8 @@ class Fleet:
                      self._on_shards("restore", hit), mark, "wall_until")
         elif isinstance(event, PollRound):
             mark = self._mark(at, 0.0, "poll_round", text)
-            self._at(at, text, self._poll_round(mark), mark, "wall_from", "wall_until")
+            self._at(at, text, self._poll_round(mark, event.admit), mark, "wall_from",
+                     "wall_until")
         elif isinstance(event, Revoke):
             mark = self._mark(at, 0.0, "revoke", text)
             self._at(at, text, self._revoke(event.devices(total, profile.seed)), mark,
@@ -373,15 +377,18 @@ class Fleet:
         self.run_info.events.append(mark)
         return mark
 
-    def _poll_round(self, mark: dict[str, Any]) -> Action:
+    def _poll_round(self, mark: dict[str, Any], admit: int | None) -> Action:
         async def act() -> None:
             began = self.now()
-            rounds = await asyncio.gather(*(s.poll_round() for s in self.shards))
+            rounds = await asyncio.gather(*(s.poll_round(admit) for s in self.shards))
             mark["until"] = max(self.now(), began)
             mark["shards"] = rounds
             mark["text"] += (f": {sum(r['checks'] for r in rounds):,.0f} checks, "
                              f"{sum(r['failed'] for r in rounds):,.0f} failed, longest shard "
-                             f"{max(r['seconds'] for r in rounds):.1f} s")
+                             f"{max(r['seconds'] for r in rounds):.1f} s, admitted "
+                             f"{admit or self.plan.admit} at a time per shard (wait p99 "
+                             f"{max(r['wait_p99'] for r in rounds):.1f} s, longest "
+                             f"{max(r['wait_max'] for r in rounds):.1f} s)")
         return act
 
     def _revoke(self, numbers: list[int]) -> Action:

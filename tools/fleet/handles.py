@@ -35,7 +35,7 @@ class ShardHandle(Protocol):
     async def power_on(self, numbers: list[int]) -> int: ...
     async def power_off(self, numbers: list[int]) -> int: ...
     async def cut(self, numbers: list[int]) -> int: ...
-    async def poll_round(self) -> dict[str, float]: ...
+    async def poll_round(self, admit: int | None = None) -> dict[str, float]: ...
     async def restore(self, numbers: list[int]) -> None: ...
     async def advance(self, seconds: float, settle_timeout: float) -> float: ...
     async def settle(self, timeout: float) -> bool: ...
@@ -64,8 +64,8 @@ class LocalShard:
     async def cut(self, numbers: list[int]) -> int:
         return await self.shard.cut(numbers)
 
-    async def poll_round(self) -> dict[str, float]:
-        return await self.shard.poll_round()
+    async def poll_round(self, admit: int | None = None) -> dict[str, float]:
+        return await self.shard.poll_round(admit)
 
     async def restore(self, numbers: list[int]) -> None:
         await self.shard.restore(numbers)
@@ -112,8 +112,8 @@ class RayShard:
     async def cut(self, numbers: list[int]) -> int:
         return int(await self._do("cut", numbers))
 
-    async def poll_round(self) -> dict[str, float]:
-        return dict(await self._do("poll_round"))
+    async def poll_round(self, admit: int | None = None) -> dict[str, float]:
+        return dict(await self._do("poll_round", admit))
 
     async def restore(self, numbers: list[int]) -> None:
         await self._do("restore", numbers)

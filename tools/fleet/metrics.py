@@ -99,7 +99,7 @@ def nested_add(into: dict[str, Any], other: Mapping[str, Any]) -> dict[str, Any]
 
 #: Sample fields that are about one shard (its process), kept apart rather than added.
 PER_SHARD = ("shard", "cpu_s", "rss", "threads", "fds", "lag", "lag_max", "nvram_bytes", "wall",
-             "t", "settle_timeouts")
+             "t", "settle_timeouts", "admit")
 
 
 def merge(samples: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -8,11 +8,15 @@ one file, `<shard>/nvram.sqlite`, and hands each device a `DeviceNvram`: the sam
 stay its own (no device reads or writes another's), and each `write_many` is still one
 transaction: a device sees the old or the new records, never a mix.
 
-What is given up, on purpose: commits are not synced to disk one by one (WAL with
-`synchronous=NORMAL`: a commit survives the process being killed, not the host losing power).
-A fleet's power cuts are simulated in the process (`Shard.power_off`), so the host's own
-durability is not what a fleet measures; the single device (`hwsim.nvram.Nvram`) keeps
-`synchronous=FULL` and its power-cut suite.
+What is given up, on purpose: nothing is synced to disk (WAL with `synchronous=OFF`: a
+commit is in the file as soon as it returns, so it survives the process being killed, not the
+host losing power; with NORMAL the WAL's checkpoints still synced, on the shard's event loop).
+A fleet's power cuts are simulated in the process (`Shard.power_off`), and the folder is
+emptied at each run, so the host's own durability is not what a fleet measures; the single
+device (`hwsim.nvram.Nvram`) keeps `synchronous=FULL` and its power-cut suite. For the same
+reason the shard makes each device's key (`provision_key`, in a worker thread, not synced)
+before its first boot, as a factory does: the firmware would otherwise make it on the event
+loop with two fsyncs (file and folder, about 10 ms here), per device.
 
 The shard holds `<shard>/shard.lock` while it runs (`NvramLock`), so two shards (two fleet
 runs) never share a folder, as two devices never share an NVRAM folder.
@@ -25,12 +29,15 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from mfp_sim.hwsim.errors import NvramError
+from mfp_sim.hwsim.keystore import KeyStore
 from mfp_sim.hwsim.nvram import Nvram
 from mfp_sim.hwsim.nvram_lock import NvramLock
-from mfp_sim.hwsim.private import private_dir
+from mfp_sim.hwsim.private import private_dir, write_private
 
-__all__ = ["ShardNvram", "DeviceNvram"]
+__all__ = ["ShardNvram", "DeviceNvram", "provision_key"]
 
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS nv (device INTEGER NOT NULL, key TEXT NOT NULL, "
            "value BLOB NOT NULL, PRIMARY KEY (device, key)) WITHOUT ROWID")
@@ -48,7 +55,7 @@ class ShardNvram:
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA synchronous=OFF")
             self.db.execute(_SCHEMA)
         except sqlite3.Error as exc:
             self._folder_lock.release()
@@ -143,3 +150,13 @@ class DeviceNvram(Nvram):
 
     def close(self) -> None:
         self._open = False
+
+
+def provision_key(nvram_dir: Path) -> None:
+    """Make the device's key where the firmware looks for it (`KeyStore.default_folder`),
+    unless it is there: 32 random bytes, 0600 in a 0700 folder, as `KeyStore` makes it, but
+    not synced (see the module's docstring). The firmware then finds it and reads it."""
+    key = KeyStore.default_folder(nvram_dir) / KeyStore.FILENAME
+    if not key.exists():
+        private_dir(key.parent)
+        write_private(key, AESGCM.generate_key(bit_length=256), sync=False)

@@ -7,6 +7,8 @@ import argparse
 import json
 from typing import Any
 
+from .admission import ADMIT_DEFAULT
+
 __all__ = ["add_parser"]
 
 EPILOG = """\
@@ -98,6 +100,10 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> argparse.Ar
                    help="run the shards on a Ray cluster, e.g. 10.0.0.5:6379 (docs/fleet.md)")
     f.add_argument("--workers", type=_positive_int, default=16,
                    help="worker threads per shard for the devices' blocking calls (default 16)")
+    f.add_argument("--admit", type=_positive_int, default=ADMIT_DEFAULT, metavar="K",
+                   help="device work each shard starts (a poll_round's checks, Get Token pressed "
+                   "again) that runs at once; the rest waits its turn before the device starts "
+                   f"it, measured in the report (default {ADMIT_DEFAULT}; docs/fleet.md)")
     f.add_argument("--bench-knob", action="append", type=_knob, metavar="NAME=VALUE",
                    help="set a bench knob first (POST /control/config), e.g. "
                    "access_token_lifetime=600; repeatable")

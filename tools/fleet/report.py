@@ -132,8 +132,17 @@ def _shard_rows(run: FleetRun) -> list[dict[str, Any]]:
                      "lag_max_ms": shard.get("lag_max", 0) * 1000,
                      "threads": shard.get("threads"), "fds": shard.get("fds"),
                      "nvram_mb": shard.get("nvram_bytes", 0) / 2**20,
-                     "settle_timeouts": shard.get("settle_timeouts", 0)})
+                     "settle_timeouts": shard.get("settle_timeouts", 0),
+                     **_admission(shard.get("admit", {}))})
     return rows
+
+
+def _admission(admit: dict[str, Any]) -> dict[str, Any]:
+    """The shard's admission (tools/fleet/admission.py): its limit, how much work was
+    admitted, how much waited at most, and the longest wait (host seconds)."""
+    return {"admit_limit": admit.get("limit"), "admitted": admit.get("admitted", 0),
+            "most_waiting": admit.get("most_waiting", 0),
+            "wait_max_s": admit.get("wait_max", 0.0)}
 
 
 def _errors(final: dict[str, Any], bench: dict[str, Any] | None) -> list[dict[str, Any]]:

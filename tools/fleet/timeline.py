@@ -115,6 +115,8 @@ class Revoke(FleetEvent):
 
 @dataclass(frozen=True)
 class PollRound(FleetEvent):
+    #: This round's admission limit per shard (`--admit` when not given).
+    admit: int | None = None
     kind = "poll_round"
 
     def describe(self) -> str:
@@ -147,7 +149,7 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "revoke": ("fraction", "count"),
     "idp_fault": ("for", "phases", "<option>"),
     "mail_fault": ("for", "phases", "<option>"),
-    "poll_round": (),
+    "poll_round": ("admit",),
 }
 _EXAMPLES = {
     "power_cut": "power_cut at=10m fraction=0.3 for=30s",
@@ -236,7 +238,11 @@ def _event(source: str, number: int, line: str) -> FleetEvent:
             return PowerCut(at, number, fraction, count, duration(fields.pop("for", "0")),
                             after_ready=ready)
         if word == "poll_round":
-            return PollRound(at, number, after_ready=ready)
+            admit = fields.get("admit")
+            if admit is not None and (not admit.isdigit() or int(admit) < 1):
+                raise ValueError(f"admit must be a whole number from 1, not {admit!r}")
+            return PollRound(at, number, after_ready=ready,
+                             admit=int(admit) if admit is not None else None)
         if word == "network_down":
             if "site" not in fields or "for" not in fields:
                 raise ValueError(f"network_down needs site=K and for=D, e.g. {example}")
