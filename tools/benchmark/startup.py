@@ -27,11 +27,14 @@ __all__ = ["measure", "start_once"]
 
 
 def start_once(testbed_json: Path) -> float:
-    """Milliseconds from spawn to the console's first `OK`."""
+    """Milliseconds from spawn to the console's first `OK`. The device's NVRAM and key folder
+    are both inside one temporary folder, so nothing is left behind (the key folder's default
+    is beside the NVRAM folder, which would outlive the run)."""
     with tempfile.TemporaryDirectory(prefix="mfp-bench-start-") as tmp:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [*mfp_sim_command(), "device", "--nvram", tmp, "--testbed", str(testbed_json),
+            [*mfp_sim_command(), "device", "--nvram", f"{tmp}/nvram", "--keystore",
+             f"{tmp}/keystore", "--testbed", str(testbed_json),
              "--clock", "virtual", "--console", "tcp:127.0.0.1:0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         try:
