@@ -31,8 +31,8 @@ from aiohttp import web
 from ..errors import FirmwareError, SignInError
 from ..tokens.auth_code import MAX_FIELD, REPLY_FIELDS
 from .render import catalog, flash, page
-from .settings_pages import SettingsPage, settings_page
 from .state import session, state
+from .views_token import back_to_token, token_page
 
 __all__ = ["routes", "CALLBACK", "FINISH"]
 
@@ -40,17 +40,6 @@ routes = web.RouteTableDef()
 
 CALLBACK = "/oauth/callback"
 FINISH = "/oauth/finish"
-
-
-def _page_of(request: web.Request) -> SettingsPage:
-    found = settings_page(state(request).api.contexts, request.match_info["page"])
-    if found is None or not found.token:
-        raise web.HTTPNotFound(text="This page has no token.", content_type="text/plain")
-    return found
-
-
-def _back(page_id: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(f"/settings/{page_id}#token")
 
 
 def _owner(request: web.Request) -> str:
@@ -77,12 +66,12 @@ def _redirect_uri(request: web.Request) -> str:
 
 @routes.post("/token/{page}/sign-in-confirm")
 async def confirm(request: web.Request) -> web.Response:
-    sp = _page_of(request)
+    sp = token_page(request)
     api = state(request).api
     _ = catalog(request).gettext
     provider = api.web_sign_in(sp.token)
     if provider is None:  # the provider changed meanwhile: Get Token is the way now
-        raise _back(sp.id)
+        raise back_to_token(sp.id)
     status = api.token_status(sp.token)
     question = _("Sign in to {provider} as {account}? The browser goes to {provider}'s sign-in "
                  "page and comes back here.").format(provider=provider.display_name,
@@ -93,14 +82,14 @@ async def confirm(request: web.Request) -> web.Response:
 
 @routes.post("/token/{page}/sign-in")
 async def sign_in(request: web.Request) -> web.Response:
-    sp = _page_of(request)
+    sp = token_page(request)
     st = state(request)
     _ = catalog(request).gettext
     try:
         address = await st.api.begin_sign_in(sp.token, _redirect_uri(request), _owner(request))
     except FirmwareError as exc:
         flash(request, str(exc), error=True)
-        raise _back(sp.id) from None
+        raise back_to_token(sp.id) from None
     st.log.note(f"sign-in for {sp.token} started on the web page")
     provider = st.api.web_sign_in(sp.token)
     name = provider.display_name if provider is not None else ""
@@ -130,7 +119,7 @@ async def finish(request: web.Request) -> web.Response:
     except SignInError as exc:
         flash(request, str(exc), error=True)
         st.log.note(f"sign-in refused on the web page: {exc.error}")
-        raise (_back(exc.store) if exc.store else web.HTTPSeeOther("/status")) from None
+        raise (back_to_token(exc.store) if exc.store else web.HTTPSeeOther("/status")) from None
     flash(request, _("Signed in: the token is retrieved."))
     st.log.note(f"sign-in for {store} finished on the web page")
-    raise _back(store)
+    raise back_to_token(store)

@@ -24,7 +24,7 @@ from .render import catalog, flash, fragment, page
 from .settings_pages import SettingsPage, settings_page
 from .state import state
 
-__all__ = ["routes", "token_area"]
+__all__ = ["back_to_token", "routes", "token_area", "token_page"]
 
 routes = web.RouteTableDef()
 
@@ -58,36 +58,39 @@ def token_area(request: web.Request, sp: SettingsPage) -> dict[str, Any]:
     return area
 
 
-def _page_of(request: web.Request) -> SettingsPage:
+def token_page(request: web.Request) -> SettingsPage:
+    """The settings page named in the address, when it has a token (Get Token, Clear, Sign in
+    act on it); any other is not found."""
     found = settings_page(state(request).api.contexts, request.match_info["page"])
     if found is None or not found.token:
         raise web.HTTPNotFound(text="This page has no token.", content_type="text/plain")
     return found
 
 
-def _back(sp: SettingsPage) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(f"/settings/{sp.id}#token")
+def back_to_token(page_id: str) -> web.HTTPSeeOther:
+    """Back to the token area of a settings page, after a button there."""
+    return web.HTTPSeeOther(f"/settings/{page_id}#token")
 
 
 @routes.get("/part/token/{page}")
 async def area(request: web.Request) -> web.Response:
-    sp = _page_of(request)
+    sp = token_page(request)
     return fragment(request, "_token_area.html", token=token_area(request, sp))
 
 
 @routes.post("/token/{page}/get-confirm")
 async def confirm_get(request: web.Request) -> web.Response:
-    sp = _page_of(request)
+    sp = token_page(request)
     api = state(request).api
     _ = catalog(request).gettext
     status = api.token_status(sp.token)
     if status.state is TokenState.WAITING:  # the code is still valid: show it, no new flow
-        raise _back(sp)
+        raise back_to_token(sp.id)
     if not status.account:
         label = _(field_label(api.contexts, sp.section, "account"))
         flash(request, _("Get Token: set “{field}” first (the e-mail address to sign in "
                          "with).").format(field=label), error=True)
-        raise _back(sp)
+        raise back_to_token(sp.id)
     provider = next((p.display_name for p in api.providers() if p.name == status.provider),
                     status.provider)
     question = _("Get a token for {account} from {provider}?").format(
@@ -98,7 +101,7 @@ async def confirm_get(request: web.Request) -> web.Response:
 
 @routes.post("/token/{page}/get")
 async def get_token(request: web.Request) -> web.Response:
-    sp = _page_of(request)
+    sp = token_page(request)
     st = state(request)
     try:
         await st.api.get_token(sp.token)
@@ -106,12 +109,12 @@ async def get_token(request: web.Request) -> web.Response:
         flash(request, str(exc), error=True)
     else:
         st.log.note(f"Get Token pressed on the web page for {sp.token}")
-    raise _back(sp)
+    raise back_to_token(sp.id)
 
 
 @routes.post("/token/{page}/clear-confirm")
 async def confirm_clear(request: web.Request) -> web.Response:
-    sp = _page_of(request)
+    sp = token_page(request)
     _ = catalog(request).gettext
     return page(request, "confirm.html", title=_("Clear"),
                 question=_("Delete the token? The status becomes “Not retrieved”."),
@@ -120,7 +123,7 @@ async def confirm_clear(request: web.Request) -> web.Response:
 
 @routes.post("/token/{page}/clear")
 async def clear(request: web.Request) -> web.Response:
-    sp = _page_of(request)
+    sp = token_page(request)
     st = state(request)
     try:
         await st.api.clear_token(sp.token)
@@ -128,4 +131,4 @@ async def clear(request: web.Request) -> web.Response:
         flash(request, str(exc), error=True)
     else:
         st.log.note(f"token of {sp.token} cleared on the web page")
-    raise _back(sp)
+    raise back_to_token(sp.id)
