@@ -21,7 +21,6 @@ the fleet crosses hours of refreshes and polls in seconds, step by step.
 from __future__ import annotations
 
 import asyncio
-import gc
 import heapq
 import itertools
 import logging
@@ -44,6 +43,7 @@ from mfp_sim.tools.site_approver import ApprovalRequest, ApproverError, SiteAppr
 
 from .admission import ADMIT_DEFAULT, Admission
 from .bench_link import BenchLink
+from .heap import SHARD_HEAP, resident_bytes
 from .metrics import Histogram
 from .mfp import FleetMfp, Tally
 from .network import Network
@@ -148,7 +148,6 @@ class Shard:
         self.link: BenchLink | None = None
         self.admission = Admission(spec.admit)
         self._round_gates: list[Admission] = []  # rounds under way, with their own limit
-        self._heap = _Heap()
         # One thread of its own for the devices' keys: not queued behind the devices' IdP calls.
         self._keys = ThreadPoolExecutor(1, thread_name_prefix="fleet-keys")
 
@@ -189,6 +188,7 @@ class Shard:
         self._origin = spec.clock_start if self.clock.virtual else self.clock.now()
         self.agenda = Agenda(self.clock)
         self.agenda.start()
+        SHARD_HEAP.attach()
         loop = asyncio.get_running_loop()
         self._background.append(loop.create_task(self._probe_lag(), name="fleet.lag"))
         if not self.clock.virtual:
@@ -209,7 +209,7 @@ class Shard:
             self._site_threads.shutdown(wait=False, cancel_futures=True)
         self._keys.shutdown(wait=False, cancel_futures=True)
         self.network.uninstall()
-        self._heap.released()
+        SHARD_HEAP.detach()
         self.nvram.close()
         self._log.close()
 
@@ -233,7 +233,7 @@ class Shard:
                 await loop.run_in_executor(self._keys, provision_key, self._folder(mfp.number))
                 codes = await mfp.run(mfp.power_on(self._build(mfp.number)))
                 self._approvals += codes
-                self._heap.grown()
+                SHARD_HEAP.grown()
 
         todo = [self.mfps[n] for n in numbers if n in self.mfps and not self.mfps[n].on]
         await asyncio.gather(*(one(m) for m in todo))
@@ -245,7 +245,7 @@ class Shard:
         todo = [self.mfps[n] for n in numbers if n in self.mfps and self.mfps[n].on]
         await asyncio.gather(*(m.power_off() for m in todo))
         if todo:
-            self._heap.released()
+            SHARD_HEAP.released()
         return len(todo)
 
     async def poll_round(self, admit: int | None = None) -> dict[str, float]:
@@ -447,7 +447,7 @@ class Shard:
                               g.in_flight for g in self._round_gates if g is not self.admission)},
             "admit": self.admission.snapshot(),
             "cpu_s": usage.ru_utime + usage.ru_stime,
-            "rss": _rss(),
+            "rss": resident_bytes(),
             "threads": threading.active_count(),
             "fds": _fds(),
             "nvram_bytes": self.nvram.size(),
@@ -462,37 +462,6 @@ class Shard:
                  "pending": m.pending()[:3],
                  "expired_tokens": m.expired_tokens(),
                  "boots": m.boots} for m in self.mfps.values()]
-
-
-class _Heap:
-    """Keeps Python's cyclic garbage collector off the devices' long-lived objects.
-
-    A device is tens of thousands of objects that live as long as its power (its settings,
-    token machines, sessions, tasks). The collector's full (oldest-generation) pass walks every
-    one of them each time the heap grew by a quarter: a dozen passes during a bring-up, each
-    stopping the shard's one event loop for up to a second with 2,000 devices (measured: 561
-    ms with 600), which every device on the loop and the lag probe then feel. A real device
-    has a heap of its own. So, every `EVERY` devices powered on, what is alive is moved out of
-    the collector's generations (`gc.freeze()`, a constant-time move); objects freed later are
-    still freed by their reference counts. When devices lose power their cycles must be
-    collectable again: `released()` puts everything back (`gc.unfreeze()`), and the next
-    power-ons freeze it again.
-    """
-
-    EVERY = 16
-
-    def __init__(self) -> None:
-        self._since = 0
-
-    def grown(self) -> None:
-        self._since += 1
-        if self._since >= self.EVERY:
-            self._since = 0
-            gc.freeze()
-
-    def released(self) -> None:
-        self._since = 0
-        gc.unfreeze()
 
 
 class _DeviceLog:
@@ -518,14 +487,6 @@ class _DeviceLog:
             logger.removeHandler(self.handler)
             logger.propagate = propagate
         self.handler.close()
-
-
-def _rss() -> int:
-    try:
-        with open("/proc/self/statm", encoding="ascii") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _fds() -> int:
