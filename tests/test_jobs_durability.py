@@ -166,7 +166,8 @@ async def test_receiver_power_cut_before_quit_neither_loses_nor_reprints(make_de
     task.cancel()
     await b.stop()
     # Stored for good, not yet printed (the worker waits for the ledger), nothing deleted.
-    assert len(list((tmp_path / "rx" / "spool" / "pop.ifax").glob("*.eml"))) == 3
+    [batch] = list((tmp_path / "rx" / "spool" / "pop.ifax").glob("*.batch"))
+    assert batch.read_bytes().startswith(b"MFP-SPOOL-BATCH 1 3\n")  # one batch of three
     assert len(tray_names(b)) == 0 and len(maildir(bench, BOB)) == 3
     monkeypatch.undo()
     await wait_for(lambda: not bench.mail.store.is_locked(BOB), what="POP session gone")

@@ -327,7 +327,9 @@ async def test_spool_survives_a_power_cut_and_prints_once(make_device, bench, cl
     assert (result.received, result.spooled, result.printed, result.deleted,
             result.pending) == (2, 2, 0, 2, 2)
     assert maildir(bench, BOB) == [] and tray_names(a) == []  # deleted: stored for good
-    assert len(list(_spool(a).glob("*.eml"))) == 2
+    # Both in one batch file (one create, one fsync), nothing else in the folder.
+    [batch] = list(_spool(a).iterdir())
+    assert batch.name.endswith(".batch") and batch.read_bytes().startswith(b"MFP-SPOOL-BATCH 1 2\n")
     await a.stop()  # the power goes
 
     b, sub = await _powered_on(bench, clock, tmp_path / "rx")
@@ -354,7 +356,7 @@ async def test_power_cut_mid_print_prints_only_the_missing_pages(make_device, be
     await printer.stop()
     bench.mail.deliver(BOB, fax_message(1, pages=3))
     assert (await a.api.check_mail("pop.ifax", wait_printed=False)).spooled == 1
-    [spooled] = list(_spool(a).glob("*.eml"))
+    [spooled] = list(_spool(a).glob("*.batch"))
     kept = spooled.read_bytes()
     await printer.start()
     assert await a.api.wait_printed("pop.ifax", 10)
@@ -362,7 +364,7 @@ async def test_power_cut_mid_print_prints_only_the_missing_pages(make_device, be
     assert [n.rsplit("-", 1)[1] for n in pages] == ["p1.png", "p2.png", "p3.png"]
     first = (a.tray.folder / pages[0]).read_bytes()
     await a.stop()
-    # As if the power went after page 1: pages 2 and 3 not out, the spool file still there.
+    # As if the power went after page 1: pages 2 and 3 not out, the batch file still there.
     for name in pages[1:]:
         (a.tray.folder / name).unlink()
     spooled.write_bytes(kept)
@@ -384,7 +386,7 @@ async def test_refused_at_print_time_alerts_once_and_is_not_retried(make_device,
     await printer.stop()
     bench.mail.deliver(BOB, print_message(1))  # a PNG is not a fax
     assert (await a.api.check_mail("pop.ifax", wait_printed=False)).spooled == 1
-    [spooled] = list(_spool(a).glob("*.eml"))
+    [spooled] = list(_spool(a).glob("*.batch"))
     kept = spooled.read_bytes()
     sub = a.api.subscribe()
     await printer.start()

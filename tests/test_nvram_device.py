@@ -78,7 +78,7 @@ async def test_everything_under_the_device_folder_is_private_whatever_the_umask(
     expected = {"dev/nvram.sqlite", "dev/nvram.sqlite-wal", "dev/nvram.sqlite-shm",
                 "dev/device.lock", "dev/trust/ca-bundle.pem", "dev.keystore/device.key"}
     assert expected <= set(running), sorted(running)
-    assert any(n.startswith("dev/spool/pop.ifax/") and n.endswith(".eml") for n in running)
+    assert any(n.startswith("dev/spool/pop.ifax/") and n.endswith(".batch") for n in running)
     assert any(n.startswith("dev/tray/") and n.endswith(".png") for n in printed)
 
 

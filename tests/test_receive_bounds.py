@@ -125,7 +125,9 @@ async def test_long_fax_within_the_limits_is_printed_a_page_at_a_time(tmp_path):
 
 async def test_a_spooled_fax_is_not_retried_at_every_power_on(tmp_path, clock):
     """A fax whose printing was cut short twice (it stopped the device) is refused at the next
-    power-on, with a reason; one cut short once is printed."""
+    power-on, with a reason; one cut short once is printed. The spool is in the former format
+    (a file per message, tries in its name), as a device upgraded with faxes in memory has it;
+    `test_receive_spool.py` counts tries in batch files."""
     spool = tmp_path / "dev" / "spool" / "pop.ifax"
     spool.mkdir(parents=True)
     fax = long_fax(1)

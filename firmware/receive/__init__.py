@@ -9,6 +9,7 @@ promised):
     print_worker  `PrintWorker`: prints the spool, oldest first; `Reception`, `Ticket`
     printing      one message into the tray (Internet Fax pages, E-mail Print documents)
     spool         `ReceiveSpool`: received messages in NVRAM until printed (fax memory)
+    spool_format  the spool's batch files and marks, byte by byte
     ledger        `ReceiveLedger`: UIDLs and Message-IDs already handled, in NVRAM
     headers       From, Subject, Message-ID of a received message, without a parser
     results       `PollResult`, `PrintResult`

@@ -10,9 +10,10 @@
         RETR; a message whose Message-ID was taken before is a duplicate; any other is
         kept for the spool with its batch;
         a message another client removed meanwhile (-ERR to RETR or DELE) is skipped
-        per batch: commit the spool (a worker thread writes and fsyncs the batch's files,
-        renames them, one folder fsync) while RETR goes on, write the batch to the ledger (one NVRAM transaction), wake the print worker, and only then
-        DELE the batch (unless `leave_copy`); the next batch is read meanwhile
+        per batch: commit the spool (a worker thread writes the batch's one file, fsyncs
+        it, renames it into place, one folder fsync) while RETR goes on, write the batch
+        to the ledger (one NVRAM transaction), wake the print worker, and only then DELE
+        the batch (unless `leave_copy`); the next batch is read meanwhile
 
 So a power cut at any instant loses nothing (nothing is deleted before it is in the spool for
 good; no QUIT, nothing deleted at all) and prints nothing twice (the spool and tray names come
@@ -115,7 +116,7 @@ class Drain:
                                                               self.clock.now())))
                     continue
                 rx = rx_id(self.section, self.kind, uid)
-                # The spool first, then the tray: the worker removes a spool file only once
+                # The spool first, then the tray: the worker removes a message only once
                 # its output is in the tray, so a message between the two is seen in one.
                 if self.spool.has(rx) or self.tray.has(rx):
                     # stored or printed just before a power cut, not recorded yet

@@ -9,16 +9,16 @@ per POP setting runs on its own task:
         wait while any POP session of the device is receiving (`Reception`: until QUIT)
         print it (`printing.print_message`), sync the tray files and folder -> `Printed` event
         or refuse it: not a fax, not decodable          -> `Refused` event, ledger says refused
-        then remove the spool file
+        then remove it from the spool (a `done` mark; the batch file goes with its last)
     nothing left: sleep until woken
 
 Printing is idempotent, so a power cut at any instant prints nothing twice: the tray names
 come from the rx id (setting + UIDL) and a message printed again after a power cut keeps the
 pages already in the tray and prints only the missing ones (`keep_existing`). A message
-refused once is recorded as refused in the ledger before its spool file goes, and is not
+refused once is recorded as refused in the ledger before it leaves the spool, and is not
 refused (nor alerted) again. A worker failure that is not the message's fault (a bug) leaves
-the file in the spool and is not retried before the next power-on. Never retried for ever:
-each start of a print is marked in the spool file's name (`spool.attempt`), and a message
+the message in the spool and is not retried before the next power-on. Never retried for ever:
+each start of a print is marked in the spool (`spool.attempt`, a `try` mark), and a message
 whose printing was cut short `print_tries` times (a crash, a restart, the bug again) is
 refused at the next power-on, not tried at every one.
 
@@ -165,6 +165,10 @@ class PrintWorker:
         if self._task is None:
             self._stopping = False
             self._wake.set()  # power-on: resume whatever the spool holds
+            for problem in self.spool.problems:  # what power-on found damaged, said once
+                self._events.publish(Alert(self.section, Step.PRINT, str(problem)))
+                self._journal.add(self.section, Outcome.REFUSED, reason=str(problem))
+            self.spool.problems.clear()
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"print.{self.section}")
 
@@ -244,7 +248,7 @@ class PrintWorker:
         try:
             job = await asyncio.shield(self._printing)
         except Exception as exc:  # a bug or a broken disk: keep the file, do not spin on it
-            log.exception("%s: printing %s failed", self.section, entry.path.name)
+            log.exception("%s: printing %s failed", self.section, entry.rx_id)
             self._given_up.add(entry.rx_id)
             reason = f"Internal error while printing {entry.rx_id}: {type(exc).__name__}: {exc}"
             self._events.publish(Alert(self.section, Step.PRINT, reason))
@@ -275,7 +279,7 @@ class PrintWorker:
             ticket.finish(printed)
 
     def _print_job(self, entry: SpoolEntry) -> _Job:
-        """Worker thread: read, print or refuse, make it durable, remove the spool file."""
+        """Worker thread: read, print or refuse, make it durable, remove it from the spool."""
         try:
             uid, raw = self.spool.read(entry)
         except SpoolError as exc:
