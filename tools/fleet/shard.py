@@ -145,6 +145,7 @@ class Shard:
         self.settle_timeouts = 0
         self._started_wall = time.perf_counter()
         self._background: list[asyncio.Task[None]] = []
+        self._heap_attached = False  # this shard counts among SHARD_HEAP's users
         self.link: BenchLink | None = None
         self.admission = Admission(spec.admit)
         self._round_gates: list[Admission] = []  # rounds under way, with their own limit
@@ -189,6 +190,7 @@ class Shard:
         self.agenda = Agenda(self.clock)
         self.agenda.start()
         SHARD_HEAP.attach()
+        self._heap_attached = True
         loop = asyncio.get_running_loop()
         self._background.append(loop.create_task(self._probe_lag(), name="fleet.lag"))
         if not self.clock.virtual:
@@ -209,7 +211,9 @@ class Shard:
             self._site_threads.shutdown(wait=False, cancel_futures=True)
         self._keys.shutdown(wait=False, cancel_futures=True)
         self.network.uninstall()
-        SHARD_HEAP.detach()
+        if self._heap_attached:
+            self._heap_attached = False
+            SHARD_HEAP.detach()
         self.nvram.close()
         self._log.close()
 
