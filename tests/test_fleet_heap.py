@@ -2,9 +2,9 @@
 
 What a user of the fleet relies on: the collector's full passes walk only what grew since the
 last one (so they stay short on a shard of thousands of devices), and cyclic garbage is never
-kept for good: once memory has grown by a quarter, or devices lost power, the next full pass
-collects it. Memory is the policy's own reading, given here by the test, so the trigger is
-exact and does not depend on what else this process holds.
+kept for good: once the live heap has grown by a quarter, or devices lost power, the next
+full pass collects it. The heap's size is the policy's own reading, given here by the test, so
+the trigger is exact and does not depend on what else this process holds.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def tracked(obj: object) -> bool:
 @pytest.fixture
 def heap() -> Iterator[tuple[ShardHeap, list[int]]]:
     memory = [1000]
-    policy = ShardHeap(resident=lambda: memory[0])
+    policy = ShardHeap(live=lambda: memory[0])
     policy.attach()
     gc.collect()  # its survivors frozen; 1000 is the known-good memory
     try:

@@ -43,7 +43,7 @@ from mfp_sim.tools.site_approver import ApprovalRequest, ApproverError, SiteAppr
 
 from .admission import ADMIT_DEFAULT, Admission
 from .bench_link import BenchLink
-from .heap import SHARD_HEAP, resident_bytes
+from .heap import SHARD_HEAP
 from .metrics import Histogram
 from .mfp import FleetMfp, Tally
 from .network import Network
@@ -451,7 +451,7 @@ class Shard:
                               g.in_flight for g in self._round_gates if g is not self.admission)},
             "admit": self.admission.snapshot(),
             "cpu_s": usage.ru_utime + usage.ru_stime,
-            "rss": resident_bytes(),
+            "rss": _rss(),
             "threads": threading.active_count(),
             "fds": _fds(),
             "nvram_bytes": self.nvram.size(),
@@ -491,6 +491,14 @@ class _DeviceLog:
             logger.removeHandler(self.handler)
             logger.propagate = propagate
         self.handler.close()
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _fds() -> int:
