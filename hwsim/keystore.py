@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .errors import KeystoreError
-from .private import open_private, private_dir, write_private
+from .private import fsync_path, open_private, private_dir, write_private
 
 __all__ = ["KeyStore"]
 
@@ -39,7 +39,7 @@ class KeyStore:
             private_dir(path.parent)
             if not path.exists():
                 write_private(path, AESGCM.generate_key(bit_length=256))
-                _sync_folder(path.parent)
+                fsync_path(path.parent)
             fd = open_private(path, os.O_RDONLY)  # also tightens a key file made wider
             with os.fdopen(fd, "rb") as fh:
                 key = fh.read()
@@ -93,15 +93,6 @@ class KeyStore:
             ) from exc
 
 
-def _sync_folder(folder: Path) -> None:
-    """fsync a folder, so a file just renamed into it (or out of it) stays so."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _move_key(old: Path, new: Path) -> None:
     """Move an older version's key out of the NVRAM folder (copy, sync, then remove).
 
@@ -118,9 +109,9 @@ def _move_key(old: Path, new: Path) -> None:
         else:
             private_dir(new.parent)
             write_private(new, data)
-            _sync_folder(new.parent)
+            fsync_path(new.parent)
         old.unlink()
-        _sync_folder(old.parent)
+        fsync_path(old.parent)
     except OSError as exc:
         raise KeystoreError(f"cannot move the device key {old} to {new}: {exc}") from exc
     log.warning("moved the device key from %s to %s: keys are kept apart from NVRAM", old, new)

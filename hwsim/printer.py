@@ -33,7 +33,7 @@ from pathlib import Path
 from PIL import Image
 
 from mfp_sim.hwsim.errors import TrayError
-from mfp_sim.hwsim.private import private_dir
+from mfp_sim.hwsim.private import fsync_path, private_dir
 
 __all__ = ["OutputTray", "TrayItem", "sanitize_name"]
 
@@ -154,8 +154,8 @@ class OutputTray:
         """Make printed files durable: each file, then the tray folder (one fsync each)."""
         try:
             for path in paths:
-                _fsync(path)
-            _fsync(self.folder)
+                fsync_path(path)
+            fsync_path(self.folder)
         except OSError as exc:
             raise TrayError(f"output tray {self.folder} cannot be synced: {exc}") from exc
 
@@ -238,9 +238,3 @@ def _job_ids(name: str) -> builtins.list[str]:
     return [stem[:i] for i, c in enumerate(stem) if c == "-" and i]
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["PRIVATE_DIR", "PRIVATE_FILE", "open_private", "private_dir", "tighten",
+__all__ = ["PRIVATE_DIR", "PRIVATE_FILE", "fsync_path", "open_private", "private_dir", "tighten",
            "write_private"]
 
 PRIVATE_FILE = 0o600
@@ -48,6 +48,16 @@ def private_dir(path: Path) -> Path:
         raise NotADirectoryError(f"{path} exists and is not a folder")
     tighten(path, PRIVATE_DIR)
     return path
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder by its name (a folder: so that what was just renamed into it,
+    or out of it, stays so after a power cut)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def open_private(path: Path, flags: int) -> int:

@@ -76,7 +76,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mfp_sim.hwsim.private import private_dir
+from mfp_sim.hwsim.private import fsync_path, private_dir
 
 from .errors import SpoolError
 from .memory import FaxMemory
@@ -85,7 +85,6 @@ from .spool_format import (
     MARKS,
     UIDL_HEADER,
     batch_head,
-    fsync_dir,
     read_index,
     rewrite,
     rx_id,
@@ -276,7 +275,7 @@ class ReceiveSpool:
             rewrite(self._marks, b"".join(line + b"\n" for line in lines))
         elif self._marks.exists():
             self._marks.unlink()
-            fsync_dir(self.folder)
+            fsync_path(self.folder)
         self._marked = self._compacted = len(lines)
 
     def _mark(self, line: bytes) -> None:
@@ -449,7 +448,7 @@ class SpoolWriter:
                 os.close(fd)
             _publish(part, path)
             placed = True
-            fsync_dir(folder)
+            fsync_path(folder)
         except OSError as exc:
             if not placed:
                 part.unlink(missing_ok=True)

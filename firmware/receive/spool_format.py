@@ -19,10 +19,12 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from mfp_sim.hwsim.private import fsync_path
+
 from ..vocabulary import ReceiveKind
 from .errors import SpoolError
 
-__all__ = ["BATCH_SUFFIX", "MARKS", "UIDL_HEADER", "batch_head", "fsync_dir", "read_index",
+__all__ = ["BATCH_SUFFIX", "MARKS", "UIDL_HEADER", "batch_head", "read_index",
            "rewrite", "rx_id", "uid_text", "write_all"]
 
 BATCH_SUFFIX = ".batch"
@@ -99,14 +101,6 @@ def write_all(fd: int, buffers: Sequence[bytes]) -> None:
             views[0] = views[0][written:]
 
 
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def rewrite(path: Path, data: bytes) -> None:
     """Replace a file atomically and durably: `.<name>.part`, fsync, rename, folder fsync."""
     part = path.with_name(f".{path.name}.part")
@@ -117,4 +111,4 @@ def rewrite(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(part, path)
-    fsync_dir(path.parent)
+    fsync_path(path.parent)
