@@ -15,6 +15,7 @@ from typing import Any
 
 from mfp_sim.firmware.device import Device
 from mfp_sim.firmware.mail.jobs import JobInfo
+from mfp_sim.firmware.providers import ProviderRegistry
 from mfp_sim.hwsim.clock import VirtualClock
 from mfp_sim.tools.idp import TokenRejected
 from mfp_sim.tools.mailserver import TokenVerifier
@@ -187,6 +188,21 @@ class RefusingVerifier:
         if token in self.refused:
             raise TokenRejected("token revoked (continuous access evaluation)", "revoked")
         return self.inner.verify(token, required_scope)
+
+
+def spool_dir(device: Device, section: str = "pop.ifax") -> Path:
+    """The receive spool folder (fax memory) of one POP setting."""
+    return device.dir / "spool" / section
+
+
+async def powered_on(bench: Testbed, clock: VirtualClock, nvram_dir: Path) -> tuple[Device, Any]:
+    """A device on an existing NVRAM dir, listening to its events from before power-on."""
+    registry = ProviderRegistry()
+    registry.add(bench.provider())
+    device = Device(nvram_dir, clock=clock, providers=registry, ca_pems=[bench.ca.ca_pem])
+    sub = device.api.subscribe()
+    await device.start()
+    return device, sub
 
 
 def tray_names(device: Device) -> list[str]:

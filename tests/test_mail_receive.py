@@ -9,30 +9,26 @@ import email.policy
 import io
 import time
 from email.message import EmailMessage
-from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
 
-from mfp_sim.firmware.device import Device
 from mfp_sim.firmware.events import Alert, Printed, Refused
 from mfp_sim.firmware.ifax import compose_ifax_message, encode_tiff_f
 from mfp_sim.firmware.mail.errors import TOKEN_UPDATE_FAILED
-from mfp_sim.firmware.providers import ProviderRegistry
 from mfp_sim.firmware.tokens.machine import TokenState
-from mfp_sim.hwsim.clock import VirtualClock
 from mfp_sim.hwsim.scanner import Scanner
 from mfp_sim.tools.mailserver import HostilePop3Server, Hostility, MailServer
-from mfp_sim.tools.testbed import Testbed
 
 from .conftest import ALICE, BOB, sh, wait_for
 from .mail_helpers import (
     RefusingVerifier,
     closed_port,
     maildir,
+    powered_on,
     setup_pop,
     setup_smtp,
+    spool_dir,
     tray_names,
     wait_job,
 )
@@ -302,18 +298,6 @@ async def test_hostile_pop_server_gives_a_clear_reason_and_no_crash(device, benc
 
 
 # -- the receive spool (fax memory) and the print worker ---------------------------------------------
-def _spool(device: Device, section: str = "pop.ifax") -> Path:
-    return device.dir / "spool" / section
-
-
-async def _powered_on(bench: Testbed, clock: VirtualClock, nvram_dir: Path) -> tuple[Device, Any]:
-    """A device on an existing NVRAM dir, listening to its events from before power-on."""
-    registry = ProviderRegistry()
-    registry.add(bench.provider())
-    device = Device(nvram_dir, clock=clock, providers=registry, ca_pems=[bench.ca.ca_pem])
-    sub = device.api.subscribe()
-    await device.start()
-    return device, sub
 
 
 async def test_spool_survives_a_power_cut_and_prints_once(make_device, bench, clock, tmp_path):
@@ -328,11 +312,11 @@ async def test_spool_survives_a_power_cut_and_prints_once(make_device, bench, cl
             result.pending) == (2, 2, 0, 2, 2)
     assert maildir(bench, BOB) == [] and tray_names(a) == []  # deleted: stored for good
     # Both in one batch file (one create, one fsync), nothing else in the folder.
-    [batch] = list(_spool(a).iterdir())
+    [batch] = list(spool_dir(a).iterdir())
     assert batch.name.endswith(".batch") and batch.read_bytes().startswith(b"MFP-SPOOL-BATCH 1 2\n")
     await a.stop()  # the power goes
 
-    b, sub = await _powered_on(bench, clock, tmp_path / "rx")
+    b, sub = await powered_on(bench, clock, tmp_path / "rx")
     try:
         assert await b.api.wait_printed("pop.ifax", 10)
         names = tray_names(b)
@@ -340,7 +324,7 @@ async def test_spool_survives_a_power_cut_and_prints_once(make_device, bench, cl
         assert not any(n.endswith("-2.png") for n in names)  # no second copy of anything
         faxes = [e for e in iter(sub.get_nowait, None) if isinstance(e, Printed)]
         assert sorted(f.pages for f in faxes) == [1, 2]
-        assert list(_spool(b).iterdir()) == []
+        assert list(spool_dir(b).iterdir()) == []
         again = await b.api.check_mail("pop.ifax")  # nothing left anywhere, nothing reprinted
         assert (again.on_server, again.received, again.printed) == (0, 0, 0)
         assert len(tray_names(b)) == 3 and b.receivers["pop.ifax"].printer.printed == 2
@@ -356,7 +340,7 @@ async def test_power_cut_mid_print_prints_only_the_missing_pages(make_device, be
     await printer.stop()
     bench.mail.deliver(BOB, fax_message(1, pages=3))
     assert (await a.api.check_mail("pop.ifax", wait_printed=False)).spooled == 1
-    [spooled] = list(_spool(a).glob("*.batch"))
+    [spooled] = list(spool_dir(a).glob("*.batch"))
     kept = spooled.read_bytes()
     await printer.start()
     assert await a.api.wait_printed("pop.ifax", 10)
@@ -369,7 +353,7 @@ async def test_power_cut_mid_print_prints_only_the_missing_pages(make_device, be
         (a.tray.folder / name).unlink()
     spooled.write_bytes(kept)
 
-    b, _ = await _powered_on(bench, clock, tmp_path / "rx")
+    b, _ = await powered_on(bench, clock, tmp_path / "rx")
     try:
         assert await b.api.wait_printed("pop.ifax", 10)
         assert sorted(tray_names(b)) == sorted(pages)  # page 1 kept, 2 and 3 printed, no copy
@@ -386,7 +370,7 @@ async def test_refused_at_print_time_alerts_once_and_is_not_retried(make_device,
     await printer.stop()
     bench.mail.deliver(BOB, print_message(1))  # a PNG is not a fax
     assert (await a.api.check_mail("pop.ifax", wait_printed=False)).spooled == 1
-    [spooled] = list(_spool(a).glob("*.batch"))
+    [spooled] = list(spool_dir(a).glob("*.batch"))
     kept = spooled.read_bytes()
     sub = a.api.subscribe()
     await printer.start()
@@ -395,7 +379,7 @@ async def test_refused_at_print_time_alerts_once_and_is_not_retried(make_device,
     assert isinstance(refused, Refused) and refused.source == "pop.ifax"
     assert "not an Internet Fax: no TIFF image (image/png)" in refused.reason
     assert "print 1" in refused.summary() and tray_names(a) == []
-    assert list(_spool(a).iterdir()) == []  # dropped from the spool
+    assert list(spool_dir(a).iterdir()) == []  # dropped from the spool
     again = await a.api.check_mail("pop.ifax")  # left on the server (leave_copy): skipped
     assert (again.on_server, again.received, again.refused) == (1, 0, 0)
     assert [e for e in iter(sub.get_nowait, None) if isinstance(e, (Alert, Refused))] == []
@@ -403,10 +387,10 @@ async def test_refused_at_print_time_alerts_once_and_is_not_retried(make_device,
 
     # The power went after the ledger said "refused" but before the file was removed.
     spooled.write_bytes(kept)
-    b, sub = await _powered_on(bench, clock, tmp_path / "rx")
+    b, sub = await powered_on(bench, clock, tmp_path / "rx")
     try:
         assert await b.api.wait_printed("pop.ifax", 10)
-        assert list(_spool(b).iterdir()) == [] and tray_names(b) == []
+        assert list(spool_dir(b).iterdir()) == [] and tray_names(b) == []
         said = [e for e in iter(sub.get_nowait, None) if isinstance(e, (Alert, Refused))]
         assert said == []  # said once
         # The same message sent again (a new UIDL, same Message-ID) is refused again, not

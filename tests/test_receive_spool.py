@@ -22,12 +22,10 @@ from mfp_sim.firmware.receive import spool as spool_module
 from mfp_sim.firmware.receive.memory import FaxMemory
 from mfp_sim.firmware.receive.spool import COMPACT_AT, ReceiveSpool, SpoolEntry, rx_id
 from mfp_sim.firmware.vocabulary import ReceiveKind
-from mfp_sim.hwsim.clock import VirtualClock
 from mfp_sim.hwsim.scanner import Scanner
-from mfp_sim.tools.testbed import Testbed
 
 from .conftest import ALICE, BOB, wait_for
-from .mail_helpers import maildir, setup_pop, tray_names
+from .mail_helpers import maildir, powered_on, setup_pop, spool_dir, tray_names
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Attempted too soon:UserWarning"),
@@ -43,20 +41,6 @@ def fax(n: int) -> bytes:
                                date=1_800_000_000 + n, message_id=f"<spool{n}@remote.test>",
                                tiff=tiff, pages=1)
     return msg.as_bytes(policy=email.policy.SMTP)
-
-
-def _spool(device: Device) -> Path:
-    return device.dir / "spool" / "pop.ifax"
-
-
-async def _power_on(bench: Testbed, clock: VirtualClock, folder: Path) -> tuple[Device, Any]:
-    """A device on an existing NVRAM folder, its events heard from before power-on."""
-    registry = ProviderRegistry()
-    registry.add(bench.provider())
-    device = Device(folder, clock=clock, providers=registry, ca_pems=[bench.ca.ca_pem])
-    sub = device.api.subscribe()
-    await device.start()
-    return device, sub
 
 
 def _events(sub: Any, kind: type) -> list[Any]:
@@ -81,7 +65,7 @@ async def test_power_cut_while_a_batch_is_written_loses_nothing_and_doubles_noth
     poll = asyncio.ensure_future(a.api.check_mail("pop.ifax"))
     try:
         await wait_for(written.is_set, what="the batch written under its .part name")
-        [part] = list(_spool(a).iterdir())
+        [part] = list(spool_dir(a).iterdir())
         assert part.name == ".00000001.batch.part" and part.stat().st_size > 3 * 10_000
         poll.cancel()
         await a.stop()  # the power goes
@@ -89,15 +73,15 @@ async def test_power_cut_while_a_batch_is_written_loses_nothing_and_doubles_noth
         assert len(maildir(bench, BOB)) == 3 and tray_names(a) == []  # nothing deleted
         await wait_for(lambda: not bench.mail.store.is_locked(BOB), what="POP session gone")
 
-        b, sub = await _power_on(bench, clock, tmp_path / "rx")
+        b, sub = await powered_on(bench, clock, tmp_path / "rx")
         try:
-            assert list(_spool(b).iterdir()) == []  # the unfinished batch is gone
+            assert list(spool_dir(b).iterdir()) == []  # the unfinished batch is gone
             result = await b.api.check_mail("pop.ifax")  # read again, each once
             assert (result.received, result.duplicates, result.deleted) == (3, 0, 3), result
             assert await b.api.wait_printed("pop.ifax", 10)
             assert sorted(e.subject for e in _events(sub, Printed)) == ["fax 0", "fax 1", "fax 2"]
             assert len(tray_names(b)) == 3 and maildir(bench, BOB) == []
-            assert list(_spool(b).iterdir()) == []
+            assert list(spool_dir(b).iterdir()) == []
         finally:
             await b.stop()
     finally:
@@ -113,7 +97,7 @@ async def test_power_cut_after_part_of_a_batch_printed_prints_only_the_rest(
     for n in range(3):
         bench.mail.deliver(BOB, fax(n))
     assert (await a.api.check_mail("pop.ifax", wait_printed=False)).spooled == 3
-    [batch] = list(_spool(a).iterdir())  # one batch file holds all three
+    [batch] = list(spool_dir(a).iterdir())  # one batch file holds all three
     first, *rest = a.receivers["pop.ifax"].spool.entries()
     printer.hold(e.rx_id for e in rest)  # the power goes before these are started
     await printer.start()
@@ -121,13 +105,13 @@ async def test_power_cut_after_part_of_a_batch_printed_prints_only_the_rest(
     await a.stop()
     assert batch.exists() and [n.split("-")[0] for n in tray_names(a)] == [first.rx_id]
 
-    b, sub = await _power_on(bench, clock, tmp_path / "rx")
+    b, sub = await powered_on(bench, clock, tmp_path / "rx")
     try:
         assert await b.api.wait_printed("pop.ifax", 10)
         assert sorted(e.id for e in _events(sub, Printed)) == sorted(e.rx_id for e in rest)
         assert sorted(n.split("-")[0] for n in tray_names(b)) == sorted(
             e.rx_id for e in [first, *rest])  # each once
-        assert list(_spool(b).iterdir()) == []  # batch file and marks gone with the last
+        assert list(spool_dir(b).iterdir()) == []  # batch file and marks gone with the last
     finally:
         await b.stop()
 
@@ -154,7 +138,7 @@ async def test_print_tries_are_counted_across_power_ons(make_device, bench, cloc
 
     monkeypatch.setattr(print_worker, "print_message", stops_mid_print)
     for attempt in (1, 2):
-        device, sub = await _power_on(bench, clock, tmp_path / "rx")
+        device, sub = await powered_on(bench, clock, tmp_path / "rx")
         try:
             assert await device.api.wait_printed("pop.ifax", 10)
             [alert] = _events(sub, Alert)
@@ -164,14 +148,14 @@ async def test_print_tries_are_counted_across_power_ons(make_device, bench, cloc
             await device.stop()
     monkeypatch.undo()
 
-    c, sub = await _power_on(bench, clock, tmp_path / "rx")
+    c, sub = await powered_on(bench, clock, tmp_path / "rx")
     try:
         assert await c.api.wait_printed("pop.ifax", 10)
         [refused] = _events(sub, Refused)
         assert refused.id == bad and "cut short 2 times" in refused.reason
         assert "limit: print attempts" in refused.reason
         assert len(tray_names(c)) == 1 and not tray_names(c)[0].startswith(bad)
-        assert list(_spool(c).iterdir()) == []
+        assert list(spool_dir(c).iterdir()) == []
     finally:
         await c.stop()
 
@@ -280,7 +264,7 @@ async def test_a_spool_in_the_former_format_prints_after_the_upgrade(make_device
     (folder / f"00000007-{old[0]}.eml").write_bytes(b"X-MFP-UIDL: old-7\r\n" + fax(7))
     (folder / f"00000009-{old[1]}.try1.eml").write_bytes(b"X-MFP-UIDL: old-9\r\n" + fax(9))
 
-    device, sub = await _power_on(bench, clock, tmp_path / "rx")
+    device, sub = await powered_on(bench, clock, tmp_path / "rx")
     try:
         assert await device.api.wait_printed("pop.ifax", 10)
         assert sorted(e.id for e in _events(sub, Printed)) == sorted(old)
