@@ -7,7 +7,10 @@ Real sockets and TLS on 127.0.0.1 for the device tests, virtual clock; no sleeps
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import email.policy
+import mmap
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -210,6 +213,40 @@ async def test_the_marks_journal_stays_bounded_and_empties_with_the_spool(tmp_pa
     assert again.memory.use().bytes == len(b"oldest 0\r\n")
     again.remove(again.entries()[0])
     assert list(folder.iterdir()) == [] and again.memory.use().messages == 0
+
+
+def _resident_pages(path: Path) -> int:
+    """Pages of `path` in the page cache now (mincore(2) on a private mapping of it)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    size = path.stat().st_size
+    pages = -(-size // mmap.PAGESIZE)
+    vec = (ctypes.c_ubyte * pages)()
+    with path.open("rb") as file, mmap.mmap(file.fileno(), size, access=mmap.ACCESS_COPY) as mm:
+        start = ctypes.c_char.from_buffer(mm)
+        try:
+            if libc.mincore(ctypes.c_void_p(ctypes.addressof(start)), ctypes.c_size_t(size),
+                            vec) != 0:
+                raise OSError(ctypes.get_errno(), "mincore")
+        finally:
+            del start  # the mapping cannot close while a pointer into it exists
+    return sum(v & 1 for v in vec)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mincore(2) as on Linux")
+async def test_a_stored_batch_leaves_the_page_cache_and_reads_back_whole(tmp_path):
+    """The writer gives back a batch's cached pages once it is fsynced (the next batch reuses
+    them: docs/bench.md, "Fifth pass"); the print worker then reads it from the disk."""
+    control = tmp_path / "control"
+    control.write_bytes(b"x" * 200_000)
+    if _resident_pages(control) == 0:
+        pytest.skip("this file system keeps no page cache for written files (tmpfs?)")
+    bodies = [b"fax %d\r\n" % i + b"A" * 70_000 + b"\r\n" for i in range(20)]
+    spool = ReceiveSpool(tmp_path / "spool", FaxMemory(10_000, 1 << 30))
+    await _store(spool, [bodies])
+    [batch] = (tmp_path / "spool").glob("*.batch")
+    assert _resident_pages(batch) == 0
+    assert [spool.read(e) for e in spool.entries()] == [(f"uid-{i}", b)
+                                                        for i, b in enumerate(bodies)]
 
 
 async def test_a_damaged_batch_file_is_reported_and_the_readable_messages_kept(tmp_path):

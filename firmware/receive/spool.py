@@ -24,7 +24,9 @@ ext4 block group the folder lives in, more than the rest of the device's storing
 
 **Storing.** The POP session keeps each message with its batch; per batch, a `SpoolWriter`
 thread writes the batch file under its `.part` name while the session reads on, fsyncs it,
-renames it into place and fsyncs the folder; only then does the ledger record the batch's
+gives its page cache back (`drop_cached`: read once, later, by the print worker; the next
+batch reuses the pages instead of the kernel finding fresh ones, 4-6 times the CPU of the
+write), renames it into place and fsyncs the folder; only then does the ledger record the batch's
 UIDLs, and only then go the DELE commands. So a message is either not in the spool (it is
 still on the server and will be read again) or in it for good. A `.part` file found at
 power-on is an unfinished batch: it is removed (those messages are still on the server).
@@ -76,7 +78,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mfp_sim.hwsim.private import fsync_path, private_dir
+from mfp_sim.hwsim.private import drop_cached, fsync_path, private_dir
 
 from .errors import SpoolError
 from .memory import FaxMemory
@@ -444,6 +446,7 @@ class SpoolWriter:
             try:
                 write_all(fd, [head, *(raw for _, raw in messages)])
                 os.fsync(fd)
+                drop_cached(fd)
             finally:
                 os.close(fd)
             _publish(part, path)
