@@ -11,6 +11,7 @@ import asyncio
 import mailbox
 import os
 import pwd
+import re
 import shutil
 import socket
 import ssl
@@ -417,6 +418,36 @@ async def test_listing_keeps_the_first_lines_and_reads_past_the_rest(read_size: 
         assert first == {n: f"uid-{n}" for n in range(1, 11)}
         assert await pop.list() == {1: 120, 2: 5}  # the next reply is read where it starts
         assert await pop.stat() == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("command", "listing", "expected"),
+    [
+        ("UIDL", b"1 a\r\n2 b\r\n", {1: "a", 2: "b"}),
+        ("UIDL", b"1 a\r\n\r\n  2\tb \r\n", {1: "a", 2: "b"}),  # a blank line, tabs, spaces
+        ("UIDL", b"1 a\r\njunk 2 b\r\n", "bad UIDL line: 'junk 2 b"),  # no match mid-line
+        ("UIDL", b"1 a\r\n2 b c\r\n", "bad UIDL line: '2 b c"),
+        ("UIDL", b"1 a\r\nx\r\n\r\n", "bad UIDL line: 'x"),  # as many lines as matches + 1
+        ("LIST", b"1 120\r\n2 5 extra words\r\n", {1: 120, 2: 5}),  # RFC 1939 allows more
+        ("LIST", b"1 120\r\n2 five\r\n", "expected two numbers in '2 five"),
+        ("LIST", b"1 120\r\n\r\n", {1: 120}),
+    ],
+    ids=["uidl", "uidl-blank-line", "uidl-junk-before", "uidl-three-words", "uidl-short-line",
+         "list-more-words", "list-not-a-number", "list-blank-line"],
+)
+async def test_every_listing_line_is_checked(command: str, listing: bytes,
+                                             expected: dict[int, Any] | str) -> None:
+    """Every line of a UIDL or LIST reply must be an entry (blank lines are passed over); a
+    line that is not fails the command, quoting it, whatever the lines around it."""
+    async with ScriptedPop3({command: [b"+OK\r\n", listing, b".\r\n"]}) as server:
+        pop = scripted_client(server)
+        await pop.connect()
+        read = pop.uidl if command == "UIDL" else pop.list
+        if isinstance(expected, dict):
+            assert await read() == expected
+        else:
+            with pytest.raises(Pop3ProtocolError, match=re.escape(expected)):
+                await read()
 
 
 async def test_listing_bounded_in_bytes() -> None:

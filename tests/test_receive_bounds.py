@@ -245,6 +245,31 @@ async def test_too_large_messages_are_left_on_the_server_and_alerted_once(tmp_pa
         await device.stop()
 
 
+async def test_a_poll_that_finds_nothing_new_asks_no_sizes(tmp_path, clock):
+    """LIST gives the sizes of messages to read: a poll that finds every UIDL handled before
+    (leave_copy) skips it, which is most of a quiet poll's cost in a long mailbox; the first
+    poll after new mail asks again."""
+    device = await powered_on(tmp_path, clock)
+    try:
+        async with GeneratedMailbox(3, png_message) as server:
+            await point_at(device, "pop.emailprint", server.port)
+            await device.api.update("pop.emailprint", {"leave_copy": "on"})
+            first = await device.api.check_mail("pop.emailprint")
+            mark = len(server.lines)
+            quiet = await device.api.check_mail("pop.emailprint")
+            quiet_commands, mark = server.commands()[mark:], len(server.lines)
+            server.count = 4  # new mail
+            after = await device.api.check_mail("pop.emailprint")
+            after_commands = server.commands()[mark:]
+        assert first.ok and first.printed == 3 and "LIST" in server.commands()
+        assert quiet.ok and (quiet.on_server, quiet.received) == (3, 0)
+        assert "UIDL" in quiet_commands and "LIST" not in quiet_commands
+        assert after.ok and after.printed == 1 and "LIST" in after_commands
+        assert server.retrieved == [1, 2, 3, 4]
+    finally:
+        await device.stop()
+
+
 async def test_a_message_larger_than_listed_is_not_read_again(tmp_path, clock):
     """LIST says 100 bytes, RETR sends more than the device takes: the poll fails once, the
     message is recorded as too large, and the next poll goes past it."""

@@ -1,6 +1,7 @@
 """One poll's transaction phase: read the mailbox into the spool, record, then DELE.
 
-    UIDL, LIST                   what is there, and how big (the first `listed` only)
+    UIDL                         what is there (the first `listed` only)
+    LIST                         how big, when anything is new (a quiet poll sends none)
     for each message, in batches of `BATCH`:
         skip it if the ledger knows its UIDL (left on the server, or handled before a crash),
         or if it is already in the spool or the tray (stored or printed before a crash)
@@ -98,10 +99,13 @@ class Drain:
         pop, cfg, result = self.pop, self.cfg, self.result
         count, _ = await pop.stat()
         uids = await pop.uidl(self.limits.listed)
-        sizes = await pop.list(self.limits.listed)
         result.on_server = max(count, len(uids))
         if len(uids) >= count:  # the whole mailbox was listed: forget what is gone from it
             self.ledger.prune(uids.values(), self.clock.now())
+        handled = self.ledger.outcomes(uids.values())  # each UIDL is listed once: a snapshot
+        # Sizes matter only for messages to read: a poll that finds nothing new sends no LIST.
+        new = any(uid not in handled for uid in uids.values())
+        sizes = await pop.list(self.limits.listed) if new else {}
         taken_now: set[str] = set()  # Message-IDs spooled in this poll, not yet recorded
         batch, storing = _Batch(), collections.deque[_Batch]()
         writer = self.spool.writer()
@@ -109,9 +113,10 @@ class Drain:
             order = sorted(uids)
             for index, number in enumerate(order):
                 uid = uids[number]
-                if self.ledger.has_uid(uid):
+                done = handled.get(uid)
+                if done is not None:
                     # Handled before; still here because of leave_copy, or a power cut before QUIT.
-                    if not cfg.leave_copy and self.ledger.outcome(uid) is not Outcome.TOO_LARGE:
+                    if not cfg.leave_copy and done is not Outcome.TOO_LARGE:
                         batch.handled.append((number, Handled(uid, "", Outcome.DUPLICATE,
                                                               self.clock.now())))
                     continue
