@@ -24,12 +24,12 @@ ext4 block group the folder lives in, more than the rest of the device's storing
 
 **Storing.** The POP session keeps each message with its batch; per batch, a `SpoolWriter`
 thread writes the batch file under its `.part` name while the session reads on, fsyncs it,
-gives its page cache back (`drop_cached`: read once, later, by the print worker; the next
-batch reuses the pages instead of the kernel finding fresh ones, 4-6 times the CPU of the
-write), renames it into place and fsyncs the folder; only then does the ledger record the batch's
-UIDLs, and only then go the DELE commands. So a message is either not in the spool (it is
-still on the server and will be read again) or in it for good. A `.part` file found at
-power-on is an unfinished batch: it is removed (those messages are still on the server).
+gives its page cache back (`drop_cached`: the print worker reads it once, later; the next batch
+reuses those pages, where fresh ones cost the writer 4-6 times the CPU), renames it into place
+and fsyncs the folder; only then does the ledger record the batch's UIDLs, and only then go the
+DELE commands. So a message is either not in the spool (it is still on the server and will be
+read again) or in it for good. A `.part` file found at power-on is an unfinished batch: it is
+removed (those messages are still on the server).
 
 **Marks.** What the one-file-per-message spool said in file names (renamed `.try<k>` when
 printing started, removed once printed or refused) is an append-only journal per folder, one

@@ -5,9 +5,10 @@ messages (a one-page PDF attachment each) that the device took, printed and left
 server, so its ledger knows every UIDL and its Message-ID index holds every message (the 30-day
 duplicate window), and its tray holds every print. The set-up poll that builds this history
 is not timed (it takes as many polls as the device's receive memory needs: it holds a quota
-of messages waiting to be printed). Then each measured poll connects, signs in, lists UIDL and LIST, finds every
-message already handled, and quits. The floor client does the same conversation (AUTH, UIDL,
-LIST, QUIT) against the same mailbox, which shows what the server and the protocol take.
+of messages waiting to be printed). Then each measured poll connects, signs in, lists UIDL,
+finds every message already handled (so it asks no LIST: sizes are for messages to read),
+and quits. The floor client holds the conversation a poll had before that (AUTH, UIDL,
+LIST, QUIT) with the same mailbox, which shows what the server and the protocol take.
 
 The goal is held to the device's client CPU per poll: the bench server's own time to open a
 maildrop grows with it (it sizes every message at login), so the wall time of any client's
