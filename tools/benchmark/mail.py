@@ -13,8 +13,8 @@ What each side does, per job or message:
   store's token), job marked `sent` in NVRAM. smtplib and the floor send the same bytes in the
   same kind of session (EHLO, STARTTLS, EHLO, AUTH XOAUTH2, MAIL, RCPT, DATA, QUIT).
 - POP drain. The device keeps its durable spool: the real `PopPoller` (UIDL, LIST, RETR, spool
-  file per batch fsynced and its pages given back, ledger in NVRAM, DELE, QUIT) over POP3S with XOAUTH2. poplib and the floor do
-  STAT, RETR and DELE of every message, and QUIT.
+  file per batch fsynced and its pages given back, ledger in NVRAM, DELE, QUIT) over POP3S
+  with XOAUTH2. poplib and the floor do STAT, RETR and DELE of every message, and QUIT.
 """
 
 from __future__ import annotations
